@@ -1,0 +1,92 @@
+"""The application object every command receives: settings, database, deleters, renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from scrubctl.backends import DeleterRegistry
+from scrubctl.config import Settings, load_settings
+from scrubctl.glance.database import GlanceDatabase
+from scrubctl.inventory import Inventory
+from scrubctl.locations import LocationDecoder
+from scrubctl.render import Renderer
+from scrubctl.secrets import mask_text
+
+
+@dataclass
+class Application:
+    """Built once by the root command and handed to every command through ``ctx.obj``."""
+
+    config_files: tuple[Path, ...] = ()
+    database_url: str | None = None
+    verbosity: int = 0
+    debug: bool = False
+    _settings: Settings | None = field(default=None, init=False, repr=False)
+    _database: GlanceDatabase | None = field(default=None, init=False, repr=False)
+    _registry: DeleterRegistry | None = field(default=None, init=False, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The configuration, read and validated on first use."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_files or None, self.database_url)
+        return self._settings
+
+    @property
+    def registry(self) -> DeleterRegistry:
+        """The deleters available, by URL scheme."""
+        if self._registry is None:
+            self._registry = DeleterRegistry()
+        return self._registry
+
+    def database(self, pool_size: int = 5) -> GlanceDatabase:
+        """The Glance database, checked to be one on first use."""
+        if self._database is None:
+            database = GlanceDatabase(self.settings.database_url, pool_size=pool_size)
+            database.verify()
+            self._database = database
+        return self._database
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection to the verified Glance database."""
+        with self.database().connect() as connection:
+            yield connection
+
+    def decoder(self) -> LocationDecoder:
+        """A location decoder for this configuration and these deleters."""
+        return LocationDecoder(self.settings, set(self.registry.schemes))
+
+    def inventory(self) -> Inventory:
+        """An inventory reader using the configured ``scrub_time``."""
+        return Inventory(self.decoder(), self.settings.scrub_time)
+
+    def renderer(self, output_format: str = "table", columns: Sequence[str] = ()) -> Renderer:
+        """A renderer for this command's chosen output."""
+        return Renderer(output_format=output_format, columns=columns)
+
+    def mask(self, text: str) -> str:
+        """Remove every known secret from ``text``."""
+        secrets: list[str] = []
+        if self.database_url:
+            secrets.append(_password_of(self.database_url))
+        if self._settings is not None:
+            secrets.append(_password_of(self._settings.database_url.reveal()))
+            if self._settings.encryption_key is not None:
+                secrets.append(self._settings.encryption_key.reveal())
+        return mask_text(text, [secret for secret in secrets if len(secret) >= 3])
+
+    def close(self) -> None:
+        """Release the database connections."""
+        if self._database is not None:
+            self._database.dispose()
+
+
+def _password_of(url: str) -> str:
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    return userinfo.partition(":")[2] if "@" in url.partition("://")[2] else ""

@@ -1,0 +1,113 @@
+"""Deleters, registered by location URL scheme through the ``scrubctl.deleters`` entry-point group.
+
+A third party adds a scheme without touching scrubctl by declaring, in its own package::
+
+    [project.entry-points."scrubctl.deleters"]
+    swift = "mypackage.swift:SwiftDeleter"
+
+The object named must be a :data:`~scrubctl.backends.base.DeleterFactory` (a class whose
+constructor takes ``(store, options)`` is one). It is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from importlib import import_module
+from importlib.metadata import entry_points
+from types import MappingProxyType
+
+from scrubctl.backends.base import Deleter, DeleterFactory, LocationBlocked
+from scrubctl.config import StoreConfig
+
+ENTRY_POINT_GROUP = "scrubctl.deleters"
+
+# Built-ins, also declared as entry points in pyproject.toml; listed here so a source checkout
+# that was never installed still finds them.
+BUILTIN_DELETERS = {
+    "file": "scrubctl.backends.file:FileDeleter",
+    "rbd": "scrubctl.backends.rbd:RbdDeleter",
+}
+
+logger = logging.getLogger(__name__)
+
+
+def _discover() -> dict[str, str]:
+    targets = dict(BUILTIN_DELETERS)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        known = targets.get(entry.name)
+        if known is not None and known != entry.value:
+            logger.warning("ignoring deleter %s for %s:// (already provided by %s)", entry.value, entry.name, known)
+            continue
+        targets[entry.name] = entry.value
+    return targets
+
+
+class DeleterRegistry:
+    """A read-only view of the deleters available, by URL scheme."""
+
+    def __init__(self, targets: Mapping[str, str] | None = None) -> None:
+        self._targets = MappingProxyType(dict(targets) if targets is not None else _discover())
+        self._loaded: dict[str, DeleterFactory] = {}
+
+    @property
+    def schemes(self) -> Mapping[str, str]:
+        """Every scheme with a deleter, mapped to the ``module:attribute`` that provides it."""
+        return self._targets
+
+    def supports(self, scheme: str) -> bool:
+        """Tell whether a deleter is registered for ``scheme``."""
+        return scheme in self._targets
+
+    def factory(self, scheme: str) -> DeleterFactory:
+        """Import and return the factory for ``scheme``; raise :class:`LocationBlocked` if none."""
+        if scheme in self._loaded:
+            return self._loaded[scheme]
+        target = self._targets.get(scheme)
+        if target is None:
+            raise LocationBlocked(f"no deleter for {scheme}:// locations")
+        module_name, _, attribute = target.partition(":")
+        try:
+            factory: DeleterFactory = getattr(import_module(module_name), attribute)
+        except (ImportError, AttributeError) as error:
+            raise LocationBlocked(f"the deleter for {scheme}:// cannot be loaded: {error}") from None
+        self._loaded[scheme] = factory
+        return factory
+
+
+class DeleterPool:
+    """One deleter per store for the length of a run, created on first use, closed at the end."""
+
+    def __init__(self, registry: DeleterRegistry, options: Mapping[str, str] | None = None) -> None:
+        self._registry = registry
+        self._options = dict(options or {})
+        self._deleters: dict[tuple[str, str | None, str], Deleter] = {}
+        self._failures: dict[tuple[str, str | None, str], LocationBlocked] = {}
+        self._lock = threading.Lock()
+
+    def get(self, scheme: str, store: StoreConfig) -> Deleter:
+        """Return the deleter for locations of ``scheme`` in ``store``."""
+        key = (scheme, store.name, store.group)
+        with self._lock:
+            if key in self._deleters:
+                return self._deleters[key]
+            if key in self._failures:
+                raise self._failures[key]
+            try:
+                deleter = self._registry.factory(scheme)(store, self._options)
+            except LocationBlocked as blocked:
+                self._failures[key] = blocked
+                raise
+            self._deleters[key] = deleter
+            return deleter
+
+    def close(self) -> None:
+        """Close every deleter created."""
+        with self._lock:
+            for deleter in self._deleters.values():
+                try:
+                    deleter.close()
+                except Exception:
+                    logger.exception("error while closing a deleter")
+            self._deleters.clear()

@@ -1,0 +1,68 @@
+"""The small typed interface every deleter implements, and its error vocabulary.
+
+A deleter erases the data behind one location URL of one store. It maps its backend's native
+errors onto three outcomes: :class:`LocationBlocked` (the data must not be erased now, by policy or
+because something depends on it), :class:`LocationFailed` (erasing was tried and failed), and
+:class:`scrubctl.errors.BackendUnavailableError` (the whole store cannot be reached). Data that is
+already gone is success (:attr:`EraseOutcome.ALREADY_GONE`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from scrubctl.config import StoreConfig
+
+
+class EraseOutcome(enum.Enum):
+    """What happened to one location's data."""
+
+    ERASED = "erased"
+    ALREADY_GONE = "already_gone"
+    WOULD_ERASE = "would_erase"
+    TRASHED = "trashed"
+
+
+@dataclass(frozen=True)
+class EraseResult:
+    """The outcome of erasing one location, with the bytes freed when known and a detail."""
+
+    outcome: EraseOutcome
+    detail: str = ""
+    bytes_freed: int | None = None
+
+
+class LocationBlocked(Exception):
+    """The location's data must not be erased as things stand; ``str()`` is the reason."""
+
+
+class LocationFailed(Exception):
+    """Erasing the location's data was tried and failed; ``str()`` is the reason."""
+
+
+class Deleter(Protocol):
+    """Erases, checks and explains the data behind the location URLs of one store."""
+
+    def erase(self, url: str, *, dry_run: bool) -> EraseResult:
+        """Erase the data behind ``url``; with ``dry_run``, check everything and erase nothing."""
+        ...
+
+    def exists(self, url: str) -> bool:
+        """Tell whether the data behind ``url`` is still there (raises :class:`LocationBlocked`
+        for a URL this store must not touch)."""
+        ...
+
+    def blockers(self, url: str) -> list[str]:
+        """Return the reasons the data behind ``url`` cannot be erased now (empty: nothing blocks)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections held for the run."""
+        ...
+
+
+# A deleter factory: the store's settings and run-wide options (such as ``rbd_clones``) in, a deleter out.
+DeleterFactory = Callable[[StoreConfig, Mapping[str, str]], Deleter]

@@ -1,0 +1,125 @@
+"""The ``file`` deleter: erases the files of Glance's filesystem store, and nothing else.
+
+URLs are read as glance_store writes them: ``file://`` followed by the path verbatim (no
+unquoting). Unlike glance_store, which unlinks any path it is handed, only a regular file whose real
+location lies inside one of the store's configured data directories is erased; ``..``, symbolic
+links, directories, devices and paths outside the store are refused with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.config import StoreConfig
+from scrubctl.errors import BackendUnavailableError
+
+DEFAULT_DATADIR = "/var/lib/glance/images"
+
+
+def data_directories(store: StoreConfig) -> list[Path]:
+    """Return the store's data directories: ``filesystem_store_datadir`` and every
+    ``filesystem_store_datadirs = PATH[:PRIORITY]`` entry (split on the last ``:``)."""
+    directories: list[str] = []
+    single = store.get("filesystem_store_datadir")
+    if single:
+        directories.append(single)
+    for entry in store.get_all("filesystem_store_datadirs"):
+        path, separator, priority = entry.strip().rpartition(":")
+        directories.append(path if separator and priority.strip().isdigit() else entry.strip())
+    if not directories:
+        directories.append(DEFAULT_DATADIR)
+    return [Path(directory) for directory in dict.fromkeys(directories) if directory]
+
+
+def path_from_url(url: str) -> str:
+    """Return the filesystem path of a ``file://`` URL, exactly as glance_store reads it."""
+    if not url.startswith("file://"):
+        raise LocationBlocked(f"not a file:// URL: {url}")
+    path = url[len("file://") :]
+    if not path.startswith("/"):
+        raise LocationBlocked(f"file URL does not name an absolute path: {url}")
+    return path
+
+
+class FileDeleter:
+    """Erases files inside the data directories of one filesystem store."""
+
+    def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.directories = data_directories(store)
+
+    def _resolve(self, url: str) -> tuple[Path, Path]:
+        """Return ``(data directory, checked path)`` or raise :class:`LocationBlocked`."""
+        raw = path_from_url(url)
+        if "\0" in raw:
+            raise LocationBlocked("file path contains a NUL byte")
+        if ".." in raw.split("/"):
+            raise LocationBlocked(f"file path {raw} contains '..'")
+        candidate = Path(raw)
+        for directory in self.directories:
+            real_directory = self._real_directory(directory)
+            real_parent = Path(os.path.realpath(candidate.parent))
+            if real_parent == real_directory or real_directory in real_parent.parents:
+                return real_directory, real_parent / candidate.name
+        stores = ", ".join(str(directory) for directory in self.directories)
+        raise LocationBlocked(f"file {raw} lies outside the data directories of store {self.store.label} ({stores})")
+
+    def _real_directory(self, directory: Path) -> Path:
+        if not directory.is_dir():
+            raise BackendUnavailableError(
+                f"data directory {directory} of store {self.store.label} does not exist or is not a directory"
+            )
+        return Path(os.path.realpath(directory))
+
+    def _regular_file(self, path: Path) -> os.stat_result | None:
+        """Return the file's status, ``None`` if it is gone, or refuse anything but a regular file."""
+        try:
+            status = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise LocationFailed(f"cannot inspect {path}: {error.strerror}") from None
+        if stat.S_ISLNK(status.st_mode):
+            raise LocationBlocked(f"{path} is a symbolic link, not the image's data file")
+        if stat.S_ISDIR(status.st_mode):
+            raise LocationBlocked(f"{path} is a directory")
+        if not stat.S_ISREG(status.st_mode):
+            raise LocationBlocked(f"{path} is not a regular file (device, socket or pipe)")
+        return status
+
+    def erase(self, url: str, *, dry_run: bool) -> EraseResult:
+        """Unlink the image file; a file already gone counts as erased."""
+        _directory, path = self._resolve(url)
+        status = self._regular_file(path)
+        if status is None:
+            return EraseResult(EraseOutcome.ALREADY_GONE, f"{path} already gone", 0)
+        if dry_run:
+            return EraseResult(EraseOutcome.WOULD_ERASE, f"would unlink {path}", status.st_size)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return EraseResult(EraseOutcome.ALREADY_GONE, f"{path} already gone", 0)
+        except OSError as error:
+            raise LocationFailed(f"cannot unlink {path}: {error.strerror}") from None
+        return EraseResult(EraseOutcome.ERASED, f"unlinked {path}", status.st_size)
+
+    def exists(self, url: str) -> bool:
+        """Tell whether the image file is still there."""
+        _directory, path = self._resolve(url)
+        return self._regular_file(path) is not None
+
+    def blockers(self, url: str) -> list[str]:
+        """Name what forbids erasing this URL (a path outside the store, a link, a directory...)."""
+        try:
+            _directory, path = self._resolve(url)
+            self._regular_file(path)
+        except (LocationBlocked, LocationFailed) as problem:
+            return [str(problem)]
+        return []
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,88 @@
+"""``scrubctl show ID``: one image in the scrub queue, in full."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from scrubctl import options
+from scrubctl.app import Application
+from scrubctl.backends import DeleterPool
+from scrubctl.details import ImageDetails, image_details
+from scrubctl.queue_checks import location_blockers
+from scrubctl.timeutil import iso_utc
+from scrubctl.views import human_age, human_size, location_view
+
+
+@click.command("show")
+@click.argument("image_id", type=options.IMAGE_ID)
+@options.output_options(formats=("table", "json", "value"), columns=False)
+@click.pass_obj
+def command(app: Application, image_id: str, output_format: str) -> int:
+    """Show one image of the scrub queue: every column, every location with its store and scheme,
+    and what blocks it (shared data, backend dependencies)."""
+    pool = DeleterPool(app.registry)
+    try:
+        with app.connection() as connection:
+            details = image_details(connection, app.decoder(), image_id, app.settings.scrub_time)
+            blockers = location_blockers(connection, app.decoder(), pool, details, app.settings)
+    finally:
+        pool.close()
+    _render(app, output_format, details, blockers)
+    return 0
+
+
+def _render(app: Application, output_format: str, details: ImageDetails, blockers: dict[int, list[str]]) -> None:
+    image = details.image
+    properties = [_child(row, "name", "value") for row in details.properties]
+    tags = [_child(row, "value") for row in details.tags]
+    members = [_child(row, "member", "status") for row in details.members]
+    document = {
+        **{key: iso_utc(value) if key.endswith("_at") else value for key, value in image.items()},
+        "age_seconds": None if details.age_seconds is None else int(details.age_seconds),
+        "due": details.due,
+        "locations": [
+            {**location_view(location), "blockers": blockers.get(location.id, [])} for location in details.locations
+        ],
+        "properties": properties,
+        "tags": tags,
+        "members": members,
+    }
+    fields = [
+        (key, value) for key, value in document.items() if key not in ("locations", "properties", "tags", "members")
+    ]
+    fields += [("size (human)", human_size(image["size"])), ("age (human)", human_age(details.age_seconds))]
+    location_rows = [
+        (
+            location.id,
+            location.status,
+            location.store_label,
+            location.scheme,
+            location.shown_url,
+            "; ".join(filter(None, [location.problem, *blockers.get(location.id, [])])) or "-",
+        )
+        for location in details.locations
+    ]
+    child_rows = [
+        *(("property", row["name"], row["value"], row["deleted"], row["deleted_at"]) for row in properties),
+        *(("tag", row["value"], "", row["deleted"], row["deleted_at"]) for row in tags),
+        *(("member", row["member"], row["status"], row["deleted"], row["deleted_at"]) for row in members),
+    ]
+    app.renderer(output_format).details(
+        f"Image {image['id']}",
+        fields,
+        [
+            ("Locations", ("ID", "Status", "Store", "Scheme", "URL", "Blocked by"), location_rows),
+            ("Properties, tags and members", ("Kind", "Name", "Value", "Deleted", "Deleted at"), child_rows),
+        ],
+        document,
+    )
+
+
+def _child(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {
+        **{key: row[key] for key in keys},
+        "deleted": bool(row["deleted"]),
+        "deleted_at": iso_utc(row["deleted_at"]),
+    }

@@ -1,0 +1,213 @@
+"""scrubctl's settings, read from Glance's own configuration files.
+
+By default ``/etc/glance/glance-api.conf`` then ``/etc/glance/glance-scrubber.conf`` are read when
+present (later files override earlier ones), like ``glance-manage`` does. scrubctl's own options live
+in a ``[scrubctl]`` group of the same files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scrubctl.crypt import check_key
+from scrubctl.errors import ConfigError
+from scrubctl.oslo import DEFAULT_GROUP, OsloConfig
+from scrubctl.secrets import Secret
+
+DEFAULT_CONFIG_FILES = (
+    Path("/etc/glance/glance-api.conf"),
+    Path("/etc/glance/glance-scrubber.conf"),
+)
+SINGLE_STORE_GROUP = "glance_store"
+BACKEND_DEFAULTS_GROUP = "backend_defaults"
+RESERVED_STORES = ("os_glance_staging_store", "os_glance_tasks_store")
+SCRUBCTL_GROUP = "scrubctl"
+
+# Glance driver serving each location URL scheme; an unlisted scheme is its own driver name.
+SCHEME_DRIVERS = {
+    "file": "file",
+    "rbd": "rbd",
+    "http": "http",
+    "https": "http",
+    "swift": "swift",
+    "swift+http": "swift",
+    "swift+https": "swift",
+    "swift+config": "swift",
+    "s3": "s3",
+    "s3+http": "s3",
+    "s3+https": "s3",
+    "cinder": "cinder",
+    "vsphere": "vmware",
+}
+
+
+def driver_for_scheme(scheme: str) -> str:
+    """Return the Glance driver name that writes URLs of ``scheme``."""
+    return SCHEME_DRIVERS.get(scheme, scheme)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The settings one backend reads: a multi-store backend section, or ``[glance_store]``."""
+
+    name: str | None
+    driver: str
+    group: str
+    config: OsloConfig = field(repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """The store's name for messages: the backend name, or the driver in single-store mode."""
+        return self.name or self.driver
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """Return an option of this store, falling back to ``[backend_defaults]`` in multi-store."""
+        value = self.config.get(self.group, key)
+        if value is None and self.name is not None:
+            value = self.config.get(BACKEND_DEFAULTS_GROUP, key)
+        return default if value is None else value
+
+    def get_all(self, key: str) -> list[str]:
+        """Return every value of a multi-valued option of this store."""
+        values = self.config.get_all(self.group, key)
+        if not values and self.name is not None:
+            values = self.config.get_all(BACKEND_DEFAULTS_GROUP, key)
+        return values
+
+    def get_float(self, key: str, default: float) -> float:
+        """Return a numeric option, or raise :class:`ConfigError` naming it."""
+        text = self.get(key)
+        if text is None or text == "":
+            return default
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"[{self.group}] {key} must be a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything scrubctl reads from configuration, validated."""
+
+    config: OsloConfig = field(repr=False)
+    config_files: tuple[Path, ...]
+    database_url: Secret
+    scrub_time: int
+    encryption_key: Secret | None
+    enabled_backends: dict[str, str]
+    default_backend: str | None
+    audit_log: Path | None
+    metrics_file: Path | None
+
+    @property
+    def multi_store(self) -> bool:
+        """Whether Glance runs with ``enabled_backends`` (multi-store)."""
+        return bool(self.enabled_backends)
+
+    def store(self, name: str | None, scheme: str) -> StoreConfig:
+        """Return the store settings for a location.
+
+        ``name`` is the location's ``store`` (or legacy ``backend``) metadata; without it, the
+        single-store ``[glance_store]`` settings apply (rows written before multi-store). Raises
+        :class:`LookupError` with the reason when the store is unknown or does not serve ``scheme``.
+        """
+        driver = driver_for_scheme(scheme)
+        if name is None or not self.multi_store:
+            return StoreConfig(name=None, driver=driver, group=SINGLE_STORE_GROUP, config=self.config)
+        configured = self.enabled_backends.get(name)
+        if configured is None:
+            raise LookupError(f"unknown store {name!r} (not in enabled_backends)")
+        if configured != driver:
+            raise LookupError(f"store {name!r} is a {configured} store, but the URL is {scheme}://")
+        return StoreConfig(name=name, driver=configured, group=name, config=self.config)
+
+    def configured_stores(self) -> list[StoreConfig]:
+        """Return every store the configuration declares (for ``check``)."""
+        if self.multi_store:
+            return [
+                StoreConfig(name=name, driver=driver, group=name, config=self.config)
+                for name, driver in self.enabled_backends.items()
+            ]
+        names = self.config.get(SINGLE_STORE_GROUP, "stores") or self.config.get(SINGLE_STORE_GROUP, "default_store")
+        drivers = [item.strip() for item in (names or "file").split(",") if item.strip()]
+        return [
+            StoreConfig(name=None, driver=driver, group=SINGLE_STORE_GROUP, config=self.config)
+            for driver in dict.fromkeys(drivers)
+        ]
+
+
+def default_config_files() -> list[Path]:
+    """Return the default files that exist on this machine, in reading order."""
+    return [path for path in DEFAULT_CONFIG_FILES if path.exists()]
+
+
+def load_settings(config_files: Sequence[Path] | None, database_url: str | None) -> Settings:
+    """Read and validate the configuration.
+
+    ``config_files`` are read in order (``None`` means the defaults that exist); ``database_url``
+    (from ``--db-url`` or ``SCRUBCTL_DB_URL``) overrides ``[database] connection``.
+    """
+    paths = list(config_files) if config_files else default_config_files()
+    config = OsloConfig.from_files(paths)
+    url = database_url or config.get("database", "connection")
+    if not url:
+        where = ", ".join(str(path) for path in paths) or "no configuration file found"
+        raise ConfigError(f"no database URL: set [database] connection ({where}), --db-url or SCRUBCTL_DB_URL")
+    key = config.get(DEFAULT_GROUP, "metadata_encryption_key")
+    if key:
+        check_key(key)
+    backends = parse_enabled_backends(config.get(DEFAULT_GROUP, "enabled_backends"))
+    default_backend = config.get(SINGLE_STORE_GROUP, "default_backend")
+    if backends and default_backend and default_backend not in backends:
+        raise ConfigError(f"[glance_store] default_backend {default_backend!r} is not in enabled_backends")
+    return Settings(
+        config=config,
+        config_files=tuple(paths),
+        database_url=Secret(url),
+        scrub_time=_non_negative_int(config, DEFAULT_GROUP, "scrub_time", default=0),
+        encryption_key=Secret(key) if key else None,
+        enabled_backends=backends,
+        default_backend=default_backend,
+        audit_log=_optional_path(config.get(SCRUBCTL_GROUP, "audit_log")),
+        metrics_file=_optional_path(config.get(SCRUBCTL_GROUP, "metrics_file")),
+    )
+
+
+def parse_enabled_backends(text: str | None) -> dict[str, str]:
+    """Parse ``enabled_backends = fast:file, cheap:rbd`` into ``{"fast": "file", "cheap": "rbd"}``."""
+    backends: dict[str, str] = {}
+    if not text:
+        return backends
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, separator, driver = item.partition(":")
+        name, driver = name.strip(), driver.strip()
+        if not separator or not name or not driver:
+            raise ConfigError(f"enabled_backends entry {item!r} is not NAME:DRIVER")
+        if name in backends:
+            raise ConfigError(f"enabled_backends names {name!r} twice")
+        if name in RESERVED_STORES:
+            raise ConfigError(f"enabled_backends uses the reserved store name {name!r}")
+        backends[name] = driver
+    return backends
+
+
+def _non_negative_int(config: OsloConfig, group: str, key: str, default: int) -> int:
+    text = config.get(group, key)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"[{group}] {key} must be a whole number of seconds, not {text!r}") from None
+    if value < 0:
+        raise ConfigError(f"[{group}] {key} must not be negative")
+    return value
+
+
+def _optional_path(text: str | None) -> Path | None:
+    return Path(text) if text else None

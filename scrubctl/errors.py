@@ -1,0 +1,64 @@
+"""scrubctl's exception hierarchy; each kind carries the exit code it ends a run with.
+
+The exit codes are a contract with operators' scripts and monitoring:
+
+====  ==============================================================
+0     everything selected was done (or would be, or nothing was due)
+1     at least one image failed, was blocked, or was not found
+2     usage or bad input (malformed id, age, option)
+3     configuration, database or backend unreachable or unusable
+130   interrupted by SIGINT (after finishing the images in flight)
+143   terminated by SIGTERM (likewise)
+====  ==============================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class ScrubctlError(Exception):
+    """Base of every error scrubctl reports as one line on stderr."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class BadInputError(ScrubctlError):
+    """The operator gave a value scrubctl cannot use (an id, an age, an option)."""
+
+    exit_code = EXIT_USAGE
+
+
+class NotFoundError(ScrubctlError):
+    """An image the operator named does not exist or is not in the state asked for."""
+
+    exit_code = EXIT_INCOMPLETE
+
+
+class ConfigError(ScrubctlError):
+    """A configuration file is missing, unreadable, or holds a value scrubctl cannot use."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class DatabaseError(ScrubctlError):
+    """The database cannot be reached, or is not a Glance database."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class BackendUnavailableError(ScrubctlError):
+    """A storage backend (a Ceph cluster, a data directory) cannot be reached at all."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class RefusedError(ScrubctlError):
+    """scrubctl refused to start (for example a plan larger than ``--max-delete``)."""
+
+    exit_code = EXIT_INCOMPLETE

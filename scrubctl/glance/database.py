@@ -1,0 +1,139 @@
+"""Connecting to Glance's database and proving it is one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from scrubctl.errors import ConfigError, DatabaseError
+from scrubctl.glance.schema import REQUIRED_TABLES, alembic_version
+from scrubctl.secrets import Secret, redact_database_url
+
+CONNECT_TIMEOUT_SECONDS = 10
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+
+
+def normalize_url(url: str) -> str:
+    """Use PyMySQL for every MySQL/MariaDB URL (oslo.db accepts ``mysql://`` and ``mysql+mysqldb://``)."""
+    for prefix in ("mysql://", "mysql+mysqldb://", "mariadb://", "mariadb+mysqldb://"):
+        if url.startswith(prefix):
+            return "mysql+pymysql://" + url[len(prefix) :]
+    return url
+
+
+class GlanceDatabase:
+    """Glance's database: an engine, its URL fit to print, and what its dialect can do."""
+
+    def __init__(self, url: Secret, *, pool_size: int = 5) -> None:
+        raw = normalize_url(url.reveal())
+        self.shown_url = redact_database_url(raw)
+        self.engine = _create_engine(raw, self.shown_url, pool_size)
+        self.is_mysql = self.engine.dialect.name == "mysql"
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """Open a connection, turning driver errors into one clear :class:`DatabaseError`."""
+        try:
+            connection = self.engine.connect()
+        except DBAPIError as error:
+            raise DatabaseError(f"cannot connect to {self.shown_url}: {describe_db_error(error)}") from None
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def verify(self) -> str | None:
+        """Connect and check this is a Glance database; return its alembic revision."""
+        with self.connect() as connection:
+            return verify_glance_schema(connection)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _create_engine(raw: str, shown: str, pool_size: int) -> Engine:
+    """MySQL/MariaDB sessions run in READ COMMITTED so that every re-check sees what other
+    scrubctl processes committed; SQLite waits for the write lock instead of failing at once."""
+    try:
+        parsed = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(f"database URL {shown} is not a valid SQLAlchemy URL") from None
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "mysql":
+        options.update(
+            isolation_level="READ COMMITTED",
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "charset": "utf8mb4"},
+        )
+    elif parsed.get_backend_name() == "sqlite":
+        options.update(connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    try:
+        engine = sqlalchemy.create_engine(parsed, **options)
+    except (NoSuchModuleError, ImportError) as error:
+        raise ConfigError(f"database URL {shown}: unsupported driver ({error.__class__.__name__})") from None
+    except (ArgumentError, TypeError, ValueError):
+        raise ConfigError(f"database URL {shown} has options scrubctl cannot use") from None
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself, so that write batches can BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    mode = "IMMEDIATE" if connection.get_execution_options().get("sqlite_write") else "DEFERRED"
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def describe_db_error(error: SQLAlchemyError) -> str:
+    """Describe a database error in one line, without the SQL or the parameters."""
+    original = getattr(error, "orig", None)
+    if original is not None and getattr(original, "args", None):
+        args = original.args
+        detail = args[-1] if len(args) > 1 else args[0]
+        return str(detail).splitlines()[0]
+    return error.__class__.__name__
+
+
+def verify_glance_schema(connection: Connection) -> str | None:
+    """Check that every table and column scrubctl uses exists; return the alembic revision.
+
+    Never refuses a revision it does not know: Glance releases from Train on share these columns.
+    Raises :class:`DatabaseError` naming what is missing.
+    """
+    try:
+        inspector = sqlalchemy.inspect(connection)
+        present = set(inspector.get_table_names())
+        missing_tables = [table.name for table in REQUIRED_TABLES if table.name not in present]
+        if missing_tables:
+            raise DatabaseError("not a Glance database: missing table(s) " + ", ".join(missing_tables))
+        missing_columns: list[str] = []
+        for table in REQUIRED_TABLES:
+            existing = {column["name"] for column in inspector.get_columns(table.name)}
+            missing_columns += [
+                f"{table.name}.{column.name}" for column in table.columns if column.name not in existing
+            ]
+        if missing_columns:
+            raise DatabaseError(
+                "not a Glance database scrubctl can use: missing column(s) " + ", ".join(missing_columns)
+            )
+        if alembic_version.name not in present:
+            return None
+        revision: str | None = connection.execute(select(alembic_version.c.version_num)).scalar()
+        return revision
+    except DBAPIError as error:
+        raise DatabaseError(f"cannot read the database's tables: {describe_db_error(error)}") from None

@@ -1,0 +1,240 @@
+"""What is waiting to be scrubbed: pending images and pending locations of active images.
+
+Each section is one streamed query (images joined to their pending locations, ordered so that an
+image's rows are adjacent), so memory stays flat however many rows there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, select
+
+from scrubctl.glance.schema import ACTIVE, PENDING_DELETE, image_locations, images
+from scrubctl.locations import Location, LocationDecoder
+from scrubctl.timeutil import utc_now
+
+STREAM_BATCH_ROWS = 2000
+PENDING_IMAGES = "Pending images"
+PENDING_LOCATIONS = "Pending locations of active images"
+
+IMAGE_COLUMNS = (
+    images.c.id,
+    images.c.name,
+    images.c.owner,
+    images.c.size,
+    images.c.status,
+    images.c.visibility,
+    images.c.protected,
+    images.c.created_at,
+    images.c.updated_at,
+    images.c.deleted_at,
+)
+LOCATION_COLUMNS = (
+    image_locations.c.id.label("location_id"),
+    image_locations.c.value.label("location_value"),
+    image_locations.c.meta_data.label("location_meta_data"),
+    image_locations.c.status.label("location_status"),
+    image_locations.c.deleted_at.label("location_deleted_at"),
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which images to consider; every field narrows the choice."""
+
+    older_than: datetime | None = None
+    due_only: bool = False
+    owner: str | None = None
+    store: str | None = None
+    limit: int | None = None
+    image_ids: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """An image with its pending locations, its age, and what stands in the way of scrubbing it."""
+
+    id: str
+    name: str | None
+    owner: str | None
+    size: int | None
+    status: str
+    visibility: str
+    protected: bool
+    created_at: datetime
+    updated_at: datetime | None
+    deleted_at: datetime | None
+    locations: tuple[Location, ...]
+    age_seconds: float | None
+    due: bool
+    flags: tuple[str, ...] = field(default=())
+
+    @property
+    def pending_since(self) -> datetime | None:
+        """When the image (or, for an active image, its first pending location) was deleted."""
+        if self.status != ACTIVE:
+            return self.deleted_at or self.updated_at
+        moments = [location.deleted_at for location in self.locations if location.deleted_at]
+        return min(moments) if moments else None
+
+
+def due_cutoff(now: datetime, scrub_time: int) -> datetime:
+    """Images deleted at or before this moment are due (``deleted_at + scrub_time <= now``)."""
+    return now - timedelta(seconds=scrub_time)
+
+
+class Inventory:
+    """Reads pending work from Glance's database."""
+
+    def __init__(self, decoder: LocationDecoder, scrub_time: int, now: datetime | None = None) -> None:
+        self._decoder = decoder
+        self._scrub_time = scrub_time
+        self.now = now or utc_now()
+
+    def pending_images(self, connection: Connection, selection: Selection) -> Iterator[ImageEntry]:
+        """Stream every ``pending_delete`` image (all visibilities) with its pending locations."""
+        cutoff = self._cutoff(selection)
+        candidates = select(*IMAGE_COLUMNS).where(images.c.deleted.is_(True), images.c.status == PENDING_DELETE)
+        if cutoff is not None:
+            candidates = candidates.where(images.c.deleted_at <= cutoff)
+        if selection.owner is not None:
+            candidates = candidates.where(images.c.owner == selection.owner)
+        if selection.image_ids:
+            candidates = candidates.where(images.c.id.in_(list(selection.image_ids)))
+        sql_limit = selection.limit if selection.store is None else None
+        if sql_limit is not None:
+            candidates = candidates.order_by(images.c.deleted_at, images.c.id).limit(sql_limit)
+        image_rows = candidates.subquery("pending")
+        statement = (
+            select(image_rows, *LOCATION_COLUMNS)
+            .select_from(
+                image_rows.outerjoin(
+                    image_locations,
+                    and_(
+                        image_locations.c.image_id == image_rows.c.id,
+                        image_locations.c.status == PENDING_DELETE,
+                    ),
+                )
+            )
+            .order_by(image_rows.c.deleted_at, image_rows.c.id, image_locations.c.id)
+        )
+        yield from self._limited(self._entries(connection, statement), selection)
+
+    def pending_locations_of_live_images(self, connection: Connection, selection: Selection) -> Iterator[ImageEntry]:
+        """Stream images that are not pending themselves but have ``pending_delete`` locations
+        (left by ``DELETE /v2/stores/<store>/<id>``; Glance's scrubber never erases them)."""
+        statement = (
+            select(*IMAGE_COLUMNS, *LOCATION_COLUMNS)
+            .select_from(images.join(image_locations, image_locations.c.image_id == images.c.id))
+            .where(
+                image_locations.c.deleted.is_(True),
+                image_locations.c.status == PENDING_DELETE,
+                images.c.status != PENDING_DELETE,
+                images.c.deleted.is_(False),
+            )
+            .order_by(images.c.id, image_locations.c.id)
+        )
+        cutoff = self._cutoff(selection)
+        if cutoff is not None:
+            statement = statement.where(image_locations.c.deleted_at <= cutoff)
+        if selection.owner is not None:
+            statement = statement.where(images.c.owner == selection.owner)
+        if selection.image_ids:
+            statement = statement.where(images.c.id.in_(list(selection.image_ids)))
+        yield from self._limited(self._entries(connection, statement), selection)
+
+    def pending_work(self, connection: Connection, selection: Selection) -> Iterator[tuple[str, Iterator[ImageEntry]]]:
+        """Yield the two sections, in order: pending images, then pending locations of live images.
+
+        ``selection.limit`` counts across both; consume each section before asking for the next.
+        """
+        shown = 0
+
+        def counted(entries: Iterator[ImageEntry]) -> Iterator[ImageEntry]:
+            nonlocal shown
+            for entry in entries:
+                shown += 1
+                yield entry
+
+        yield PENDING_IMAGES, counted(self.pending_images(connection, selection))
+        remaining = None if selection.limit is None else selection.limit - shown
+        if remaining is None or remaining > 0:
+            narrowed = replace(selection, limit=remaining)
+            yield PENDING_LOCATIONS, counted(self.pending_locations_of_live_images(connection, narrowed))
+
+    def _cutoff(self, selection: Selection) -> datetime | None:
+        cutoffs = [moment for moment in (selection.older_than,) if moment is not None]
+        if selection.due_only:
+            cutoffs.append(due_cutoff(self.now, self._scrub_time))
+        return min(cutoffs) if cutoffs else None
+
+    def _limited(self, entries: Iterator[ImageEntry], selection: Selection) -> Iterator[ImageEntry]:
+        count = 0
+        for entry in entries:
+            if selection.limit is not None and count >= selection.limit:
+                return
+            if selection.store is not None and not any(
+                location.store_label == selection.store for location in entry.locations
+            ):
+                continue
+            count += 1
+            yield entry
+
+    def _entries(self, connection: Connection, statement: Select[Any]) -> Iterator[ImageEntry]:
+        result = connection.execution_options(stream_results=True, yield_per=STREAM_BATCH_ROWS).execute(statement)
+        try:
+            for _image_id, rows in groupby(result, key=lambda row: row.id):
+                yield self._entry(list(rows))
+        finally:
+            result.close()
+
+    def _entry(self, rows: list[Any]) -> ImageEntry:
+        first = rows[0]
+        locations = tuple(
+            self._decoder.decode(
+                location_id=row.location_id,
+                image_id=first.id,
+                value=row.location_value,
+                meta_data=row.location_meta_data,
+                status=row.location_status,
+                deleted_at=row.location_deleted_at,
+            )
+            for row in rows
+            if row.location_id is not None
+        )
+        entry = ImageEntry(
+            id=first.id,
+            name=first.name,
+            owner=first.owner,
+            size=first.size,
+            status=first.status,
+            visibility=first.visibility,
+            protected=bool(first.protected),
+            created_at=first.created_at,
+            updated_at=first.updated_at,
+            deleted_at=first.deleted_at,
+            locations=locations,
+            age_seconds=None,
+            due=False,
+            flags=image_flags(first.status, locations),
+        )
+        since = entry.pending_since
+        if since is None:
+            return entry
+        age = (self.now - since).total_seconds()
+        due = since <= due_cutoff(self.now, self._scrub_time)
+        return replace(entry, age_seconds=age, due=due)
+
+
+def image_flags(status: str, locations: Sequence[Location]) -> tuple[str, ...]:
+    """Name what prevents scrubbing an image as it stands."""
+    flags: list[str] = []
+    if not locations and status == PENDING_DELETE:
+        flags.append("no pending location (nothing to erase; scrub finalizes it)")
+    flags.extend(f"location {location.id}: {location.problem}" for location in locations if location.problem)
+    return tuple(flags)

@@ -1,0 +1,56 @@
+"""What blocks pending locations beyond their rows: shared data and backend dependencies."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from scrubctl.backends import DeleterPool
+from scrubctl.backends.base import LocationBlocked
+from scrubctl.config import Settings
+from scrubctl.details import ImageDetails
+from scrubctl.errors import BackendUnavailableError
+from scrubctl.locations import Location, LocationDecoder
+from scrubctl.shared import live_users
+
+
+def shared_data_reason(url: str, image_id: str, users: dict[str, set[str]]) -> str | None:
+    """Explain that live images other than ``image_id`` still use ``url``, or return ``None``."""
+    others = sorted(users.get(url, set()) - {image_id})
+    if not others:
+        return None
+    shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    return f"data shared with live image(s) {shown}"
+
+
+def backend_blockers(pool: DeleterPool, location: Location) -> list[str]:
+    """Ask the location's deleter what blocks it (children, watchers, a path outside the store)."""
+    if location.url is None or location.scheme is None or location.store is None:
+        return []
+    try:
+        return pool.get(location.scheme, location.store).blockers(location.url)
+    except LocationBlocked as blocked:
+        return [str(blocked)]
+    except BackendUnavailableError as error:
+        return [f"backend unreachable: {error}"]
+
+
+def location_blockers(
+    connection: Connection, decoder: LocationDecoder, pool: DeleterPool, details: ImageDetails, settings: Settings
+) -> dict[int, list[str]]:
+    """Return, per pending location id of one image, what blocks erasing it."""
+    pending = [location for location in details.pending_locations if location.url is not None]
+    users = live_users(
+        connection,
+        decoder,
+        [location.url for location in pending if location.url],
+        encrypted_rows=settings.encryption_key is not None,
+    )
+    blockers: dict[int, list[str]] = {}
+    for location in pending:
+        reasons = backend_blockers(pool, location) if location.problem is None else []
+        shared = shared_data_reason(location.url or "", location.image_id, users)
+        if shared:
+            reasons.insert(0, shared)
+        if reasons:
+            blockers[location.id] = reasons
+    return blockers

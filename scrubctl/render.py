@@ -1,0 +1,230 @@
+"""All terminal output: the one module that imports rich.
+
+Results go to stdout (tables, JSON, CSV, values); diagnostics and progress go to stderr. Colour
+and live displays only on a terminal; ``NO_COLOR`` is honoured.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from scrubctl.errors import BadInputError
+from scrubctl.views import Column, human_size
+
+OUTPUT_FORMATS = ("table", "json", "csv", "value")
+TABLE_CHUNK_ROWS = 200
+# Fixed widths keep the columns of a streamed table aligned from one chunk to the next.
+WIDTHS = {
+    "id": 36,
+    "name": 20,
+    "owner": 32,
+    "size": 9,
+    "status": 14,
+    "visibility": 10,
+    "deleted_at": 20,
+    "age_seconds": 7,
+    "due": 3,
+    "stores": 8,
+    "blockers": 40,
+}
+
+
+def select_columns(columns: Sequence[Column], wanted: Sequence[str], default: Sequence[str]) -> list[Column]:
+    """Return the columns named by ``-c`` (in that order), or the defaults; reject unknown names."""
+    by_name = {column.name: column for column in columns}
+    names = list(wanted) or list(default)
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise BadInputError(f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
+    return [by_name[name] for name in names]
+
+
+class Renderer:
+    """Owns the consoles and writes every result and diagnostic the commands produce."""
+
+    def __init__(
+        self,
+        *,
+        output_format: str = "table",
+        columns: Sequence[str] = (),
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.output_format = output_format
+        self.wanted_columns = tuple(columns)
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        no_color = bool(os.environ.get("NO_COLOR"))
+        width = None if self.stdout.isatty() else int(os.environ.get("COLUMNS", "200"))
+        self.out = Console(file=self.stdout, no_color=no_color, highlight=False, width=width)
+        self.err = Console(file=self.stderr, no_color=no_color, highlight=False, stderr=True)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether stderr is a terminal a person watches (progress, prompts)."""
+        return self.err.is_terminal and not os.environ.get("JOURNAL_STREAM")
+
+    def listing(
+        self,
+        sections: Iterable[tuple[str, Iterable[dict[str, Any]]]],
+        columns: Sequence[Column],
+        table_columns: Sequence[str],
+    ) -> tuple[int, int]:
+        """Write a streamed listing in the chosen format; return ``(rows, total bytes)``.
+
+        Without ``-c``, a table shows ``table_columns`` and the other formats every column.
+        """
+        default = table_columns if self.output_format == "table" else [column.name for column in columns]
+        chosen = select_columns(columns, self.wanted_columns, default)
+        writer = {
+            "json": self._json_rows,
+            "csv": self._csv_rows,
+            "value": self._value_rows,
+            "table": self._table_rows,
+        }[self.output_format]
+        return writer(sections, chosen)
+
+    def _json_rows(
+        self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
+    ) -> tuple[int, int]:
+        count = total = 0
+        write = self.stdout.write
+        write("[")
+        for _title, rows in sections:
+            for view in rows:
+                write(",\n" if count else "\n")
+                write(json.dumps({column.name: column.value(view) for column in chosen}))
+                count += 1
+                total += view.get("size") or 0
+        write("\n]\n" if count else "]\n")
+        self.stdout.flush()
+        return count, total
+
+    def _csv_rows(
+        self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
+    ) -> tuple[int, int]:
+        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer.writerow([column.name for column in chosen])
+        return self._plain_rows(sections, chosen, writer.writerow)
+
+    def _value_rows(
+        self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
+    ) -> tuple[int, int]:
+        return self._plain_rows(sections, chosen, lambda cells: self.stdout.write(" ".join(cells) + "\n"))
+
+    @staticmethod
+    def _plain_rows(
+        sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column], emit: Any
+    ) -> tuple[int, int]:
+        count = total = 0
+        for _title, rows in sections:
+            for view in rows:
+                emit([_plain(column.value(view)) for column in chosen])
+                count += 1
+                total += view.get("size") or 0
+        return count, total
+
+    def _table_rows(
+        self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
+    ) -> tuple[int, int]:
+        count = total = 0
+        for title, rows in sections:
+            chunk: list[dict[str, Any]] = []
+            printed_header = False
+            for view in rows:
+                chunk.append(view)
+                count += 1
+                total += view.get("size") or 0
+                if len(chunk) >= TABLE_CHUNK_ROWS:
+                    self._print_table(title, chunk, chosen, header=not printed_header)
+                    printed_header, chunk = True, []
+            if chunk or not printed_header:
+                self._print_table(title, chunk, chosen, header=not printed_header)
+        self.out.print(Text(f"Total: {count} image(s), {human_size(total)} ({total} bytes)", style="bold"))
+        return count, total
+
+    def _print_table(self, title: str, rows: list[dict[str, Any]], chosen: list[Column], *, header: bool) -> None:
+        if header:
+            self.out.print(Text(f"{title}:", style="bold"))
+        if not rows:
+            self.out.print("  (none)")
+            return
+        table = Table(box=box.SIMPLE_HEAD, show_header=header, pad_edge=False)
+        for column in chosen:
+            width = WIDTHS.get(column.name)
+            table.add_column(
+                column.header,
+                min_width=width,
+                max_width=width,
+                overflow="ellipsis" if width else "fold",
+                no_wrap=bool(width) and column.name != "blockers",
+            )
+        for view in rows:
+            style = "red" if view.get("blockers") else None
+            table.add_row(*(column.human(view) for column in chosen), style=style)
+        self.out.print(table)
+
+    def details(
+        self,
+        title: str,
+        fields: Sequence[tuple[str, Any]],
+        tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]],
+        document: dict[str, Any],
+    ) -> None:
+        """Write one object: key/value fields and sub-tables, or ``document`` as JSON."""
+        if self.output_format == "json":
+            self.stdout.write(json.dumps(document, indent=2) + "\n")
+            return
+        if self.output_format in ("csv", "value"):
+            writer = csv.writer(self.stdout, lineterminator="\n")
+            if self.output_format == "csv":
+                writer.writerow(["field", "value"])
+            for name, value in fields:
+                if self.output_format == "csv":
+                    writer.writerow([name, _plain(value)])
+                else:
+                    self.stdout.write(f"{name} {_plain(value)}\n")
+            return
+        summary = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
+        summary.add_column("Field", style="bold")
+        summary.add_column("Value", overflow="fold")
+        for name, value in fields:
+            summary.add_row(name, _plain(value))
+        self.out.print(summary)
+        for heading, headers, rows in tables:
+            table = Table(title=heading, box=box.SIMPLE_HEAD, title_justify="left")
+            for header in headers:
+                table.add_column(header, overflow="fold")
+            for row in rows:
+                table.add_row(*(_plain(cell) for cell in row))
+            if not rows:
+                table.add_row(*("-" for _ in headers))
+            self.out.print(table)
+
+    def message(self, text: str) -> None:
+        """Write an informational line for people to stdout (plain, no markup)."""
+        self.out.print(Text(text))
+
+    def warning(self, text: str) -> None:
+        """Write a warning to stderr."""
+        self.err.print(Text(f"scrubctl: warning: {text}", style="yellow"))
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,116 @@
+"""Plain data views of core results: the JSON contract and the cells of human tables.
+
+Nothing here imports rich; :mod:`scrubctl.render` decides how these values look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scrubctl.glance.schema import ACTIVE
+from scrubctl.inventory import ImageEntry
+from scrubctl.locations import Location
+from scrubctl.timeutil import iso_utc
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: its name (for ``-c``), its header, and how to get its value."""
+
+    name: str
+    header: str
+    value: Callable[[dict[str, Any]], Any]
+    human: Callable[[dict[str, Any]], str]
+
+
+def location_view(location: Location) -> dict[str, Any]:
+    """The JSON object of one location (URL decrypted, userinfo masked)."""
+    return {
+        "id": location.id,
+        "url": location.shown_url,
+        "store": location.store_label,
+        "scheme": location.scheme,
+        "status": location.status,
+        "encrypted": location.encrypted,
+        "deleted_at": iso_utc(location.deleted_at),
+        "problem": location.problem,
+    }
+
+
+def image_view(entry: ImageEntry) -> dict[str, Any]:
+    """The JSON object of one image in ``list-pending``."""
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "owner": entry.owner,
+        "size": entry.size,
+        "status": entry.status,
+        "visibility": entry.visibility,
+        "pending": "locations" if entry.status == ACTIVE else "image",
+        "deleted_at": iso_utc(entry.pending_since),
+        "age_seconds": None if entry.age_seconds is None else int(entry.age_seconds),
+        "due": entry.due,
+        "locations": [location_view(location) for location in entry.locations],
+        "blockers": list(entry.flags),
+    }
+
+
+def human_size(size: int | None) -> str:
+    """Format a byte count like ``1.5 GiB``; ``-`` when unknown."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def human_age(seconds: float | int | None) -> str:
+    """Format an age like ``3d 4h`` or ``12m``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    remaining = int(seconds)
+    if remaining < 0:
+        return "in the future"
+    parts: list[str] = []
+    for unit, length in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if remaining >= length:
+            parts.append(f"{remaining // length}{unit}")
+            remaining %= length
+        if len(parts) == 2:
+            break
+    return " ".join(parts) if parts else f"{remaining}s"
+
+
+def _locations_cell(view: dict[str, Any]) -> str:
+    return "\n".join(item["url"] for item in view["locations"]) or "-"
+
+
+def _stores(view: dict[str, Any]) -> list[str]:
+    return [item["store"] or "?" for item in view["locations"]]
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+PENDING_COLUMNS = (
+    Column("id", "ID", lambda view: view["id"], lambda view: view["id"]),
+    Column("name", "Name", lambda view: view["name"], lambda view: _text(view["name"])),
+    Column("owner", "Owner", lambda view: view["owner"], lambda view: _text(view["owner"])),
+    Column("size", "Size", lambda view: view["size"], lambda view: human_size(view["size"])),
+    Column("status", "Status", lambda view: view["status"], lambda view: view["status"]),
+    Column("visibility", "Visibility", lambda view: view["visibility"], lambda view: view["visibility"]),
+    Column("deleted_at", "Deleted at", lambda view: view["deleted_at"], lambda view: _text(view["deleted_at"])),
+    Column("age_seconds", "Age", lambda view: view["age_seconds"], lambda view: human_age(view["age_seconds"])),
+    Column("due", "Due", lambda view: view["due"], lambda view: "yes" if view["due"] else "no"),
+    Column("pending", "Pending", lambda view: view["pending"], lambda view: view["pending"]),
+    Column("stores", "Stores", _stores, lambda view: "\n".join(_stores(view)) or "-"),
+    Column("locations", "Locations", lambda view: view["locations"], _locations_cell),
+    Column("blockers", "Blocked by", lambda view: view["blockers"], lambda view: "\n".join(view["blockers"])),
+)
+DEFAULT_TABLE_COLUMNS = ("id", "name", "size", "age_seconds", "due", "stores", "locations", "blockers")
