@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,9 +70,7 @@ _DEFAULT_SCHEMA = Path("/work/shared/glance/schema-mysql.sql")
 _SCHEMA_HEAD = "2024_1_contract01"
 
 # oslo.log default line: "2026-11-21 10:00:00.123 4242 INFO glance.scrubber [-] msg"
-_LOG_LINE = re.compile(
-    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \d+ (?P<level>[A-Z]+) (?P<logger>\S+)"
-)
+_LOG_LINE = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \d+ (?P<level>[A-Z]+) (?P<logger>\S+)")
 _SCRUBBED_OK = "has been scrubbed successfully"
 
 
@@ -191,7 +190,7 @@ def _probe_install(venv_dir: Path) -> GlanceInstall | None:
         "print(m.version('glance'), '%d.%d.%d' % sys.version_info[:3])"
     )
     try:
-        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     fields = proc.stdout.split()
@@ -247,6 +246,10 @@ def _ensure_glance_locked(venv_dir: Path) -> GlanceInstall | None:
     version = _python_version(python) if python.exists() else None
     if version is None or version[:2] not in SUPPORTED_PYTHONS:
         if venv_dir.exists():
+            # Only ever delete something that is a venv (or nothing at all).
+            if not (venv_dir / "pyvenv.cfg").exists() and any(venv_dir.iterdir()):
+                _warn(f"{venv_dir} exists and is not a virtual environment; not touching it")
+                return None
             shutil.rmtree(venv_dir)
         reasons: list[str] = []
         for candidate in _candidate_pythons():
@@ -255,7 +258,11 @@ def _ensure_glance_locked(venv_dir: Path) -> GlanceInstall | None:
                 reasons.append(f"{candidate}: {cand_version or 'does not run'}")
                 continue
             proc = subprocess.run(
-                [candidate, "-m", "venv", str(venv_dir)], capture_output=True, text=True, timeout=VENV_TIMEOUT_S
+                [candidate, "-m", "venv", str(venv_dir)],
+                capture_output=True,
+                text=True,
+                timeout=VENV_TIMEOUT_S,
+                check=False,
             )
             if proc.returncode == 0 and python.exists():
                 break
@@ -269,11 +276,11 @@ def _ensure_glance_locked(venv_dir: Path) -> GlanceInstall | None:
     log_path = venv_dir / "pip-install.log"
     with open(log_path, "w") as log:
         try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT_S)
+            pip_proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired:
             _warn(f"pip install glance=={GLANCE_VERSION} timed out after {INSTALL_TIMEOUT_S:.0f} s (log: {log_path})")
             return None
-    if proc.returncode != 0:
+    if pip_proc.returncode != 0:
         _warn(f"pip install glance=={GLANCE_VERSION} failed: {_last_line(log_path.read_text())} (log: {log_path})")
         return None
 
@@ -351,6 +358,7 @@ def _count_scrubbable(install: GlanceInstall, db_url: str, scrub_time: int = 0) 
         capture_output=True,
         text=True,
         timeout=DB_CHECK_TIMEOUT_S,
+        check=False,
     )
     if proc.returncode != 0:
         raise GlanceReferenceError("cannot count pending_delete images", _tail(proc.stderr))
@@ -423,7 +431,9 @@ def run_glance_scrubber_detailed(
     with open(log_path, "w") as log:
         start = time.monotonic()
         start_wall = time.time()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env
+        )
         try:
             status, rusage = _wait4(proc, SCRUBBER_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -441,9 +451,7 @@ def run_glance_scrubber_detailed(
         raise GlanceReferenceError(f"glance-scrubber exited with status {status}", tail)
     problems = _log_problems(log_text)
     if problems:
-        raise GlanceReferenceError(
-            f"glance-scrubber logged {len(problems)} error line(s); first: {problems[0]}", tail
-        )
+        raise GlanceReferenceError(f"glance-scrubber logged {len(problems)} error line(s); first: {problems[0]}", tail)
     after = _count_scrubbable(install, db_url)
     logged_ok = log_text.count(_SCRUBBED_OK)
     if after != 0 or logged_ok < before:
@@ -616,14 +624,29 @@ def seed_pending_delete_images(
         created = t_del - dt.timedelta(days=1, seconds=count - i)
         images.append(
             (
-                image_id, f"bench-{i:06d}", file_size, "pending_delete", created, t_del, t_del, 1,
-                "raw", "bare", hashlib.md5(data).hexdigest(), owner, 0, 0, 0, file_size,  # noqa: S324
-                "private", 0, "sha512", hashlib.sha512(data).hexdigest(),
+                image_id,
+                f"bench-{i:06d}",
+                file_size,
+                "pending_delete",
+                created,
+                t_del,
+                t_del,
+                1,
+                "raw",
+                "bare",
+                hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                owner,
+                0,
+                0,
+                0,
+                file_size,
+                "private",
+                0,
+                "sha512",
+                hashlib.sha512(data).hexdigest(),
             )
         )
-        locations.append(
-            (image_id, f"file://{datadir}/{image_id}", created, t_del, t_del, 1, "{}", "pending_delete")
-        )
+        locations.append((image_id, f"file://{datadir}/{image_id}", created, t_del, t_del, 1, "{}", "pending_delete"))
         ids.append(image_id)
     conn = _connect(db_url, autocommit=False)
     try:
@@ -704,7 +727,7 @@ def _selftest(args: argparse.Namespace, install: GlanceInstall) -> int:
         db_url = create_database(args.server_url, args.database, args.schema)
         ids = seed_pending_delete_images(db_url, datadir, args.images)
         print(
-            f"seeded {len(ids)} pending_delete images with {4096} B files in {time.monotonic() - t0:.1f} s "
+            f"seeded {len(ids)} pending_delete images with 4096-byte files in {time.monotonic() - t0:.1f} s "
             f"(database {args.database}, datadir {datadir})",
             flush=True,
         )
@@ -715,7 +738,7 @@ def _selftest(args: argparse.Namespace, install: GlanceInstall) -> int:
         if problems:
             print("FAIL: " + "; ".join(problems), file=sys.stderr)
             return 1
-        children_rss = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN).ru_maxrss
+        children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         after_init = (
             f", {len(ids) / run.scrub_seconds:.1f} images/s after start-up ({run.scrub_seconds:.2f} s)"
             if run.scrub_seconds

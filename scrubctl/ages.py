@@ -40,7 +40,9 @@ def parse_age(text: str, now: datetime) -> datetime:
     Raises :class:`BadInputError` naming the accepted forms for anything else.
     """
     value = text.strip()
-    duration = _parse_compact(value) or _parse_iso_duration(value)
+    duration = _parse_compact(value)
+    if duration is None:
+        duration = _parse_iso_duration(value)
     if duration is not None:
         try:
             return now - duration

@@ -83,6 +83,35 @@ class ImageEntry:
         return min(moments) if moments else None
 
 
+def pending_images_statement(selection: Selection, cutoff: datetime | None) -> Select[Any]:
+    """The one query behind the pending-images section: pending images (deleted at or before
+    ``cutoff``) left-joined to their pending locations, an image's rows adjacent, oldest first."""
+    candidates = select(*IMAGE_COLUMNS).where(images.c.deleted.is_(True), images.c.status == PENDING_DELETE)
+    if cutoff is not None:
+        candidates = candidates.where(images.c.deleted_at <= cutoff)
+    if selection.owner is not None:
+        candidates = candidates.where(images.c.owner == selection.owner)
+    if selection.image_ids:
+        candidates = candidates.where(images.c.id.in_(list(selection.image_ids)))
+    sql_limit = selection.limit if selection.store is None else None
+    if sql_limit is not None:
+        candidates = candidates.order_by(images.c.deleted_at, images.c.id).limit(sql_limit)
+    image_rows = candidates.subquery("pending")
+    return (
+        select(image_rows, *LOCATION_COLUMNS)
+        .select_from(
+            image_rows.outerjoin(
+                image_locations,
+                and_(
+                    image_locations.c.image_id == image_rows.c.id,
+                    image_locations.c.status == PENDING_DELETE,
+                ),
+            )
+        )
+        .order_by(image_rows.c.deleted_at, image_rows.c.id, image_locations.c.id)
+    )
+
+
 def due_cutoff(now: datetime, scrub_time: int) -> datetime:
     """Images deleted at or before this moment are due (``deleted_at + scrub_time <= now``)."""
     return now - timedelta(seconds=scrub_time)
@@ -98,31 +127,7 @@ class Inventory:
 
     def pending_images(self, connection: Connection, selection: Selection) -> Iterator[ImageEntry]:
         """Stream every ``pending_delete`` image (all visibilities) with its pending locations."""
-        cutoff = self._cutoff(selection)
-        candidates = select(*IMAGE_COLUMNS).where(images.c.deleted.is_(True), images.c.status == PENDING_DELETE)
-        if cutoff is not None:
-            candidates = candidates.where(images.c.deleted_at <= cutoff)
-        if selection.owner is not None:
-            candidates = candidates.where(images.c.owner == selection.owner)
-        if selection.image_ids:
-            candidates = candidates.where(images.c.id.in_(list(selection.image_ids)))
-        sql_limit = selection.limit if selection.store is None else None
-        if sql_limit is not None:
-            candidates = candidates.order_by(images.c.deleted_at, images.c.id).limit(sql_limit)
-        image_rows = candidates.subquery("pending")
-        statement = (
-            select(image_rows, *LOCATION_COLUMNS)
-            .select_from(
-                image_rows.outerjoin(
-                    image_locations,
-                    and_(
-                        image_locations.c.image_id == image_rows.c.id,
-                        image_locations.c.status == PENDING_DELETE,
-                    ),
-                )
-            )
-            .order_by(image_rows.c.deleted_at, image_rows.c.id, image_locations.c.id)
-        )
+        statement = pending_images_statement(selection, self._cutoff(selection))
         yield from self._limited(self._entries(connection, statement), selection)
 
     def pending_locations_of_live_images(self, connection: Connection, selection: Selection) -> Iterator[ImageEntry]:

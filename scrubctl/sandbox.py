@@ -11,21 +11,19 @@ active image.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, select
 
 from scrubctl.errors import BadInputError
+from scrubctl.glance.bootstrap import create_sqlite_database
 from scrubctl.glance.schema import image_locations
 from scrubctl.glance.writer import NewImage, NewLocation, create_image, delete_image, delete_location_from_store
 from scrubctl.timeutil import glance_timestamp, utc_now
 
-SCHEMA_REVISION = "2024_1_contract01"
 SCRUB_TIME = 86400
 STORES = ("fast", "archive")
 
@@ -40,18 +38,6 @@ class Sandbox:
     pending_ids: tuple[str, ...]
 
 
-def schema_sql(dialect: str) -> str:
-    """Return the real Glance schema dump for ``sqlite`` or ``mysql``, shipped with scrubctl."""
-    return resources.files("scrubctl.glance").joinpath(f"sql/schema-{dialect}.sql").read_text(encoding="utf-8")
-
-
-def create_glance_sqlite(path: Path) -> None:
-    """Create a SQLite Glance database with the real schema at ``path``."""
-    with sqlite3.connect(path) as connection:
-        connection.executescript(schema_sql("sqlite"))
-        connection.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (SCHEMA_REVISION,))
-
-
 def create_sandbox(directory: Path, now: datetime | None = None) -> Sandbox:
     """Create a sandbox in ``directory`` (which must not exist or be empty)."""
     directory = directory.absolute()
@@ -62,7 +48,7 @@ def create_sandbox(directory: Path, now: datetime | None = None) -> Sandbox:
     for path in store_dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     database_file = directory / "glance.sqlite"
-    create_glance_sqlite(database_file)
+    create_sqlite_database(database_file)
     config_file = directory / "glance-api.conf"
     config_file.write_text(_config_text(database_file, store_dirs), encoding="utf-8")
     engine = create_engine(f"sqlite:///{database_file}")

@@ -1,0 +1,59 @@
+# Shared helpers for scrubctl's scripts (sourced, not run).
+# shellcheck shell=bash
+
+SCRUBCTL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${SCRUBCTL_VENV:-$SCRUBCTL_ROOT/.venv}
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        die "need root (or sudo) to run: $*"; fi
+}
+
+apt_install() {
+    # apt_install PACKAGE...: install Debian packages that are missing, retrying the lists lock.
+    local missing=() package
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing Debian packages: ${missing[*]}"
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && break
+        [ "$attempt" -eq 5 ] && die "apt-get update failed"
+        sleep $((attempt * 3))
+    done
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The system Python: Ceph's rados/rbd bindings are Debian packages built for it.
+system_python() {
+    if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        apt_install python3 python3-venv python3-pip
+    fi
+    echo /usr/bin/python3
+}
+
+ensure_venv() {
+    # ensure_venv EXTRAS: a virtualenv on the system Python (with its site packages, for rados/rbd)
+    # holding scrubctl in editable mode with the given extras.
+    local extras=${1:-}
+    local python
+    python=$(system_python)
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating $VENV"
+        "$python" -m venv --system-site-packages "$VENV"
+    fi
+    local stamp="$VENV/.scrubctl-installed${extras:+-$extras}"
+    if [ ! -f "$stamp" ] || [ "$SCRUBCTL_ROOT/pyproject.toml" -nt "$stamp" ]; then
+        say "installing scrubctl${extras:+ with [$extras]} into $VENV"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$SCRUBCTL_ROOT${extras:+[$extras]}" \
+            2> >(grep -v "^WARNING: Location" >&2)
+        touch "$stamp"
+    fi
+}

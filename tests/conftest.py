@@ -1,0 +1,92 @@
+"""Fixtures: every database test runs on SQLite and on a real MariaDB, each in its own database.
+
+The MariaDB tier needs a server at ``SCRUBCTL_TEST_MARIADB_URL`` (default root@127.0.0.1:3306);
+``scripts/test`` starts or installs one. When ``SCRUBCTL_REQUIRE_TIERS`` names a tier (CI does), a
+tier that cannot start fails the run instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
+
+from scrubctl.glance.bootstrap import create_sqlite_database, load_mysql_schema
+from tests.world import GlanceWorld
+
+MARIADB_URL = os.environ.get("SCRUBCTL_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+REQUIRED_TIERS = set(os.environ.get("SCRUBCTL_REQUIRE_TIERS", "").replace(",", " ").split())
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SCRUBCTL_CONFIG_FILE", "SCRUBCTL_DB_URL", "JOURNAL_STREAM", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def require_tier(tier: str, reason: str) -> None:
+    """Skip a test whose tier is missing, or fail it when that tier is required."""
+    if tier in REQUIRED_TIERS:
+        pytest.fail(f"the {tier} tier is required (SCRUBCTL_REQUIRE_TIERS) but unavailable: {reason}")
+    pytest.skip(f"{tier} unavailable: {reason}")
+
+
+@cache
+def mariadb_problem() -> str | None:
+    """Why the MariaDB tier cannot run, or None."""
+    try:
+        engine = create_engine(MARIADB_URL, connect_args={"connect_timeout": 5})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (OperationalError, ImportError) as error:
+        return str(error).splitlines()[0]
+    return None
+
+
+def mariadb_database() -> Iterator[str]:
+    """Create an empty MariaDB database with the real Glance schema; drop it afterwards."""
+    problem = mariadb_problem()
+    if problem:
+        require_tier("mariadb", problem)
+    name = f"scrubctl_t_{uuid.uuid4().hex[:12]}"
+    server = create_engine(MARIADB_URL)
+    with server.begin() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb3")
+    url = MARIADB_URL.rstrip("/") + f"/{name}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        load_mysql_schema(connection)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with server.begin() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        server.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh Glance database with the real schema: SQLite, then MariaDB."""
+    if request.param == "sqlite":
+        path = tmp_path / "glance.sqlite"
+        create_sqlite_database(path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from mariadb_database()
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path) -> Iterator[GlanceWorld]:
+    """A Glance world (database, stores, config) on each database kind."""
+    engine = create_engine(database_url)
+    kind = "mariadb" if database_url.startswith("mysql") else "sqlite"
+    yield GlanceWorld(kind=kind, url=database_url, engine=engine, root=tmp_path)
+    engine.dispose()

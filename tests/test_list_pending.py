@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from scrubctl.glance.schema import image_locations
+from tests.world import GlanceWorld
+
+
+def listed(world: GlanceWorld, *args: str) -> list[dict[str, object]]:
+    result = world.cli("list-pending", "-f", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert isinstance(parsed, list)
+    return parsed
+
+
+def test_lists_exactly_the_pending_images_with_the_contract_fields(world: GlanceWorld) -> None:
+    pending = world.image(deleted_ago=timedelta(days=3), size=5000, properties={"os_distro": "debian"}, tags=["x"])
+    community = world.image(deleted_ago=timedelta(days=2), visibility="community")
+    active = world.image(deleted_ago=None)
+    items = listed(world)
+    assert [item["id"] for item in items] == [pending, community]
+    first = items[0]
+    for field in ("id", "name", "owner", "size", "status", "deleted_at", "age_seconds", "due", "locations"):
+        assert field in first
+    assert first["status"] == "pending_delete"
+    assert first["size"] == 5000
+    assert isinstance(first["deleted_at"], str) and first["deleted_at"].endswith("Z")
+    assert abs(int(first["age_seconds"]) - 3 * 86400) < 120  # type: ignore[call-overload]
+    assert first["due"] is True
+    (location,) = first["locations"]  # type: ignore[misc]
+    assert location["url"] == f"file://{world.data_file(pending)}"
+    assert location["store"] == "fast"
+    assert location["status"] == "pending_delete"
+    assert isinstance(location["id"], int)
+    assert active not in [item["id"] for item in items]
+
+
+def test_filters(world: GlanceWorld) -> None:
+    world.scrub_time = 2 * 86400
+    old = world.image(deleted_ago=timedelta(days=10))
+    recent = world.image(deleted_ago=timedelta(hours=1))
+    legacy = world.image(deleted_ago=timedelta(days=5), stores=[None])
+    with world.engine.begin() as connection:
+        connection.exec_driver_sql(f"UPDATE images SET owner = 'someone-else' WHERE id = '{legacy}'")
+    ids = lambda *args: [item["id"] for item in listed(world, *args)]  # noqa: E731
+    assert ids() == [old, legacy, recent]
+    assert ids("--due") == [old, legacy]
+    assert ids("--older-than", "6d") == [old]
+    assert ids("--older-than", "2h", "--due") == [old, legacy]
+    assert ids("--owner", "someone-else") == [legacy]
+    assert ids("--store", "file") == [legacy]
+    assert ids("--store", "fast") == [old, recent]
+    assert ids("--limit", "2") == [old, legacy]
+    assert ids("--store", "fast", "--limit", "1") == [old]
+    due = {item["id"]: item["due"] for item in listed(world)}
+    assert due == {old: True, legacy: True, recent: False}
+
+
+def test_absolute_older_than(world: GlanceWorld) -> None:
+    old = world.image(deleted_ago=timedelta(days=400))
+    world.image(deleted_ago=timedelta(days=1))
+    assert [item["id"] for item in listed(world, "--older-than", "2025-12-01")] == [old]
+
+
+def test_pending_locations_of_active_images_have_their_own_section(world: GlanceWorld) -> None:
+    image = world.image(deleted_ago=None, stores=["fast", "archive"])
+    world.delete_from_store(image, "archive", ago=timedelta(days=2))
+    (item,) = listed(world)
+    assert item["status"] == "active"
+    assert item["pending"] == "locations"
+    assert [location["store"] for location in item["locations"]] == ["archive"]  # type: ignore[attr-defined]
+    table = world.cli("list-pending")
+    assert "Pending locations of active images" in table.stdout
+    assert image in table.stdout
+
+
+def test_two_locations_and_flags(world: GlanceWorld) -> None:
+    two = world.image(stores=["fast", "archive"])
+    gone_store = world.image()
+    nothing = world.image()
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations).where(image_locations.c.image_id == gone_store).values(meta_data='{"store": "old"}')
+        )
+        connection.execute(
+            update(image_locations).where(image_locations.c.image_id == nothing).values(status="deleted")
+        )
+    items = {item["id"]: item for item in listed(world)}
+    assert len(items[two]["locations"]) == 2  # type: ignore[arg-type]
+    assert items[two]["blockers"] == []
+    assert "unknown store 'old'" in items[gone_store]["blockers"][0]  # type: ignore[index]
+    assert "no pending location" in items[nothing]["blockers"][0]  # type: ignore[index]
+    table = world.cli("list-pending")
+    assert "unknown store 'old'" in table.stdout
+    assert "Total: 3 image(s)" in table.stdout
+
+
+def test_encrypted_urls_are_decrypted_row_by_row_and_userinfo_masked(world: GlanceWorld) -> None:
+    key = "k" * 32
+    world.encryption_key = key
+    encrypted = world.image()
+    world.encryption_key = None
+    plaintext = world.image()
+    foreign = world.image(
+        urls=["swift://account:s3cretkey@auth.example/container/obj"], stores=[None], write_files=False
+    )
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations)
+            .where(image_locations.c.image_id == plaintext)
+            .values(value=f"file://{world.data_file(plaintext)}")
+        )
+    without_key = {item["id"]: item for item in listed(world)}
+    assert "no metadata_encryption_key" in without_key[encrypted]["blockers"][0]  # type: ignore[index]
+    world.encryption_key = key
+    items = {item["id"]: item for item in listed(world)}
+    assert items[encrypted]["locations"][0]["url"] == f"file://{world.data_file(encrypted)}"  # type: ignore[index]
+    assert items[encrypted]["locations"][0]["encrypted"] is True  # type: ignore[index]
+    assert items[encrypted]["blockers"] == []
+    assert items[plaintext]["locations"][0]["encrypted"] is False  # type: ignore[index]
+    assert items[foreign]["locations"][0]["url"] == "swift://account:***@auth.example/container/obj"  # type: ignore[index]
+    output = world.cli("list-pending").stdout + json.dumps(items)
+    assert "s3cretkey" not in output
+    assert key not in output
+    world.encryption_key = "w" * 32
+    wrong = {item["id"]: item for item in listed(world)}
+    assert "cannot be decrypted" in wrong[encrypted]["blockers"][0]  # type: ignore[index]
+    assert wrong[plaintext]["blockers"] == []
+
+
+def test_csv_value_and_columns(world: GlanceWorld) -> None:
+    image = world.image(size=1234)
+    csv_out = world.cli("list-pending", "-f", "csv", "-c", "id", "-c", "size").stdout.splitlines()
+    assert csv_out == ["id,size", f"{image},1234"]
+    assert world.cli("list-pending", "-f", "value", "-c", "id").stdout.strip() == image
+    assert list(listed(world, "-c", "id", "-c", "due")[0]) == ["id", "due"]
+    bad = world.cli("list-pending", "-c", "nope")
+    assert bad.exit_code == 2
+    assert "unknown column(s) nope" in bad.stderr
+
+
+def test_empty_queue(world: GlanceWorld) -> None:
+    assert listed(world) == []
+    table = world.cli("list-pending")
+    assert "Total: 0 image(s)" in table.stdout
+
+
+@pytest.mark.parametrize("bad", ["7x", "yesterday", "-1d"])
+def test_bad_age_is_exit_2_and_one_line(world: GlanceWorld, bad: str) -> None:
+    result = world.cli("list-pending", "--older-than", bad)
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "P7D" in result.stderr
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "UTC"])
+def test_ages_are_utc_whatever_the_machine_zone(world: GlanceWorld, zone: str) -> None:
+    image = world.image(deleted_ago=timedelta(hours=5))
+    env = {**os.environ, "TZ": zone, "SCRUBCTL_CONFIG_FILE": str(world.config_file)}
+    output = subprocess.run(
+        [sys.executable, "-m", "scrubctl", "list-pending", "-f", "json", "--older-than", "4h"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (item,) = json.loads(output)
+    assert item["id"] == image
+    assert abs(item["age_seconds"] - 5 * 3600) < 120
+    newer = subprocess.run(
+        [sys.executable, "-m", "scrubctl", "list-pending", "-f", "json", "--older-than", "6h"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(newer) == []
