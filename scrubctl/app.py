@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from scrubctl.backends import DeleterRegistry
 from scrubctl.config import Settings, load_settings
+from scrubctl.engine.model import AuditTrail, NullAudit
 from scrubctl.glance.database import GlanceDatabase
 from scrubctl.inventory import Inventory
 from scrubctl.locations import LocationDecoder
@@ -65,6 +66,10 @@ class Application:
     def inventory(self) -> Inventory:
         """An inventory reader using the configured ``scrub_time``."""
         return Inventory(self.decoder(), self.settings.scrub_time)
+
+    def audit_trail(self) -> AuditTrail:
+        """Where every change is recorded before it is committed (none unless configured)."""
+        return NullAudit()
 
     def renderer(self, output_format: str = "table", columns: Sequence[str] = ()) -> Renderer:
         """A renderer for this command's chosen output."""

@@ -1,0 +1,83 @@
+"""``scrubctl scrub``: erase the data of pending images, then mark them deleted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from scrubctl import options
+from scrubctl.app import Application
+from scrubctl.backends import DeleterPool
+from scrubctl.engine.planner import ScrubSelection, build_plan
+from scrubctl.engine.runner import RunOptions, ScrubRunner
+from scrubctl.errors import EXIT_INCOMPLETE
+from scrubctl.signals import stop_on_signals
+
+
+@click.command("scrub")
+@options.older_than
+@click.option(
+    "--image", "image_ids", multiple=True, type=options.IMAGE_ID, help="Scrub exactly this image (repeatable)."
+)
+@options.owner
+@options.store
+@options.limit
+@click.option(
+    "--max-delete", type=click.IntRange(min=0), default=None, help="Refuse to start when the plan holds more images."
+)
+@options.dry_run
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Images erased in parallel."
+)
+@click.option(
+    "--rbd-clones",
+    type=click.Choice(["block", "trash"]),
+    default="block",
+    show_default=True,
+    help="RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
+)
+@options.output_options(formats=("table", "json"), columns=False)
+@click.pass_obj
+def command(
+    app: Application,
+    older_than: datetime | None,
+    image_ids: tuple[str, ...],
+    owner: str | None,
+    store: str | None,
+    limit: int | None,
+    max_delete: int | None,
+    dry_run: bool,
+    yes: bool,
+    concurrency: int,
+    rbd_clones: str,
+    output_format: str,
+) -> int:
+    """Erase the data of due pending_delete images (deleted_at + scrub_time has passed), then mark them
+    deleted. --older-than replaces the due rule; --image takes exactly the images named."""
+    selection = ScrubSelection(older_than, image_ids, owner, store, limit, max_delete)
+    renderer = app.renderer(output_format)
+    database = app.database(pool_size=concurrency + 1)
+    with database.connect() as connection:
+        plan = build_plan(
+            connection,
+            app.inventory(),
+            app.decoder(),
+            selection,
+            check_encrypted_sharing=app.settings.encryption_key is not None,
+        )
+    renderer.plan_summary(plan, dry_run)
+    asking = bool(plan.images) and not dry_run and not yes and renderer.can_prompt
+    if asking and not renderer.confirm(f"Erase the data of {len(plan.images)} image(s)?"):
+        renderer.warning("nothing done")
+        return EXIT_INCOMPLETE
+    deleters = DeleterPool(app.registry, {"rbd_clones": rbd_clones})
+    try:
+        with stop_on_signals() as stop, renderer.scrub_progress(plan, dry_run) as progress:
+            runner = ScrubRunner(database, deleters, observer=progress, audit=app.audit_trail(), stop=stop.event)
+            report = runner.run(plan, RunOptions(dry_run=dry_run, concurrency=concurrency))
+    finally:
+        deleters.close()
+    renderer.scrub_report(report)
+    return stop.exit_code or report.exit_code

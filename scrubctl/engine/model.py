@@ -1,0 +1,225 @@
+"""Plans, results and the interfaces the engine reports through (no output of its own)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
+from scrubctl.glance.schema import ACTIVE
+from scrubctl.inventory import ImageEntry
+from scrubctl.locations import Location
+
+
+class Result(str, enum.Enum):
+    """The result of one image, as the JSON output and the summary name it."""
+
+    SCRUBBED = "scrubbed"
+    WOULD_SCRUB = "would_scrub"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PlannedLocation:
+    """A pending location and, when known before touching anything, why it must not be erased."""
+
+    location: Location
+    blocked: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    """One unit of work: a pending image, or the pending locations of a live image."""
+
+    entry: ImageEntry
+    locations: tuple[PlannedLocation, ...]
+    blocked: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The image id."""
+        return self.entry.id
+
+    @property
+    def whole_image(self) -> bool:
+        """Whether the image itself is pending (else only some of its locations are)."""
+        return self.entry.status != ACTIVE
+
+    @property
+    def reasons(self) -> list[str]:
+        """Everything known to block this image before starting."""
+        reasons = [self.blocked] if self.blocked else []
+        return reasons + [f"location {item.location.id}: {item.blocked}" for item in self.locations if item.blocked]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do: the images in order, and what is known to block each."""
+
+    images: tuple[PlannedImage, ...]
+    missing: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes of every image in the plan (as Glance recorded them)."""
+        return sum(item.entry.size or 0 for item in self.images)
+
+    @property
+    def blocked_count(self) -> int:
+        """How many images are known to be blocked before starting."""
+        return sum(1 for item in self.images if item.reasons)
+
+
+@dataclass(frozen=True)
+class LocationResult:
+    """What happened to one location."""
+
+    id: int
+    url: str
+    store: str | None
+    outcome: str
+    reason: str = ""
+    bytes: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object for this location."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "store": self.store,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What happened to one image."""
+
+    id: str
+    name: str | None
+    result: Result
+    reason: str
+    bytes: int
+    locations: tuple[LocationResult, ...]
+    whole_image: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object for this image."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "result": self.result.value,
+            "reason": self.reason,
+            "bytes": self.bytes,
+            "scope": "image" if self.whole_image else "locations",
+            "locations": [location.as_dict() for location in self.locations],
+        }
+
+
+@dataclass
+class Summary:
+    """Counts for one run."""
+
+    dry_run: bool
+    selected: int = 0
+    scrubbed: int = 0
+    would_scrub: int = 0
+    blocked: int = 0
+    failed: int = 0
+    taken_by_other_run: int = 0
+    not_started: int = 0
+    bytes_erased: int = 0
+    bytes_would_erase: int = 0
+    locations_erased: int = 0
+    started_at: str = ""
+    duration_seconds: float = 0.0
+    interrupted: bool = False
+    unreachable: list[str] = field(default_factory=list)
+
+    def count(self, result: ImageResult) -> None:
+        """Add one image's result."""
+        if result.result is Result.SCRUBBED:
+            self.scrubbed += 1
+            self.bytes_erased += result.bytes
+        elif result.result is Result.WOULD_SCRUB:
+            self.would_scrub += 1
+            self.bytes_would_erase += result.bytes
+        elif result.result is Result.BLOCKED:
+            self.blocked += 1
+        else:
+            self.failed += 1
+        self.locations_erased += sum(1 for location in result.locations if location.outcome in ERASED_OUTCOMES)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object of the summary."""
+        return dataclasses.asdict(self)
+
+
+ERASED_OUTCOMES = frozenset({"erased", "already_gone", "trashed"})
+
+
+@dataclass
+class Report:
+    """A run's results, in the order images finished, and its summary."""
+
+    summary: Summary
+    images: list[ImageResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done; 1 something failed or was blocked; 3 a backend or the database could not be reached."""
+        if self.summary.unreachable:
+            return EXIT_ENVIRONMENT
+        if self.summary.failed or self.summary.blocked or self.summary.not_started:
+            return EXIT_INCOMPLETE
+        return EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document ``scrub -f json`` prints."""
+        return {"summary": self.summary.as_dict(), "images": [image.as_dict() for image in self.images]}
+
+
+class Observer(Protocol):
+    """Receives progress from the engine (called from worker threads)."""
+
+    def image_started(self, image: PlannedImage) -> None:
+        """Work on ``image`` begins."""
+
+    def location_started(self, image: PlannedImage, location: Location) -> None:
+        """Erasing one location of ``image`` begins."""
+
+    def image_finished(self, result: ImageResult) -> None:
+        """``result`` is final (recorded in the database, or would be in a dry run)."""
+
+
+class NullObserver:
+    """An observer that ignores everything."""
+
+    def image_started(self, image: PlannedImage) -> None:
+        """Ignore."""
+
+    def location_started(self, image: PlannedImage, location: Location) -> None:
+        """Ignore."""
+
+    def image_finished(self, result: ImageResult) -> None:
+        """Ignore."""
+
+
+class AuditTrail(Protocol):
+    """Durable record of every change, written and flushed before the database change commits."""
+
+    def record(self, action: str, fields: Mapping[str, Any]) -> None:
+        """Append one action (``erase``, ``mark_deleted``, ``restore``, ``trash``...)."""
+
+
+class NullAudit:
+    """No audit trail."""
+
+    def record(self, action: str, fields: Mapping[str, Any]) -> None:
+        """Ignore."""

@@ -1,0 +1,89 @@
+"""Reading the current state of claimed rows, and recording results with guarded updates.
+
+Every change is ``UPDATE ... WHERE status = 'pending_delete'`` and its row count is checked; with
+``dry_run`` the statements are not executed (the one place a dry run stops on the database side).
+Rows are written as Glance's scrubber writes them: a location becomes ``deleted`` with ``deleted_at``
+overwritten; an image becomes ``deleted`` keeping its ``deleted_at``; ``updated_at`` is now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from scrubctl.glance.schema import DELETED, PENDING_DELETE, image_locations, images
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    """The claimed images' statuses and their location rows, read inside the claim."""
+
+    image_status: dict[str, str]
+    location_status: dict[int, str]
+    live_locations: dict[str, list[int]]
+
+
+def current_state(connection: Connection, image_ids: Sequence[str]) -> CurrentState:
+    """Re-read the claimed images and every location row they have."""
+    statuses = dict(connection.execute(select(images.c.id, images.c.status).where(images.c.id.in_(image_ids))).all())
+    location_status: dict[int, str] = {}
+    live: dict[str, list[int]] = {}
+    rows = connection.execute(
+        select(
+            image_locations.c.id, image_locations.c.image_id, image_locations.c.status, image_locations.c.deleted
+        ).where(image_locations.c.image_id.in_(image_ids))
+    )
+    for location_id, image_id, status, deleted in rows:
+        location_status[location_id] = status
+        if not deleted and status != PENDING_DELETE:
+            live.setdefault(image_id, []).append(location_id)
+    return CurrentState(image_status=statuses, location_status=location_status, live_locations=live)
+
+
+def mark_locations_deleted(
+    connection: Connection, location_ids: Sequence[int], now: datetime, *, dry_run: bool
+) -> set[int]:
+    """Mark erased locations ``deleted``, only those still ``pending_delete``.
+
+    Returns the ids the guarded update did not change (someone changed them first).
+    """
+    if dry_run or not location_ids:
+        return set()
+    changed = connection.execute(
+        update(image_locations)
+        .where(image_locations.c.id.in_(location_ids), image_locations.c.status == PENDING_DELETE)
+        .values(status=DELETED, deleted=True, deleted_at=now, updated_at=now)
+    ).rowcount
+    if changed == len(location_ids):
+        return set()
+    rows = connection.execute(
+        select(image_locations.c.id, image_locations.c.updated_at).where(image_locations.c.id.in_(location_ids))
+    )
+    return {location_id for location_id, updated_at in rows if updated_at != now} | (
+        set(location_ids) - set(_ids(connection, location_ids))
+    )
+
+
+def mark_images_deleted(connection: Connection, image_ids: Sequence[str], now: datetime, *, dry_run: bool) -> set[str]:
+    """Mark images ``deleted``, only those still ``pending_delete``; return the ids left unchanged."""
+    if dry_run or not image_ids:
+        return set()
+    changed = connection.execute(
+        update(images)
+        .where(images.c.id.in_(image_ids), images.c.status == PENDING_DELETE)
+        .values(status=DELETED, deleted=True, updated_at=now)
+    ).rowcount
+    if changed == len(image_ids):
+        return set()
+    rows = connection.execute(select(images.c.id, images.c.updated_at).where(images.c.id.in_(image_ids)))
+    updated = {image_id for image_id, updated_at in rows if updated_at == now}
+    return set(image_ids) - updated
+
+
+def _ids(connection: Connection, location_ids: Sequence[int]) -> list[int]:
+    return list(
+        connection.execute(select(image_locations.c.id).where(image_locations.c.id.in_(location_ids))).scalars()
+    )

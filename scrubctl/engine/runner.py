@@ -1,0 +1,294 @@
+"""Applying a plan: claim, re-check, erase, record; dry-run or not, on one path.
+
+Images are taken in batches by ``concurrency`` workers, each with its own database connection. A
+batch is claimed (see :mod:`~scrubctl.engine.claims`), its rows are re-read inside the claim, and only
+locations still ``pending_delete`` of images still in the queue are erased. Results are recorded with
+guarded updates in one transaction per batch, after the audit trail has the record of every erase.
+One failing location or image never stops the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from scrubctl.backends import DeleterPool
+from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
+from scrubctl.engine.claims import claimed
+from scrubctl.engine.model import (
+    AuditTrail,
+    ImageResult,
+    LocationResult,
+    NullAudit,
+    NullObserver,
+    Observer,
+    Plan,
+    PlannedImage,
+    Report,
+    Result,
+    Summary,
+)
+from scrubctl.engine.records import CurrentState, current_state, mark_images_deleted, mark_locations_deleted
+from scrubctl.errors import BackendUnavailableError
+from scrubctl.glance.database import GlanceDatabase, describe_db_error
+from scrubctl.glance.schema import PENDING_DELETE
+from scrubctl.locations import Location
+from scrubctl.timeutil import glance_timestamp, iso_utc, utc_now
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 50
+ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to apply a plan."""
+
+    dry_run: bool
+    concurrency: int = 1
+    batch_size: int | None = None
+
+
+@dataclass
+class _ImageWork:
+    """What one image's erasing produced, before it is recorded."""
+
+    image: PlannedImage
+    locations: list[LocationResult] = field(default_factory=list)
+    erased_ids: list[int] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    bytes: int = 0
+    finished: bool = False
+
+
+class ScrubRunner:
+    """Applies plans against one database with one set of deleters."""
+
+    def __init__(
+        self,
+        database: GlanceDatabase,
+        deleters: DeleterPool,
+        *,
+        observer: Observer | None = None,
+        audit: AuditTrail | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.database = database
+        self.deleters = deleters
+        self.observer = observer or NullObserver()
+        self.audit = audit or NullAudit()
+        self.stop = stop or threading.Event()
+        self._lock = threading.Lock()
+        self._unreachable: set[str] = set()
+
+    def run(self, plan: Plan, options: RunOptions) -> Report:
+        """Apply ``plan``; return the report (the database is changed unless ``options.dry_run``)."""
+        started = time.monotonic()
+        report = Report(Summary(dry_run=options.dry_run, started_at=iso_utc(utc_now()) or ""))
+        report.summary.selected = len(plan.images) + len(plan.missing)
+        for image_id, reason in plan.missing:
+            self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
+        batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
+        for batch in _batches(plan.images, options):
+            batches.put(batch)
+        workers = max(1, min(options.concurrency, len(plan.images) or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scrub") as executor:
+            futures = [executor.submit(self._worker, batches, options, report) for _ in range(workers)]
+            for future in futures:
+                future.result()
+        while not batches.empty():
+            report.summary.not_started += len(batches.get())
+        report.summary.interrupted = self.stop.is_set()
+        report.summary.unreachable = sorted(self._unreachable)
+        report.summary.duration_seconds = round(time.monotonic() - started, 3)
+        return report
+
+    def _worker(self, batches: queue.SimpleQueue[list[PlannedImage]], options: RunOptions, report: Report) -> None:
+        try:
+            with self.database.connect() as connection:
+                while not self.stop.is_set():
+                    try:
+                        batch = batches.get_nowait()
+                    except queue.Empty:
+                        return
+                    self._run_batch(connection, batch, options, report)
+        except Exception as error:  # noqa: BLE001 - reported in the summary; the other workers go on
+            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
+            logger.error("worker stopped: %s", message)
+            with self._lock:
+                self._unreachable.add(f"database: {message}")
+
+    def _run_batch(
+        self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
+    ) -> None:
+        ids = [image.id for image in batch]
+        done: list[ImageResult] = []
+        with claimed(connection, ids) as held:
+            others = len(ids) - len(held)
+            try:
+                with connection.begin():
+                    state = current_state(connection, [image_id for image_id in ids if image_id in held])
+                    works: list[_ImageWork] = []
+                    for image in batch:
+                        if image.id not in held:
+                            continue
+                        if self.stop.is_set():
+                            with self._lock:
+                                report.summary.not_started += 1
+                            continue
+                        work = self._erase_image(image, state, options.dry_run)
+                        if work is None:
+                            others += 1
+                        else:
+                            works.append(work)
+                    done = self._record(connection, works, options.dry_run)
+            except DBAPIError as error:
+                reason = f"database error, nothing recorded for this batch: {describe_db_error(error)}"
+                done = [
+                    ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ())
+                    for image in batch
+                    if image.id in held
+                ]
+                with self._lock:
+                    self._unreachable.add(f"database: {describe_db_error(error)}")
+        with self._lock:
+            report.summary.taken_by_other_run += others
+        for result in done:
+            self._finish(report, result)
+
+    def _finish(self, report: Report, result: ImageResult) -> None:
+        with self._lock:
+            report.images.append(result)
+            report.summary.count(result)
+        self.observer.image_finished(result)
+
+    def _erase_image(self, image: PlannedImage, state: CurrentState, dry_run: bool) -> _ImageWork | None:
+        """Erase what may be erased of one claimed image; ``None`` when another run has it."""
+        status = state.image_status.get(image.id)
+        if status is None or (image.whole_image and status != PENDING_DELETE):
+            return None
+        self.observer.image_started(image)
+        work = _ImageWork(image)
+        for planned in image.locations:
+            location = planned.location
+            shown = location.shown_url
+            if state.location_status.get(location.id) != PENDING_DELETE:
+                continue  # recorded by someone else since the plan was made
+            if planned.blocked:
+                work.blocked.append(f"location {location.id}: {planned.blocked}")
+                work.locations.append(
+                    LocationResult(location.id, shown, location.store_label, "blocked", planned.blocked)
+                )
+                continue
+            if self.stop.is_set():
+                work.failed.append("interrupted before this location")
+                work.locations.append(
+                    LocationResult(location.id, shown, location.store_label, "skipped", "interrupted")
+                )
+                continue
+            self.observer.location_started(image, location)
+            self._erase_location(work, planned.location, dry_run)
+        live = state.live_locations.get(image.id, [])
+        if image.whole_image and live:
+            work.blocked.append(f"image still has live location(s) {', '.join(map(str, live))}; not marked deleted")
+        work.finished = image.whole_image and not (work.blocked or work.failed)
+        return work
+
+    def _erase_location(self, work: _ImageWork, location: Location, dry_run: bool) -> None:
+        shown, store = location.shown_url, location.store_label
+        try:
+            if location.url is None or location.scheme is None or location.store is None:
+                raise LocationBlocked(location.problem or "location cannot be resolved to a store")
+            deleter = self.deleters.get(location.scheme, location.store)
+            outcome = deleter.erase(location.url, dry_run=dry_run)
+        except LocationBlocked as blocked:
+            work.blocked.append(f"location {location.id}: {blocked}")
+            work.locations.append(LocationResult(location.id, shown, store, "blocked", str(blocked)))
+            return
+        except LocationFailed as failure:
+            work.failed.append(f"location {location.id}: {failure}")
+            work.locations.append(LocationResult(location.id, shown, store, "failed", str(failure)))
+            return
+        except BackendUnavailableError as unreachable:
+            work.failed.append(f"location {location.id}: {unreachable}")
+            work.locations.append(LocationResult(location.id, shown, store, "failed", str(unreachable)))
+            with self._lock:
+                self._unreachable.add(f"store {store}: {unreachable}")
+            return
+        except Exception as error:
+            logger.exception("unexpected error erasing location %s", location.id)
+            reason = f"unexpected {error.__class__.__name__}: {error}"
+            work.failed.append(f"location {location.id}: {reason}")
+            work.locations.append(LocationResult(location.id, shown, store, "failed", reason))
+            return
+        size = outcome.bytes_freed if outcome.bytes_freed is not None else (work.image.entry.size or 0)
+        work.bytes += size
+        work.locations.append(LocationResult(location.id, shown, store, outcome.outcome.value, outcome.detail, size))
+        if outcome.outcome in ERASED:
+            work.erased_ids.append(location.id)
+            self.audit.record(
+                "trash" if outcome.outcome is EraseOutcome.TRASHED else "erase",
+                {
+                    "image_id": work.image.id,
+                    "location_id": location.id,
+                    "url": shown,
+                    "backend": store,
+                    "bytes": size,
+                    "result": outcome.outcome.value,
+                    "detail": outcome.detail,
+                },
+            )
+
+    def _record(self, connection: Connection, works: Sequence[_ImageWork], dry_run: bool) -> list[ImageResult]:
+        """Record a batch with guarded updates (skipped in a dry run) and build its results."""
+        now = glance_timestamp()
+        for work in works:
+            if work.finished and not dry_run:
+                self.audit.record("mark_deleted", {"image_id": work.image.id, "bytes": work.bytes, "result": "deleted"})
+        unchanged_locations = mark_locations_deleted(
+            connection, [location_id for work in works for location_id in work.erased_ids], now, dry_run=dry_run
+        )
+        unchanged_images = mark_images_deleted(
+            connection, [work.image.id for work in works if work.finished], now, dry_run=dry_run
+        )
+        results = []
+        for work in works:
+            raced = [location_id for location_id in work.erased_ids if location_id in unchanged_locations]
+            if raced:
+                work.failed.append(f"location row(s) {', '.join(map(str, raced))} changed during the run")
+            if work.image.id in unchanged_images:
+                work.failed.append("image row changed during the run; not marked deleted")
+            results.append(_result(work, dry_run))
+        return results
+
+
+def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
+    image = work.image
+    if work.failed:
+        outcome, reason = Result.FAILED, "; ".join(work.failed + work.blocked)
+    elif work.blocked:
+        outcome, reason = Result.BLOCKED, "; ".join(work.blocked)
+    else:
+        outcome = Result.WOULD_SCRUB if dry_run else Result.SCRUBBED
+        details = [location.reason for location in work.locations if location.outcome == "trashed"]
+        if not image.locations:
+            details.insert(0, "nothing left to erase; finalized" if not dry_run else "nothing left to erase")
+        reason = "; ".join(details)
+    return ImageResult(
+        image.id, image.entry.name, outcome, reason, work.bytes, tuple(work.locations), image.whole_image
+    )
+
+
+def _batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:
+    size = options.batch_size or max(1, min(MAX_BATCH, len(images) // (max(1, options.concurrency) * 4) or 1))
+    return [list(images[start : start + size]) for start in range(0, len(images), size)]

@@ -1,0 +1,344 @@
+"""scrub on SQLite and MariaDB with real files: what an operator would notice (rows, files, exit codes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from scrubctl.glance.schema import image_locations
+from tests.world import GlanceWorld
+
+
+def scrub(world: GlanceWorld, *args: str) -> tuple[int, dict[str, Any]]:
+    result = world.cli("scrub", "--yes", "-f", "json", *args)
+    assert result.stdout, result.stderr
+    return result.exit_code, json.loads(result.stdout)
+
+
+def results(document: dict[str, Any]) -> dict[str, str]:
+    return {item["id"]: item["result"] for item in document["images"]}
+
+
+def make_undeletable(path: Path) -> None:
+    if os.geteuid() != 0:
+        path.parent.chmod(0o555)
+        return
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make a file undeletable here: {done.stderr.decode().strip()}")
+
+
+def make_deletable(path: Path) -> None:
+    if os.geteuid() != 0:
+        path.parent.chmod(0o755)
+    else:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def test_dry_run_changes_nothing(world: GlanceWorld) -> None:
+    world.image(stores=["fast", "archive"])
+    world.image(stores=[None])
+    active = world.image(deleted_ago=None, stores=["fast", "archive"])
+    world.delete_from_store(active, "archive")
+    world.image(urls=["file:///etc/hostname"], write_files=False)
+    before = world.checksum()
+    code, document = scrub(world, "--dry-run")
+    assert world.checksum() == before
+    assert code == 1  # the path outside the store is blocked
+    assert sorted(results(document).values()) == ["blocked", "would_scrub", "would_scrub", "would_scrub"]
+    assert document["summary"]["dry_run"] is True
+    table = world.cli("scrub", "--dry-run")
+    assert "dry run" in table.stdout
+    assert world.checksum() == before
+
+
+def test_full_scrub_writes_rows_as_glance_does(world: GlanceWorld) -> None:
+    image = world.image(stores=["fast", "archive"], size=10000)
+    before = world.rows("images", image)[0]
+    locations_before = world.rows("image_locations", image)
+    code, document = scrub(world)
+    assert code == 0
+    assert results(document) == {image: "scrubbed"}
+    assert document["images"][0]["bytes"] == 20000
+    assert not world.data_file(image, "fast").exists()
+    assert not world.data_file(image, "archive").exists()
+    after = world.rows("images", image)[0]
+    assert after["status"] == "deleted"
+    assert after["deleted"] in (1, True)
+    assert after["deleted_at"] == before["deleted_at"]
+    assert after["updated_at"] >= before["updated_at"]
+    for old, new in zip(locations_before, world.rows("image_locations", image), strict=True):
+        assert new["status"] == "deleted"
+        assert new["deleted"] in (1, True)
+        assert new["deleted_at"] > old["deleted_at"]
+    again_code, again = scrub(world)
+    assert again_code == 0
+    assert again["images"] == []
+
+
+def test_selection_rules(world: GlanceWorld) -> None:
+    world.scrub_time = 86400
+    due = world.image(deleted_ago=timedelta(days=3))
+    fresh = world.image(deleted_ago=timedelta(hours=2))
+    other_owner = world.image(deleted_ago=timedelta(days=5))
+    with world.engine.begin() as connection:
+        connection.exec_driver_sql(f"UPDATE images SET owner = 'other' WHERE id = '{other_owner}'")
+    code, document = scrub(world, "--dry-run")
+    assert set(results(document)) == {due, other_owner}
+    _, document = scrub(world, "--dry-run", "--older-than", "1h")
+    assert set(results(document)) == {due, fresh, other_owner}
+    _, document = scrub(world, "--dry-run", "--image", fresh)
+    assert set(results(document)) == {fresh}
+    _, document = scrub(world, "--dry-run", "--owner", "other")
+    assert set(results(document)) == {other_owner}
+    _, document = scrub(world, "--dry-run", "--limit", "1")
+    assert set(results(document)) == {other_owner}  # oldest first
+    refused = world.cli("scrub", "--yes", "--max-delete", "1")
+    assert refused.exit_code == 1
+    assert "--max-delete" in refused.stderr
+    assert world.data_file(due).exists()
+
+
+def test_named_images_not_in_the_queue_are_reported(world: GlanceWorld) -> None:
+    active = world.image(deleted_ago=None)
+    code, document = scrub(world, "--image", active, "--image", "4a1b2c3d-0000-4000-8000-000000000001")
+    assert code == 1
+    reasons = {item["id"]: item["reason"] for item in document["images"]}
+    assert "is active, not pending_delete" in reasons[active]
+    assert reasons["4a1b2c3d-0000-4000-8000-000000000001"] == "no such image"
+    assert world.status(active) == "active"
+    malformed = world.cli("scrub", "--image", "nope")
+    assert malformed.exit_code == 2
+
+
+def test_a_failing_location_keeps_its_image_pending_while_the_rest_proceed(world: GlanceWorld) -> None:
+    healthy = [world.image() for _ in range(3)]
+    stuck = world.image(stores=["archive"])
+    path = world.data_file(stuck, "archive")
+    make_undeletable(path)
+    try:
+        code, document = scrub(world)
+    finally:
+        make_deletable(path)
+    assert code == 1
+    outcome = results(document)
+    assert outcome[stuck] == "failed"
+    assert "cannot unlink" in document["images"][[item["id"] for item in document["images"]].index(stuck)]["reason"]
+    assert all(outcome[image] == "scrubbed" for image in healthy)
+    assert world.status(stuck) == "pending_delete"
+    assert world.location_statuses(stuck) == ["pending_delete"]
+    assert path.exists()
+    code, document = scrub(world)
+    assert code == 0 and results(document) == {stuck: "scrubbed"}
+
+
+def test_path_escapes_are_refused(world: GlanceWorld, tmp_path: Path) -> None:
+    fast = world.stores["fast"]
+    victim = tmp_path / "outside" / "victim"
+    victim.parent.mkdir()
+    victim.write_bytes(b"precious")
+    (fast / "link-out").symlink_to(victim)
+    (fast / "link-in").symlink_to(fast / "link-target")
+    (fast / "link-target").write_bytes(b"x")
+    (fast / "subdir").mkdir()
+    os.mkfifo(fast / "fifo")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(fast / "sock"))
+    (tmp_path / "outside-dir").mkdir()
+    (fast / "dirlink").symlink_to(tmp_path / "outside-dir")
+    (tmp_path / "outside-dir" / "file").write_bytes(b"precious too")
+    cases = {
+        f"file://{fast}/../outside/victim": "contains '..'",
+        f"file://{fast}/link-out": "symbolic link",
+        f"file://{fast}/link-in": "symbolic link",
+        f"file://{fast}/subdir": "is a directory",
+        f"file://{fast}/fifo": "not a regular file",
+        f"file://{fast}/sock": "not a regular file",
+        f"file://{fast}/dirlink/file": "outside the data directories",
+        f"file://{victim}": "outside the data directories",
+        "file:///dev/null": "outside the data directories",
+        "file://relative/path": "does not name an absolute path",
+        f"file://{fast}": "outside the data directories",
+    }
+    ids = {world.image(urls=[url], write_files=False): reason for url, reason in cases.items()}
+    code, document = scrub(world)
+    sock.close()
+    assert code == 1
+    by_id = {item["id"]: item for item in document["images"]}
+    for image, reason in ids.items():
+        assert by_id[image]["result"] == "blocked", by_id[image]
+        assert reason in by_id[image]["reason"], (reason, by_id[image]["reason"])
+        assert world.status(image) == "pending_delete"
+    assert victim.read_bytes() == b"precious"
+    assert (tmp_path / "outside-dir" / "file").exists()
+    assert (fast / "link-target").exists() and (fast / "subdir").is_dir()
+    assert stat.S_ISFIFO(os.lstat(fast / "fifo").st_mode)
+
+
+def test_percent_encoded_dots_are_not_unquoted(world: GlanceWorld) -> None:
+    fast = world.stores["fast"]
+    (fast.parent / "secret").write_bytes(b"keep")
+    image = world.image(urls=[f"file://{fast}/%2e%2e/secret"], write_files=False)
+    code, document = scrub(world)
+    assert (fast.parent / "secret").read_bytes() == b"keep"
+    assert results(document)[image] in ("scrubbed", "blocked")
+    assert code in (0, 1)
+
+
+def test_shared_data_is_never_erased(world: GlanceWorld) -> None:
+    pending = world.image()
+    url = f"file://{world.data_file(pending)}"
+    live = world.image(deleted_ago=None, urls=[url])
+    code, document = scrub(world)
+    assert code == 1
+    (item,) = document["images"]
+    assert item["result"] == "blocked"
+    assert live in item["reason"]
+    assert world.data_file(pending).exists()
+    assert world.status(pending) == "pending_delete"
+
+
+def test_undecryptable_urls_block_only_their_image(world: GlanceWorld) -> None:
+    world.encryption_key = "a" * 32
+    encrypted = world.image()
+    world.encryption_key = None
+    plaintext = world.image()
+    world.encryption_key = "b" * 32
+    code, document = scrub(world)
+    assert code == 1
+    outcome = results(document)
+    assert outcome == {encrypted: "blocked", plaintext: "scrubbed"}
+    assert world.data_file(encrypted).exists()
+    world.encryption_key = "a" * 32
+    code, document = scrub(world)
+    assert code == 0 and results(document) == {encrypted: "scrubbed"}
+    assert not world.data_file(encrypted).exists()
+
+
+def test_stuck_images_are_finalized(world: GlanceWorld) -> None:
+    no_location = world.image()
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations).where(image_locations.c.image_id == no_location).values(status="deleted")
+        )
+    data_gone = world.image(stores=["fast", "archive"])
+    world.data_file(data_gone, "fast").unlink()
+    world.data_file(data_gone, "archive").unlink()
+    code, document = scrub(world)
+    assert code == 0
+    assert results(document) == {no_location: "scrubbed", data_gone: "scrubbed"}
+    assert world.status(no_location) == "deleted" and world.status(data_gone) == "deleted"
+    assert world.location_statuses(data_gone) == ["deleted", "deleted"]
+
+
+def test_pending_image_with_a_live_location_is_not_marked_deleted(world: GlanceWorld) -> None:
+    image = world.image(stores=["fast", "archive"])
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations)
+            .where(image_locations.c.image_id == image, image_locations.c.meta_data.contains("archive"))
+            .values(status="active", deleted=False, deleted_at=None)
+        )
+    code, document = scrub(world)
+    assert code == 1
+    assert "live location" in document["images"][0]["reason"]
+    assert world.status(image) == "pending_delete"
+    assert world.data_file(image, "archive").exists()
+
+
+def test_pending_locations_of_active_images_are_erased_and_the_image_stays_active(world: GlanceWorld) -> None:
+    image = world.image(deleted_ago=None, stores=["fast", "archive"])
+    world.delete_from_store(image, "archive")
+    code, document = scrub(world)
+    assert code == 0
+    assert document["images"][0]["scope"] == "locations"
+    assert world.status(image) == "active"
+    assert world.location_statuses(image) == ["active", "deleted"]
+    assert world.data_file(image, "fast").exists()
+    assert not world.data_file(image, "archive").exists()
+
+
+def test_unknown_store_and_legacy_rows(world: GlanceWorld) -> None:
+    legacy = world.image(stores=[None])
+    unknown = world.image()
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations).where(image_locations.c.image_id == unknown).values(meta_data='{"backend": "gone"}')
+        )
+    code, document = scrub(world)
+    assert code == 1
+    assert results(document) == {legacy: "scrubbed", unknown: "blocked"}
+    assert not world.data_file(legacy, None).exists()
+
+
+def test_missing_data_directory_is_a_backend_problem_exit_3(world: GlanceWorld) -> None:
+    image = world.image(stores=["archive"])
+    world.stores["archive"].joinpath(image).unlink()
+    world.stores["archive"].rmdir()
+    code, document = scrub(world)
+    assert code == 3
+    assert results(document) == {image: "failed"}
+    assert world.status(image) == "pending_delete"
+    assert document["summary"]["unreachable"]
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
+def test_a_row_changed_during_the_run_is_not_overwritten(world: GlanceWorld) -> None:
+    # MariaDB only: a second writer runs while the batch is open (SQLite would hold the write lock).
+    from scrubctl.app import Application
+    from scrubctl.backends import DeleterPool, DeleterRegistry
+    from scrubctl.backends.base import EraseResult
+    from scrubctl.backends.file import FileDeleter
+    from scrubctl.engine.planner import ScrubSelection, build_plan
+    from scrubctl.engine.runner import RunOptions, ScrubRunner
+
+    image = world.image()
+
+    class RacingDeleter(FileDeleter):
+        def erase(self, url: str, *, dry_run: bool) -> EraseResult:
+            with world.engine.begin() as connection:
+                connection.exec_driver_sql(f"UPDATE images SET status = 'active' WHERE id = '{image}'")
+            return super().erase(url, dry_run=dry_run)
+
+    app = Application(config_files=(world.config_file,))
+    registry = DeleterRegistry({"file": "tests.test_scrub:_unused"})
+    registry._loaded["file"] = RacingDeleter
+    with app.database().connect() as connection:
+        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+    report = ScrubRunner(app.database(), DeleterPool(registry)).run(plan, RunOptions(dry_run=False))
+    app.close()
+    assert report.images[0].result.value == "failed"
+    assert "changed during the run" in report.images[0].reason
+    assert world.status(image) == "active"
+
+
+@pytest.mark.slow
+def test_three_concurrent_processes_scrub_each_image_exactly_once(world: GlanceWorld) -> None:
+    images = [world.image(size=512) for _ in range(500)]
+    env = {**os.environ, "SCRUBCTL_CONFIG_FILE": str(world.config_file)}
+    command = [sys.executable, "-m", "scrubctl", "scrub", "--yes", "-f", "json", "--concurrency", "2"]
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    scrubbed: list[str] = []
+    for process, (stdout, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr
+        document = json.loads(stdout)
+        assert document["summary"]["failed"] == 0 and document["summary"]["blocked"] == 0
+        scrubbed += [item["id"] for item in document["images"] if item["result"] == "scrubbed"]
+        assert "Traceback" not in stderr and "error" not in stderr.lower()
+    assert sorted(scrubbed) == sorted(images)  # each exactly once across the three runs
+    assert not any(world.data_file(image).exists() for image in images)
+    assert {world.status(image) for image in images} == {"deleted"}
