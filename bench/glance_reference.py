@@ -66,7 +66,7 @@ SCRUBBER_TIMEOUT_S = 3600.0
 DB_CHECK_TIMEOUT_S = 120.0
 
 _STAMP_NAME = ".scrubctl-glance-reference"
-_DEFAULT_SCHEMA = Path("/work/shared/glance/schema-mysql.sql")
+_DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "scrubctl" / "glance" / "sql" / "schema-mysql.sql"
 _SCHEMA_HEAD = "2024_1_contract01"
 
 # oslo.log default line: "2026-11-21 10:00:00.123 4242 INFO glance.scrubber [-] msg"
