@@ -527,7 +527,7 @@ def _utcnow() -> dt.datetime:
 
 def _connect(server_url: str, database: str | None = None, **extra: Any) -> Any:
     """Open a PyMySQL connection from a ``mysql+pymysql://`` URL."""
-    import pymysql  # noqa: PLC0415 - optional dependency, only for seeding
+    import pymysql
 
     parts = urllib.parse.urlsplit(server_url)
     query = urllib.parse.parse_qs(parts.query)
@@ -560,7 +560,7 @@ def create_database(server_url: str, database: str, schema_sql: Path = _DEFAULT_
     rows); ``alembic_version`` gets ``2024_1_contract01``.  Returns the URL
     of the new database.
     """
-    from pymysql.constants import CLIENT  # noqa: PLC0415
+    from pymysql.constants import CLIENT
 
     if not re.fullmatch(r"[A-Za-z0-9_]+", database):
         raise ValueError(f"unsafe database name: {database!r}")
@@ -796,7 +796,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
     try:
-        import pymysql  # noqa: F401, PLC0415
+        import pymysql  # noqa: F401
     except ImportError:
         # Seeding needs PyMySQL; the Glance venv has it, so continue there.
         if os.environ.get("_GLANCE_REFERENCE_REEXEC"):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection
 
+from scrubctl.audit import JsonLinesAudit
 from scrubctl.backends import DeleterRegistry
 from scrubctl.config import Settings, load_settings
 from scrubctl.engine.model import AuditTrail, NullAudit
@@ -30,6 +31,7 @@ class Application:
     _settings: Settings | None = field(default=None, init=False, repr=False)
     _database: GlanceDatabase | None = field(default=None, init=False, repr=False)
     _registry: DeleterRegistry | None = field(default=None, init=False, repr=False)
+    _closers: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -67,9 +69,19 @@ class Application:
         """An inventory reader using the configured ``scrub_time``."""
         return Inventory(self.decoder(), self.settings.scrub_time)
 
-    def audit_trail(self) -> AuditTrail:
-        """Where every change is recorded before it is committed (none unless configured)."""
-        return NullAudit()
+    def audit_trail(self, path: Path | None = None) -> AuditTrail:
+        """Where every change is recorded before it is committed: ``path`` (``--audit-log``), else
+        ``[scrubctl] audit_log``, else nowhere."""
+        chosen = path or self.settings.audit_log
+        if chosen is None:
+            return NullAudit()
+        trail = JsonLinesAudit(chosen)
+        self._closers.append(trail.close)
+        return trail
+
+    def metrics_file(self, path: Path | None = None) -> Path | None:
+        """Where to write Prometheus metrics: ``--metrics-file``, else ``[scrubctl] metrics_file``."""
+        return path or self.settings.metrics_file
 
     def renderer(self, output_format: str = "table", columns: Sequence[str] = ()) -> Renderer:
         """A renderer for this command's chosen output."""
@@ -87,7 +99,9 @@ class Application:
         return mask_text(text, [secret for secret in secrets if len(secret) >= 3])
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and close the audit trail."""
+        for closer in self._closers:
+            closer()
         if self._database is not None:
             self._database.dispose()
 

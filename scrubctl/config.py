@@ -43,6 +43,13 @@ SCHEME_DRIVERS = {
 }
 
 
+# Options that show a driver is configured in [glance_store] (the fallback of rows without a store).
+LEGACY_STORE_KEYS = {
+    "file": ("filesystem_store_datadir", "filesystem_store_datadirs"),
+    "rbd": ("rbd_store_pool", "rbd_store_ceph_conf"),
+}
+
+
 def driver_for_scheme(scheme: str) -> str:
     """Return the Glance driver name that writes URLs of ``scheme``."""
     return SCHEME_DRIVERS.get(scheme, scheme)
@@ -124,12 +131,20 @@ class Settings:
         return StoreConfig(name=name, driver=configured, group=name, config=self.config)
 
     def configured_stores(self) -> list[StoreConfig]:
-        """Return every store the configuration declares (for ``check``)."""
+        """Return every store the configuration declares (for ``check`` and the systemd units).
+
+        In multi-store mode that is every enabled backend, plus the ``[glance_store]`` settings that
+        location rows without a store name fall back to, when that group configures a driver.
+        """
         if self.multi_store:
-            return [
+            stores = [
                 StoreConfig(name=name, driver=driver, group=name, config=self.config)
                 for name, driver in self.enabled_backends.items()
             ]
+            for driver, keys in LEGACY_STORE_KEYS.items():
+                if any(self.config.get(SINGLE_STORE_GROUP, key) for key in keys):
+                    stores.append(StoreConfig(name=None, driver=driver, group=SINGLE_STORE_GROUP, config=self.config))
+            return stores
         names = self.config.get(SINGLE_STORE_GROUP, "stores") or self.config.get(SINGLE_STORE_GROUP, "default_store")
         drivers = [item.strip() for item in (names or "file").split(",") if item.strip()]
         return [

@@ -223,12 +223,14 @@ class Renderer:
     def plan_summary(self, plan: Plan, dry_run: bool) -> None:
         """Describe the plan on stderr before anything is done."""
         label = " (dry run; not making any changes)" if dry_run else ""
-        self.err.print(
-            Text(
-                f"Plan: {len(plan.images)} image(s), {human_size(plan.size_bytes)}; "
-                f"{plan.blocked_count} known to be blocked; {len(plan.missing)} named but not in the queue{label}"
-            )
+        line = (
+            f"Plan: {len(plan.images)} image(s), {human_size(plan.size_bytes)}; "
+            f"{plan.blocked_count} known to be blocked; {len(plan.missing)} named but not in the queue{label}"
         )
+        if self.interactive:
+            self.err.print(Text(line))
+        else:
+            logger.info("%s", line)
 
     def confirm(self, question: str) -> bool:
         """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal)."""
@@ -283,6 +285,11 @@ class Renderer:
         self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f" in {summary.duration_seconds:.1f}s"))
         for problem in summary.unreachable:
             self.err.print(Text(f"scrubctl: unreachable: {problem}", style="red"))
+
+    def check_line(self, name: str, ok: bool, detail: str) -> None:
+        """One line of ``scrubctl check``."""
+        mark = Text("ok  ", style="green") if ok else Text("FAIL", style="bold red")
+        self.out.print(Text.assemble(mark, f" {name}: {detail}"))
 
     def message(self, text: str) -> None:
         """Write an informational line for people to stdout (plain, no markup)."""

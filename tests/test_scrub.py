@@ -94,6 +94,7 @@ def test_selection_rules(world: GlanceWorld) -> None:
     with world.engine.begin() as connection:
         connection.exec_driver_sql(f"UPDATE images SET owner = 'other' WHERE id = '{other_owner}'")
     code, document = scrub(world, "--dry-run")
+    assert code == 0
     assert set(results(document)) == {due, other_owner}
     _, document = scrub(world, "--dry-run", "--older-than", "1h")
     assert set(results(document)) == {due, fresh, other_owner}

@@ -59,6 +59,11 @@ class Deleter(Protocol):
         """Return the reasons the data behind ``url`` cannot be erased now (empty: nothing blocks)."""
         ...
 
+    def check(self) -> list[str]:
+        """Probe the store as ``scrubctl check`` does (reachable, writable, credentials work);
+        return the problems found, empty when healthy."""
+        ...
+
     def close(self) -> None:
         """Release connections held for the run."""
         ...

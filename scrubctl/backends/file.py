@@ -121,5 +121,15 @@ class FileDeleter:
             return [str(problem)]
         return []
 
+    def check(self) -> list[str]:
+        """Every data directory must exist and be writable (erasing needs write access to it)."""
+        problems = []
+        for directory in self.directories:
+            if not directory.is_dir():
+                problems.append(f"data directory {directory} does not exist or is not a directory")
+            elif not os.access(directory, os.W_OK | os.X_OK):
+                problems.append(f"data directory {directory} is not writable by this user")
+        return problems
+
     def close(self) -> None:
         """Nothing to release."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
-from scrubctl import options
+from scrubctl import metrics, options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
 from scrubctl.engine.planner import ScrubSelection, build_plan
@@ -38,6 +39,18 @@ from scrubctl.signals import stop_on_signals
     show_default=True,
     help="RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
 )
+@click.option(
+    "--audit-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Append one JSON line per change to this file (default: [scrubctl] audit_log).",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write Prometheus metrics here for node_exporter's textfile collector (default: [scrubctl] metrics_file).",
+)
 @options.output_options(formats=("table", "json"), columns=False)
 @click.pass_obj
 def command(
@@ -52,6 +65,8 @@ def command(
     yes: bool,
     concurrency: int,
     rbd_clones: str,
+    audit_log: Path | None,
+    metrics_file: Path | None,
     output_format: str,
 ) -> int:
     """Erase the data of due pending_delete images (deleted_at + scrub_time has passed), then mark them
@@ -75,9 +90,14 @@ def command(
     deleters = DeleterPool(app.registry, {"rbd_clones": rbd_clones})
     try:
         with stop_on_signals() as stop, renderer.scrub_progress(plan, dry_run) as progress:
-            runner = ScrubRunner(database, deleters, observer=progress, audit=app.audit_trail(), stop=stop.event)
+            audit = app.audit_trail(audit_log)
+            runner = ScrubRunner(database, deleters, observer=progress, audit=audit, stop=stop.event)
             report = runner.run(plan, RunOptions(dry_run=dry_run, concurrency=concurrency))
     finally:
         deleters.close()
     renderer.scrub_report(report)
+    metrics_path = app.metrics_file(metrics_file)
+    if metrics_path is not None:
+        with database.connect() as connection:
+            metrics.publish(metrics_path, report, metrics.queue_state(connection))
     return stop.exit_code or report.exit_code

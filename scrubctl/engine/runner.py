@@ -234,8 +234,10 @@ class ScrubRunner:
         size = outcome.bytes_freed if outcome.bytes_freed is not None else (work.image.entry.size or 0)
         work.bytes += size
         work.locations.append(LocationResult(location.id, shown, store, outcome.outcome.value, outcome.detail, size))
-        if outcome.outcome in ERASED:
-            work.erased_ids.append(location.id)
+        if outcome.outcome not in ERASED:
+            return
+        work.erased_ids.append(location.id)
+        if not dry_run:
             self.audit.record(
                 "trash" if outcome.outcome is EraseOutcome.TRASHED else "erase",
                 {

@@ -1,0 +1,81 @@
+"""``scrubctl check``: everything a run needs, one check at a time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrubctl.backends import DeleterPool, DeleterRegistry
+from scrubctl.backends.base import LocationBlocked
+from scrubctl.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
+from scrubctl.errors import ScrubctlError
+from scrubctl.glance.database import GlanceDatabase
+
+# Glance drivers whose locations are references to data scrubctl must never erase.
+READ_ONLY_DRIVERS = frozenset({"http"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's outcome."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_checks(config_files: Sequence[Path], database_url: str | None, registry: DeleterRegistry) -> Iterator[Check]:
+    """Yield each check in order; later checks are skipped when the configuration cannot be read."""
+    paths = list(config_files) or default_config_files()
+    try:
+        settings = load_settings(paths, database_url)
+    except ScrubctlError as error:
+        yield Check("configuration", False, str(error))
+        return
+    yield Check("configuration", True, "read " + (", ".join(map(str, settings.config_files)) or "no file (--db-url)"))
+    yield _database(settings)
+    yield from _stores(settings, registry)
+    yield from _outputs(settings)
+
+
+def _database(settings: Settings) -> Check:
+    try:
+        database = GlanceDatabase(settings.database_url)
+        revision = database.verify()
+        database.dispose()
+    except ScrubctlError as error:
+        return Check("database", False, str(error))
+    return Check("database", True, f"{database.shown_url}: Glance schema, alembic revision {revision or 'unknown'}")
+
+
+def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
+    pool = DeleterPool(registry)
+    try:
+        for store in settings.configured_stores():
+            name = f"store {store.label} ({store.driver})"
+            if store.driver in READ_ONLY_DRIVERS:
+                yield Check(name, True, "read-only store: its locations are references, nothing to erase")
+                continue
+            scheme = next((scheme for scheme, driver in SCHEME_DRIVERS.items() if driver == store.driver), store.driver)
+            try:
+                problems = pool.get(scheme, store).check()
+            except LocationBlocked as blocked:
+                problems = [str(blocked)]
+            except ScrubctlError as error:
+                problems = [str(error)]
+            yield Check(name, not problems, "; ".join(problems) or "reachable")
+    finally:
+        pool.close()
+
+
+def _outputs(settings: Settings) -> Iterator[Check]:
+    for label, path in (("audit log", settings.audit_log), ("metrics file", settings.metrics_file)):
+        if path is None:
+            continue
+        directory = path.parent
+        writable = directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
+        if path.exists():
+            writable = writable and os.access(path, os.W_OK)
+        yield Check(label, writable, f"{path} is writable" if writable else f"{path} cannot be written")

@@ -1,0 +1,155 @@
+"""Prometheus metrics for node_exporter's textfile collector, written atomically.
+
+The file is written to a temporary name in the same directory and renamed over the old one, so
+the collector never reads half a file. ``scrubctl_last_success_timestamp_seconds`` carries over from
+the previous file when this run did not succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import Connection, func, select
+
+from scrubctl.engine.model import Report
+from scrubctl.glance.schema import PENDING_DELETE, images
+from scrubctl.timeutil import utc_now
+
+LAST_SUCCESS = "scrubctl_last_success_timestamp_seconds"
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """The scrub queue after a run."""
+
+    pending_images: int
+    pending_bytes: int
+    oldest_age_seconds: float
+
+
+def queue_state(connection: Connection) -> QueueState:
+    """Count what is still pending (one aggregate query)."""
+    count, total, oldest = connection.execute(
+        select(func.count(), func.coalesce(func.sum(images.c.size), 0), func.min(images.c.deleted_at)).where(
+            images.c.deleted.is_(True), images.c.status == PENDING_DELETE
+        )
+    ).one()
+    age = (utc_now() - oldest).total_seconds() if oldest is not None else 0.0
+    return QueueState(int(count), int(total), max(age, 0.0))
+
+
+def _number(value: float) -> str:
+    """Prometheus sample text: integral values without exponent, others in full precision."""
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.rstrip("Z")).replace(tzinfo=timezone.utc).timestamp()
+
+
+def render_metrics(report: Report, queue: QueueState, previous_success: float | None, succeeded: bool) -> str:
+    """The metrics text for one run."""
+    summary = report.summary
+    started = _epoch(summary.started_at) if summary.started_at else 0.0
+    last_success = started + summary.duration_seconds if succeeded else previous_success
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
+
+    counts = {
+        "scrubbed": summary.scrubbed,
+        "would_scrub": summary.would_scrub,
+        "blocked": summary.blocked,
+        "failed": summary.failed,
+        "taken_by_other_run": summary.taken_by_other_run,
+    }
+    metric(
+        "scrubctl_last_run_images",
+        "gauge",
+        "Images by result in the last run.",
+        [(f'{{result="{name}"}}', float(value)) for name, value in counts.items()],
+    )
+    sizes = dict.fromkeys(("scrubbed", "would_scrub", "blocked", "failed"), 0)
+    for image in report.images:
+        sizes[image.result.value] += image.bytes
+    metric(
+        "scrubctl_last_run_bytes",
+        "gauge",
+        "Bytes by result in the last run (erased, would be erased, or held by blocked and failed images).",
+        [(f'{{result="{name}"}}', float(value)) for name, value in sizes.items()],
+    )
+    metric("scrubctl_last_run_dry_run", "gauge", "1 when the last run was a dry run.", [("", float(summary.dry_run))])
+    metric(
+        "scrubctl_pending_images",
+        "gauge",
+        "Images in pending_delete after the last run.",
+        [("", float(queue.pending_images))],
+    )
+    metric(
+        "scrubctl_pending_bytes",
+        "gauge",
+        "Bytes of images in pending_delete after the last run.",
+        [("", float(queue.pending_bytes))],
+    )
+    metric(
+        "scrubctl_oldest_pending_age_seconds",
+        "gauge",
+        "Age of the oldest pending_delete image.",
+        [("", round(queue.oldest_age_seconds, 3))],
+    )
+    metric(
+        "scrubctl_last_run_start_timestamp_seconds",
+        "gauge",
+        "When the last run started (Unix time).",
+        [("", round(started, 3))],
+    )
+    metric(
+        "scrubctl_last_run_duration_seconds", "gauge", "How long the last run took.", [("", summary.duration_seconds)]
+    )
+    if last_success is not None:
+        metric(
+            LAST_SUCCESS,
+            "gauge",
+            "When a run last finished with nothing failed or blocked (Unix time).",
+            [("", round(last_success, 3))],
+        )
+    return "\n".join(lines) + "\n"
+
+
+def previous_success(path: Path) -> float | None:
+    """The last-success timestamp of an earlier metrics file, if any."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    match = re.search(rf"^{LAST_SUCCESS} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def publish(path: Path, report: Report, queue: QueueState) -> None:
+    """Write the metrics file for ``report`` (atomically), keeping the last success time."""
+    succeeded = report.exit_code == 0 and not report.summary.dry_run and not report.summary.interrupted
+    write_atomically(path, render_metrics(report, queue, previous_success(path), succeeded))
