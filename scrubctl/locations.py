@@ -53,6 +53,7 @@ class LocationDecoder:
         self._settings = settings
         self._key = settings.encryption_key.reveal() if settings.encryption_key else None
         self._supported = supported_schemes
+        self._stores: dict[tuple[str | None, str], StoreConfig | str] = {}
 
     def decode(
         self,
@@ -77,10 +78,11 @@ class LocationDecoder:
         if url is not None and scheme is None:
             problems.append("location URL has no scheme")
         if scheme is not None:
-            try:
-                store = self._settings.store(store_name, scheme)
-            except LookupError as error:
-                problems.append(str(error))
+            resolved = self._store(store_name, scheme)
+            if isinstance(resolved, str):
+                problems.append(resolved)
+            else:
+                store = resolved
             if scheme not in self._supported:
                 problems.append(f"no deleter for {scheme}:// locations")
         return Location(
@@ -95,6 +97,16 @@ class LocationDecoder:
             problem="; ".join(problems) or None,
             encrypted=encrypted,
         )
+
+    def _store(self, store_name: str | None, scheme: str) -> StoreConfig | str:
+        """The store for a location (cached per run), or the reason it is unknown."""
+        key = (store_name, scheme)
+        if key not in self._stores:
+            try:
+                self._stores[key] = self._settings.store(store_name, scheme)
+            except LookupError as error:
+                self._stores[key] = str(error)
+        return self._stores[key]
 
     def decrypt(self, value: str) -> tuple[str | None, bool, str | None]:
         """Return ``(url, was_encrypted, problem)`` for a stored value, row by row.

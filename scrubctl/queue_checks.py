@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from itertools import islice
+
 from sqlalchemy import Connection
 
 from scrubctl.backends import DeleterPool
@@ -9,6 +13,7 @@ from scrubctl.backends.base import LocationBlocked
 from scrubctl.config import Settings
 from scrubctl.details import ImageDetails
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.inventory import ImageEntry
 from scrubctl.locations import Location, LocationDecoder
 from scrubctl.shared import live_users
 
@@ -54,3 +59,32 @@ def location_blockers(
         if reasons:
             blockers[location.id] = reasons
     return blockers
+
+
+CHECK_CHUNK = 200
+
+
+def with_backend_checks(
+    connection: Connection,
+    decoder: LocationDecoder,
+    pool: DeleterPool,
+    entries: Iterable[ImageEntry],
+    *,
+    encrypted_rows: bool,
+) -> Iterator[ImageEntry]:
+    """Add shared-data and backend blockers (clones, watchers, paths outside the store) to each
+    entry's flags. ``connection`` must not be the one streaming ``entries``; one shared-data query
+    runs per chunk of entries, never one per image."""
+    iterator = iter(entries)
+    while chunk := list(islice(iterator, CHECK_CHUNK)):
+        urls = [location.url for entry in chunk for location in entry.locations if location.url]
+        users = live_users(connection, decoder, urls, encrypted_rows=encrypted_rows)
+        for entry in chunk:
+            extra: list[str] = []
+            for location in entry.locations:
+                if location.problem is not None or location.url is None:
+                    continue
+                shared = shared_data_reason(location.url, entry.id, users)
+                reasons = ([shared] if shared else []) + backend_blockers(pool, location)
+                extra.extend(f"location {location.id}: {reason}" for reason in reasons)
+            yield replace(entry, flags=entry.flags + tuple(extra)) if extra else entry

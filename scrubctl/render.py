@@ -250,7 +250,7 @@ class Renderer:
     def scrub_report(self, report: Report) -> None:
         """Write a run's results: the JSON document, or a table of images and a summary."""
         if self.output_format == "json":
-            self.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+            self.stdout.write(json.dumps(report.as_dict()) + "\n")
             self.stdout.flush()
             return
         summary = report.summary

@@ -183,3 +183,15 @@ def test_ages_are_utc_whatever_the_machine_zone(world: GlanceWorld, zone: str) -
         check=True,
     ).stdout
     assert json.loads(newer) == []
+
+
+def test_check_backends_names_shared_data_and_store_escapes(world: GlanceWorld) -> None:
+    shared = world.image()
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    outside = world.image(urls=["file:///etc/hostname"], write_files=False)
+    plain = world.image()
+    assert all(item["blockers"] == [] for item in listed(world))  # rows alone show nothing wrong
+    checked = {item["id"]: item["blockers"] for item in listed(world, "--check-backends")}
+    assert "data shared with live image" in checked[shared][0]
+    assert "outside the data directories" in checked[outside][0]
+    assert checked[plain] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
+from scrubctl.backends import DeleterPool
 from scrubctl.inventory import Selection
+from scrubctl.queue_checks import with_backend_checks
 from scrubctl.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
 
 
@@ -20,6 +23,12 @@ from scrubctl.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
 @options.owner
 @options.store
 @options.limit
+@click.option(
+    "--check-backends",
+    is_flag=True,
+    help="Also ask the backends and the database what blocks each location: data shared with a live "
+    "image, RBD clones and watchers, paths outside the store (slower: contacts every store).",
+)
 @options.output_options()
 @click.pass_obj
 def command(
@@ -29,17 +38,23 @@ def command(
     owner: str | None,
     store: str | None,
     limit: int | None,
+    check_backends: bool,
     output_format: str,
     columns: tuple[str, ...],
 ) -> int:
     """List every pending_delete image (all visibilities) and every pending location of an active image."""
     selection = Selection(older_than=older_than, due_only=due, owner=owner, store=store, limit=limit)
     renderer = app.renderer(output_format, columns)
-    inventory = app.inventory()
-    with app.connection() as connection:
+    inventory, decoder = app.inventory(), app.decoder()
+    pool = DeleterPool(app.registry)
+    with app.connection() as connection, app.connection() as check_connection, closing(pool):
 
         def sections() -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
             for title, entries in inventory.pending_work(connection, selection):
+                if check_backends:
+                    entries = with_backend_checks(
+                        check_connection, decoder, pool, entries, encrypted_rows=app.settings.encryption_key is not None
+                    )
                 yield title, map(image_view, entries)
 
         renderer.listing(sections(), PENDING_COLUMNS, DEFAULT_TABLE_COLUMNS)

@@ -90,6 +90,8 @@ class ScrubRunner:
         self.stop = stop or threading.Event()
         self._lock = threading.Lock()
         self._unreachable: set[str] = set()
+        # Stores found unreachable in this run: their other locations fail at once, not after a timeout each.
+        self._down_stores: dict[str, str] = {}
 
     def run(self, plan: Plan, options: RunOptions) -> Report:
         """Apply ``plan``; return the report (the database is changed unless ``options.dry_run``)."""
@@ -209,6 +211,10 @@ class ScrubRunner:
         try:
             if location.url is None or location.scheme is None or location.store is None:
                 raise LocationBlocked(location.problem or "location cannot be resolved to a store")
+            with self._lock:
+                known_down = self._down_stores.get(store or "")
+            if known_down is not None:
+                raise BackendUnavailableError(known_down)
             deleter = self.deleters.get(location.scheme, location.store)
             outcome = deleter.erase(location.url, dry_run=dry_run)
         except LocationBlocked as blocked:
@@ -224,6 +230,7 @@ class ScrubRunner:
             work.locations.append(LocationResult(location.id, shown, store, "failed", str(unreachable)))
             with self._lock:
                 self._unreachable.add(f"store {store}: {unreachable}")
+                self._down_stores.setdefault(store or "", str(unreachable))
             return
         except Exception as error:
             logger.exception("unexpected error erasing location %s", location.id)

@@ -113,8 +113,27 @@ def verify_glance_schema(connection: Connection) -> str | None:
     """Check that every table and column scrubctl uses exists; return the alembic revision.
 
     Never refuses a revision it does not know: Glance releases from Train on share these columns.
-    Raises :class:`DatabaseError` naming what is missing.
+    The fast path selects every declared column of every table (no rows); only when that fails is
+    the catalogue read to name what is missing. Raises :class:`DatabaseError`.
     """
+    try:
+        for table in REQUIRED_TABLES:
+            connection.execute(select(*table.columns).limit(0)).all()
+        connection.rollback()
+    except DBAPIError:
+        connection.rollback()
+        _name_what_is_missing(connection)
+        raise DatabaseError("not a Glance database scrubctl can use") from None
+    try:
+        revision: str | None = connection.execute(select(alembic_version.c.version_num)).scalar()
+    except DBAPIError:
+        connection.rollback()
+        return None
+    return revision
+
+
+def _name_what_is_missing(connection: Connection) -> None:
+    """Raise :class:`DatabaseError` naming the missing tables or columns."""
     try:
         inspector = sqlalchemy.inspect(connection)
         present = set(inspector.get_table_names())
@@ -131,9 +150,5 @@ def verify_glance_schema(connection: Connection) -> str | None:
             raise DatabaseError(
                 "not a Glance database scrubctl can use: missing column(s) " + ", ".join(missing_columns)
             )
-        if alembic_version.name not in present:
-            return None
-        revision: str | None = connection.execute(select(alembic_version.c.version_num)).scalar()
-        return revision
     except DBAPIError as error:
         raise DatabaseError(f"cannot read the database's tables: {describe_db_error(error)}") from None
