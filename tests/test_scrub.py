@@ -343,3 +343,18 @@ def test_three_concurrent_processes_scrub_each_image_exactly_once(world: GlanceW
     assert sorted(scrubbed) == sorted(images)  # each exactly once across the three runs
     assert not any(world.data_file(image).exists() for image in images)
     assert {world.status(image) for image in images} == {"deleted"}
+
+
+def test_store_narrows_to_that_stores_locations(world: GlanceWorld) -> None:
+    both = world.image(stores=["fast", "archive"])
+    only_archive = world.image(stores=["archive"])
+    only_fast = world.image(stores=["fast"])
+    code, document = scrub(world, "--store", "archive")
+    assert code == 1
+    assert results(document) == {both: "blocked", only_archive: "scrubbed"}
+    assert "left alone by --store archive" in document["images"][0]["reason"] + document["images"][1]["reason"]
+    assert world.data_file(both, "fast").exists() and not world.data_file(both, "archive").exists()
+    assert world.location_statuses(both) == ["pending_delete", "deleted"]
+    assert world.status(both) == "pending_delete" and world.status(only_fast) == "pending_delete"
+    code, document = scrub(world)
+    assert code == 0 and results(document) == {both: "scrubbed", only_fast: "scrubbed"}

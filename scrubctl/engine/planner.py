@@ -60,7 +60,7 @@ def build_plan(
         entries.extend(section)
     urls = [location.url for entry in entries for location in entry.locations if location.url is not None]
     users = live_users(connection, decoder, urls, encrypted_rows=check_encrypted_sharing)
-    planned = tuple(_plan_image(entry, users) for entry in entries)
+    planned = tuple(_plan_image(entry, users, choice.store) for entry in entries)
     missing = _missing_ids(connection, choice.image_ids, {entry.id for entry in entries})
     plan = Plan(images=planned, missing=missing)
     if choice.max_delete is not None and len(plan.images) > choice.max_delete:
@@ -71,10 +71,14 @@ def build_plan(
     return plan
 
 
-def _plan_image(entry: ImageEntry, users: dict[str, set[str]]) -> PlannedImage:
+def _plan_image(entry: ImageEntry, users: dict[str, set[str]], store: str | None) -> PlannedImage:
+    """Plan one image; with ``--store``, locations in other stores are left alone (so the image
+    stays pending until a run erases them too)."""
     locations = []
     for location in entry.locations:
         reason = location.problem or (shared_data_reason(location.url, entry.id, users) if location.url else None)
+        if reason is None and store is not None and location.store_label != store:
+            reason = f"in store {location.store_label}, left alone by --store {store}"
         locations.append(PlannedLocation(location=location, blocked=reason))
     return PlannedImage(entry=entry, locations=tuple(locations))
 
