@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, and_, select
 
@@ -18,6 +18,7 @@ from scrubctl.glance.schema import ACTIVE, PENDING_DELETE, image_locations, imag
 from scrubctl.locations import Location, LocationDecoder
 from scrubctl.timeutil import utc_now
 
+SelectT = TypeVar("SelectT", bound=Select[Any])
 STREAM_BATCH_ROWS = 2000
 PENDING_IMAGES = "Pending images"
 PENDING_LOCATIONS = "Pending locations of active images"
@@ -87,12 +88,7 @@ def pending_images_statement(selection: Selection, cutoff: datetime | None) -> S
     """The one query behind the pending-images section: pending images (deleted at or before
     ``cutoff``) left-joined to their pending locations, an image's rows adjacent, oldest first."""
     candidates = select(*IMAGE_COLUMNS).where(images.c.deleted.is_(True), images.c.status == PENDING_DELETE)
-    if cutoff is not None:
-        candidates = candidates.where(images.c.deleted_at <= cutoff)
-    if selection.owner is not None:
-        candidates = candidates.where(images.c.owner == selection.owner)
-    if selection.image_ids:
-        candidates = candidates.where(images.c.id.in_(list(selection.image_ids)))
+    candidates = _narrowed(candidates, selection, images.c.deleted_at, cutoff)
     sql_limit = selection.limit if selection.store is None else None
     if sql_limit is not None:
         candidates = candidates.order_by(images.c.deleted_at, images.c.id).limit(sql_limit)
@@ -110,6 +106,17 @@ def pending_images_statement(selection: Selection, cutoff: datetime | None) -> S
         )
         .order_by(image_rows.c.deleted_at, image_rows.c.id, image_locations.c.id)
     )
+
+
+def _narrowed(statement: SelectT, selection: Selection, deleted_at: Any, cutoff: datetime | None) -> SelectT:
+    """Apply the age cutoff (on ``deleted_at``), owner and explicit ids of ``selection``."""
+    if cutoff is not None:
+        statement = statement.where(deleted_at <= cutoff)
+    if selection.owner is not None:
+        statement = statement.where(images.c.owner == selection.owner)
+    if selection.image_ids:
+        statement = statement.where(images.c.id.in_(list(selection.image_ids)))
+    return statement
 
 
 def due_cutoff(now: datetime, scrub_time: int) -> datetime:
@@ -144,13 +151,7 @@ class Inventory:
             )
             .order_by(images.c.id, image_locations.c.id)
         )
-        cutoff = self._cutoff(selection)
-        if cutoff is not None:
-            statement = statement.where(image_locations.c.deleted_at <= cutoff)
-        if selection.owner is not None:
-            statement = statement.where(images.c.owner == selection.owner)
-        if selection.image_ids:
-            statement = statement.where(images.c.id.in_(list(selection.image_ids)))
+        statement = _narrowed(statement, selection, image_locations.c.deleted_at, self._cutoff(selection))
         yield from self._limited(self._entries(connection, statement), selection)
 
     def pending_work(self, connection: Connection, selection: Selection) -> Iterator[tuple[str, Iterator[ImageEntry]]]:
