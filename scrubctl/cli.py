@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scrubctl import __version__
 from scrubctl.app import Application
-from scrubctl.commands import check, list_pending, sandbox, scrub, show, systemd_units
+from scrubctl.commands import check, list_pending, restore, sandbox, scrub, show, systemd_units
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.logs import configure_logging
@@ -61,6 +61,7 @@ scrubctl.add_command(scrub.command)
 scrubctl.add_command(check.command)
 scrubctl.add_command(systemd_units.command)
 scrubctl.add_command(sandbox.command)
+scrubctl.add_command(restore.command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

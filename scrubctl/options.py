@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -85,4 +86,10 @@ store = click.option("--store", default=None, help="Only images with a pending l
 limit = click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many images.")
 dry_run = click.option(
     "-n", "--dry-run", is_flag=True, help="Check everything and change nothing (no row, file or RBD image)."
+)
+audit_log = click.option(
+    "--audit-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Append one JSON line per change to this file, durable before each commit (default: [scrubctl] audit_log).",
 )

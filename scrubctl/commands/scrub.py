@@ -39,12 +39,7 @@ from scrubctl.signals import stop_on_signals
     show_default=True,
     help="RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
 )
-@click.option(
-    "--audit-log",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Append one JSON line per change to this file (default: [scrubctl] audit_log).",
-)
+@options.audit_log
 @click.option(
     "--metrics-file",
     type=click.Path(path_type=Path, dir_okay=False),

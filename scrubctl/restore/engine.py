@@ -1,0 +1,366 @@
+"""Bringing pending_delete images back, as Glance had them before ``DELETE /v2/images/{id}``.
+
+Unlike ``glance-scrubber --restore`` (which sets the image ``active`` and leaves its locations,
+properties, tags and members deleted: an active image without data), each image is restored whole,
+in one transaction, inside the same database claim the scrubber takes (:func:`claimed`):
+
+1. the image row is re-read inside the claim and must still be ``pending_delete``;
+2. the rows Glance soft-deleted together with the image are found: locations still
+   ``pending_delete``, and properties, tags and members whose ``deleted_at`` lies within
+   :data:`DELETED_TOGETHER_TOLERANCE` of the image's (a real delete stamps the locations one second
+   earlier; tags and members removed earlier keep their older time and stay deleted);
+3. the data of every location to restore must still exist in its store (the deleter's ``exists``);
+4. guarded updates (``WHERE status = 'pending_delete'``, row counts checked) write the rows back,
+   the audit trail records the restore, and the transaction commits.
+
+A claim held by a scrub means the restore waits for it and then sees the scrub's result, and a scrub
+that comes second sees an ``active`` image and leaves it alone: never an active image without data.
+Any refusal changes nothing for that image; the other images go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, Update, or_, select, update
+from sqlalchemy.exc import DBAPIError
+
+from scrubctl.backends import DeleterPool
+from scrubctl.backends.base import LocationBlocked, LocationFailed
+from scrubctl.details import load_image
+from scrubctl.engine.claims import claimed
+from scrubctl.engine.model import AuditTrail
+from scrubctl.errors import BackendUnavailableError
+from scrubctl.glance.database import describe_db_error
+from scrubctl.glance.schema import (
+    ACTIVE,
+    DELETED,
+    PENDING_DELETE,
+    image_locations,
+    image_members,
+    image_properties,
+    image_tags,
+    images,
+)
+from scrubctl.locations import Location, LocationDecoder
+from scrubctl.restore.model import (
+    ImageRestore,
+    NotRestorable,
+    RestorePlan,
+    RestoreRefused,
+    RestoreReport,
+    RestoreResult,
+    RestoreTools,
+)
+from scrubctl.timeutil import glance_timestamp, iso_utc
+
+logger = logging.getLogger(__name__)
+
+KEY_ID_PROPERTY = "cinder_encryption_key_id"
+KEY_POLICY_PROPERTY = "cinder_encryption_key_deletion_policy"
+KEY_DELETED_ON_IMAGE_DELETION = "on_image_deletion"
+
+
+def restore_images(
+    connection: Connection, tools: RestoreTools, image_ids: Sequence[str], *, dry_run: bool
+) -> RestoreReport:
+    """Restore each image in its own claim and transaction; one refusal never stops the others.
+
+    ``connection`` must not be in a transaction. With ``dry_run`` everything is read, claimed and
+    verified, and only the updates (and the audit record of them) are skipped.
+    """
+    results = tuple(
+        restore_image(connection, tools, image_id, dry_run=dry_run) for image_id in dict.fromkeys(image_ids)
+    )
+    return RestoreReport(dry_run=dry_run, images=results)
+
+
+def restore_image(connection: Connection, tools: RestoreTools, image_id: str, *, dry_run: bool) -> ImageRestore:
+    """Claim, re-read, verify and restore one image; return its result (refusals included)."""
+    label = " (dry run; not making any changes)" if dry_run else ""
+    done = "would be restored" if dry_run else "restored"
+    try:
+        with claimed(connection, [image_id], wait_seconds=tools.wait_seconds) as held:
+            if image_id not in held:
+                raise RestoreRefused(
+                    f"another scrubctl run holds this image (waited {tools.wait_seconds}s); try again later"
+                )
+            with connection.begin():
+                plan = plan_restore(connection, tools, image_id)
+                write_restore(connection, plan, tools.audit, glance_timestamp(), dry_run=dry_run)
+            logger.info("image %s %s%s", image_id, done, label)
+            return _restored(plan, dry_run)
+    except RestoreRefused as refused:
+        logger.warning("image %s not restored: %s%s", image_id, refused, label)
+        return ImageRestore(image_id, RestoreResult.REFUSED, str(refused), unreachable=refused.unreachable)
+    except DBAPIError as error:
+        reason = describe_db_error(error)
+        logger.error("image %s not restored: database error: %s", image_id, reason)
+        return ImageRestore(
+            image_id,
+            RestoreResult.REFUSED,
+            f"database error, nothing changed: {reason}",
+            unreachable=f"database: {reason}",
+        )
+
+
+def _restored(plan: RestorePlan, dry_run: bool) -> ImageRestore:
+    return ImageRestore(
+        plan.image_id,
+        RestoreResult.WOULD_RESTORE if dry_run else RestoreResult.RESTORED,
+        locations_restored=len(plan.locations),
+        properties_restored=len(plan.property_ids),
+        tags_restored=len(plan.tag_ids),
+        members_restored=len(plan.member_ids),
+        not_restorable=plan.not_restorable,
+    )
+
+
+def plan_restore(connection: Connection, tools: RestoreTools, image_id: str) -> RestorePlan:
+    """Read one claimed image and decide what to write back; raise :class:`RestoreRefused` if it must not be."""
+    image = load_image(connection, image_id)
+    deletion = _deletion_time(image, image_id)
+    rows = connection.execute(
+        select(image_locations).where(image_locations.c.image_id == image_id).order_by(image_locations.c.id)
+    ).mappings()
+    locations = [_decode(tools.decoder, image_id, dict(row)) for row in rows]
+    chosen = [location for location in locations if _pending_since(location, deletion, tools.tolerance)]
+    if not chosen:
+        raise RestoreRefused(
+            "no pending_delete location was deleted with the image: restoring it would leave an active "
+            "image without data"
+        )
+    for location in chosen:
+        verify_data(tools.deleters, location)
+    _refuse_shared_with_pending(connection, tools, image_id, chosen)
+    properties = _deleted_with(connection, image_properties, image_id, deletion, tools.tolerance)
+    key = destroyed_key({row["name"]: row["value"] for row in properties})
+    return RestorePlan(
+        image_id=image_id,
+        locations=tuple(chosen),
+        property_ids=tuple(row["id"] for row in properties),
+        tag_ids=_ids(_deleted_with(connection, image_tags, image_id, deletion, tools.tolerance)),
+        member_ids=_ids(_deleted_with(connection, image_members, image_id, deletion, tools.tolerance)),
+        not_restorable=(*([key] if key else []), *_locations_left(locations, deletion, tools.tolerance)),
+    )
+
+
+def _deletion_time(image: Mapping[str, Any] | None, image_id: str) -> datetime:
+    """Return when the image was deleted, or refuse an image that is not pending_delete."""
+    if image is None:
+        raise RestoreRefused(f"no image {image_id} in the database")
+    status = image["status"]
+    if status == DELETED:
+        raise RestoreRefused("image is deleted: its data is already erased")
+    if status != PENDING_DELETE:
+        raise RestoreRefused(f"image is {status}, not pending_delete: nothing to restore")
+    deletion: datetime | None = image["deleted_at"] or image["updated_at"]
+    if deletion is None:
+        raise RestoreRefused("image has neither deleted_at nor updated_at: cannot tell which rows were deleted with it")
+    return deletion
+
+
+def _decode(decoder: LocationDecoder, image_id: str, row: Mapping[str, Any]) -> Location:
+    return decoder.decode(
+        location_id=row["id"],
+        image_id=image_id,
+        value=row["value"],
+        meta_data=row["meta_data"],
+        status=row["status"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+def deleted_together(moment: datetime | None, deletion: datetime, tolerance: timedelta) -> bool:
+    """Tell whether a row stamped ``moment`` was deleted together with an image deleted at ``deletion``."""
+    return moment is not None and abs(moment - deletion) <= tolerance
+
+
+def _pending_since(location: Location, deletion: datetime, tolerance: timedelta) -> bool:
+    return location.status == PENDING_DELETE and deleted_together(location.deleted_at, deletion, tolerance)
+
+
+def _locations_left(locations: Sequence[Location], deletion: datetime, tolerance: timedelta) -> list[NotRestorable]:
+    """Name the image's locations that stay as they are: removed from a store before, or already erased."""
+    left = []
+    for location in locations:
+        name = f"location {location.id} ({location.store_label or 'unknown store'})"
+        if location.status == PENDING_DELETE and not deleted_together(location.deleted_at, deletion, tolerance):
+            reason = (
+                f"removed from its store at {iso_utc(location.deleted_at)}, before the image was deleted; "
+                "it stays pending_delete and the scrubber erases it"
+            )
+            left.append(NotRestorable("location", name, reason))
+        elif (
+            location.status == DELETED
+            and location.deleted_at is not None
+            and location.deleted_at >= deletion - tolerance
+        ):
+            left.append(NotRestorable("location", name, "its data was already erased by a scrub"))
+    return left
+
+
+def verify_data(deleters: DeleterPool, location: Location) -> None:
+    """Check that the data behind ``location`` is still in its store; raise :class:`RestoreRefused` if not."""
+    where = f"location {location.id} ({location.store_label or 'unknown store'}, {location.shown_url})"
+    if location.problem or location.url is None or location.scheme is None or location.store is None:
+        raise RestoreRefused(f"{where}: {location.problem or 'cannot be resolved to a store'}")
+    try:
+        present = deleters.get(location.scheme, location.store).exists(location.url)
+    except (LocationBlocked, LocationFailed) as problem:
+        raise RestoreRefused(f"{where}: {problem}") from None
+    except BackendUnavailableError as unreachable:
+        raise RestoreRefused(
+            f"{where}: store unreachable: {unreachable}", unreachable=f"store {location.store_label}: {unreachable}"
+        ) from None
+    if not present:
+        raise RestoreRefused(f"{where}: the data is gone from the store")
+
+
+def _refuse_shared_with_pending(
+    connection: Connection, tools: RestoreTools, image_id: str, locations: Sequence[Location]
+) -> None:
+    """Refuse data that another image's pending_delete location also holds: a scrub of that image
+    would erase it under the restored one."""
+    sharers = pending_users(
+        connection,
+        tools.decoder,
+        image_id,
+        [location.url for location in locations if location.url],
+        encrypted_rows=tools.check_encrypted_sharing,
+    )
+    if sharers:
+        shown = ", ".join(sorted(sharers)[:3]) + (f" and {len(sharers) - 3} more" if len(sharers) > 3 else "")
+        raise RestoreRefused(
+            f"its data is shared with pending_delete location(s) of image(s) {shown}: a scrub of those "
+            "would erase it under the restored image"
+        )
+
+
+def pending_users(
+    connection: Connection, decoder: LocationDecoder, image_id: str, urls: Sequence[str], *, encrypted_rows: bool
+) -> set[str]:
+    """Return the other images with a pending_delete location holding one of ``urls``.
+
+    Plaintext rows are matched in SQL; with ``encrypted_rows``, other pending encrypted rows are
+    decrypted and compared too (the same URL encrypts differently every time).
+    """
+    wanted = set(urls)
+    if not wanted:
+        return set()
+    matches: ColumnElement[bool] = image_locations.c.value.in_(sorted(wanted))
+    if encrypted_rows:
+        matches = or_(matches, image_locations.c.value.not_like("%://%"))
+    rows = connection.execute(
+        select(image_locations.c.image_id, image_locations.c.value).where(
+            image_locations.c.deleted.is_(True),
+            image_locations.c.status == PENDING_DELETE,
+            image_locations.c.image_id != image_id,
+            matches,
+        )
+    )
+    return {other for other, value in rows if decoder.decrypt(value)[0] in wanted}
+
+
+def _deleted_with(
+    connection: Connection, table: Table, image_id: str, deletion: datetime, tolerance: timedelta
+) -> list[dict[str, Any]]:
+    """Return the soft-deleted rows of ``table`` that were deleted together with the image."""
+    rows = connection.execute(
+        select(table).where(table.c.image_id == image_id, table.c.deleted.is_(True)).order_by(table.c.id)
+    ).mappings()
+    return [dict(row) for row in rows if deleted_together(row["deleted_at"], deletion, tolerance)]
+
+
+def _ids(rows: Sequence[Mapping[str, Any]]) -> tuple[int, ...]:
+    return tuple(int(row["id"]) for row in rows)
+
+
+def destroyed_key(properties: Mapping[str, str | None]) -> NotRestorable | None:
+    """Name the encryption key the Glance API destroyed when it deleted the image, if it did.
+
+    Glance deletes the key manager secret named by ``cinder_encryption_key_id`` at deletion time when
+    the image's ``cinder_encryption_key_deletion_policy`` property is ``on_image_deletion`` (what
+    Cinder sets on images it uploads from encrypted volumes); without that property it leaves the key.
+    """
+    key_id = properties.get(KEY_ID_PROPERTY)
+    if not key_id or properties.get(KEY_POLICY_PROPERTY) != KEY_DELETED_ON_IMAGE_DELETION:
+        return None
+    return NotRestorable(
+        "property",
+        KEY_ID_PROPERTY,
+        f"the Glance API deleted encryption key {key_id} from the key manager when the image was deleted "
+        f"({KEY_POLICY_PROPERTY} = {KEY_DELETED_ON_IMAGE_DELETION}); the property comes back but the key "
+        "does not: volumes created from this image cannot be decrypted unless the key is recovered",
+    )
+
+
+def write_restore(
+    connection: Connection, plan: RestorePlan, audit: AuditTrail, now: datetime, *, dry_run: bool
+) -> None:
+    """Write the plan back with guarded updates and record it in the audit trail (nothing with ``dry_run``).
+
+    Runs inside the caller's transaction: a row count that does not match raises
+    :class:`RestoreRefused`, and the caller's transaction rolls every row of the image back.
+    """
+    if dry_run:
+        return
+    _guarded(
+        connection,
+        update(images)
+        .where(images.c.id == plan.image_id, images.c.status == PENDING_DELETE)
+        .values(status=ACTIVE, deleted=False, deleted_at=None, updated_at=now),
+        1,
+        "image row",
+    )
+    location_ids = [location.id for location in plan.locations]
+    _guarded(
+        connection,
+        update(image_locations)
+        .where(
+            image_locations.c.id.in_(location_ids),
+            image_locations.c.image_id == plan.image_id,
+            image_locations.c.status == PENDING_DELETE,
+        )
+        .values(status=ACTIVE, deleted=False, deleted_at=None, updated_at=now),
+        len(location_ids),
+        "location rows",
+    )
+    for table, ids in (
+        (image_properties, plan.property_ids),
+        (image_tags, plan.tag_ids),
+        (image_members, plan.member_ids),
+    ):
+        if ids:
+            _guarded(
+                connection,
+                update(table)
+                .where(table.c.id.in_(ids), table.c.image_id == plan.image_id, table.c.deleted.is_(True))
+                .values(deleted=False, deleted_at=None, updated_at=now),
+                len(ids),
+                f"{table.name} rows",
+            )
+    audit.record("restore", _audit_fields(plan))
+
+
+def _guarded(connection: Connection, statement: Update, expected: int, what: str) -> None:
+    changed = connection.execute(statement).rowcount
+    if changed != expected:
+        raise RestoreRefused(f"{what} changed while being restored ({changed} of {expected} updated); nothing changed")
+
+
+def _audit_fields(plan: RestorePlan) -> dict[str, Any]:
+    return {
+        "image_id": plan.image_id,
+        "locations": [
+            {"id": location.id, "url": location.shown_url, "store": location.store_label} for location in plan.locations
+        ],
+        "properties": len(plan.property_ids),
+        "tags": len(plan.tag_ids),
+        "members": len(plan.member_ids),
+        "not_restorable": [item.name for item in plan.not_restorable],
+        "result": RestoreResult.RESTORED.value,
+    }

@@ -1,0 +1,150 @@
+"""Results and plans of ``scrubctl restore`` (data only)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from scrubctl.backends import DeleterPool
+from scrubctl.engine.model import AuditTrail
+from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
+from scrubctl.locations import Location, LocationDecoder
+
+# Rows whose deleted_at lies this close to the image's were deleted together with it.
+DELETED_TOGETHER_TOLERANCE = timedelta(seconds=2)
+# How long to wait for a scrub holding an image (MySQL/MariaDB named lock).
+CLAIM_WAIT_SECONDS = 10
+
+PROPERTIES_NOTE = (
+    "properties removed from an image before it was deleted cannot be told apart from the ones deleted "
+    "with it (Glance re-stamps every property when it deletes an image), so they come back too: "
+    "review the properties of the restored images"
+)
+
+
+class RestoreResult(str, enum.Enum):
+    """The result of one image."""
+
+    RESTORED = "restored"
+    WOULD_RESTORE = "would_restore"
+    REFUSED = "refused"
+
+
+class RestoreRefused(Exception):
+    """One image cannot be restored; ``str()`` is the reason, ``unreachable`` names a dead backend."""
+
+    def __init__(self, reason: str, *, unreachable: str | None = None) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
+
+
+@dataclass(frozen=True)
+class NotRestorable:
+    """Something of the image that does not come back (or is not brought back), and why."""
+
+    kind: str
+    name: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The JSON object for this item."""
+        return {"kind": self.kind, "name": self.name, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """The rows of one claimed image to write back, read and verified inside the claim."""
+
+    image_id: str
+    locations: tuple[Location, ...]
+    property_ids: tuple[int, ...]
+    tag_ids: tuple[int, ...]
+    member_ids: tuple[int, ...]
+    not_restorable: tuple[NotRestorable, ...]
+
+
+@dataclass(frozen=True)
+class ImageRestore:
+    """What happened to one image."""
+
+    id: str
+    result: RestoreResult
+    reason: str = ""
+    locations_restored: int = 0
+    properties_restored: int = 0
+    tags_restored: int = 0
+    members_restored: int = 0
+    not_restorable: tuple[NotRestorable, ...] = ()
+    unreachable: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object for this image."""
+        return {
+            "id": self.id,
+            "result": self.result.value,
+            "reason": self.reason,
+            "locations_restored": self.locations_restored,
+            "properties_restored": self.properties_restored,
+            "tags_restored": self.tags_restored,
+            "members_restored": self.members_restored,
+            "not_restorable": [item.as_dict() for item in self.not_restorable],
+        }
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """Every image's result, in the order given, and what follows from them."""
+
+    dry_run: bool
+    images: tuple[ImageRestore, ...]
+
+    def count(self, result: RestoreResult) -> int:
+        """How many images ended with ``result``."""
+        return sum(1 for image in self.images if image.result is result)
+
+    @property
+    def unreachable(self) -> list[str]:
+        """The backends or database that could not be reached."""
+        return sorted({image.unreachable for image in self.images if image.unreachable})
+
+    @property
+    def notes(self) -> list[str]:
+        """What the operator must know about the restored rows."""
+        return [PROPERTIES_NOTE] if any(image.properties_restored for image in self.images) else []
+
+    @property
+    def exit_code(self) -> int:
+        """0 all restored (or would be); 1 any refused; 3 a backend or the database was unreachable."""
+        if self.unreachable:
+            return EXIT_ENVIRONMENT
+        return EXIT_INCOMPLETE if self.count(RestoreResult.REFUSED) else EXIT_OK
+
+    def summary(self) -> dict[str, Any]:
+        """The counts of this run."""
+        return {
+            "dry_run": self.dry_run,
+            "selected": len(self.images),
+            "restored": self.count(RestoreResult.RESTORED),
+            "would_restore": self.count(RestoreResult.WOULD_RESTORE),
+            "refused": self.count(RestoreResult.REFUSED),
+            "unreachable": self.unreachable,
+            "notes": self.notes,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document ``restore -f json`` prints."""
+        return {"summary": self.summary(), "images": [image.as_dict() for image in self.images]}
+
+
+@dataclass(frozen=True)
+class RestoreTools:
+    """What restoring needs besides the database: decoding, backends, the audit trail, timing."""
+
+    decoder: LocationDecoder
+    deleters: DeleterPool
+    audit: AuditTrail
+    wait_seconds: int = CLAIM_WAIT_SECONDS
+    tolerance: timedelta = DELETED_TOGETHER_TOLERANCE
+    check_encrypted_sharing: bool = False  # a metadata_encryption_key is set: compare decrypted URLs too
