@@ -61,7 +61,7 @@ def location_blockers(
     return blockers
 
 
-CHECK_CHUNK = 200
+CHECK_CHUNK = 2000
 
 
 def with_backend_checks(

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, select
 from scrubctl.glance.schema import image_locations
 from scrubctl.locations import LocationDecoder
 
-CHUNK = 500
+# One scan of the live locations costs about the same for 50 or 5,000 URLs (no index on a TEXT column).
+CHUNK = 5000
 
 
 def live_users(
