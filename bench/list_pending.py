@@ -16,8 +16,12 @@ Usage::
 
     .venv/bin/python bench/list_pending.py [--images 1000000] [--pending 100000] [--runs 3]
                                            [--reuse] [--database scrubctl_bench_list]
+                                           [--port 3306] [--workdir /tmp/scrubctl-bench-list]
 
-The database is left in place so that ``--reuse`` can skip the load next time.
+The load writes TSV files, drops the secondary indexes and foreign keys of the image tables, runs
+``LOAD DATA LOCAL INFILE``, rebuilds them and checks ``SHOW CREATE TABLE`` matches the dump again.
+One untimed pass of the SELECT precedes the timed runs. The database is left in place so that
+``--reuse`` can skip the load next time.
 """
 
 from __future__ import annotations
@@ -102,6 +106,8 @@ class Run:
     seconds: float
     max_rss_kib: int
     returncode: int
+    cpu_seconds: float
+    """User + system CPU time of the command itself (the server's work is not in it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,18 +124,31 @@ class TableFile:
 # ---------------------------------------------------------------------------
 
 
-def connect(database: str | None = None, **extra: Any) -> pymysql.connections.Connection[Any]:
-    """Open a PyMySQL connection to the benchmark server as root."""
-    kwargs: dict[str, Any] = {"host": HOST, "port": PORT, "user": USER, "password": "", "charset": "utf8mb4"}
-    if database:
-        kwargs["database"] = database
-    kwargs.update(extra)
-    return pymysql.connect(**kwargs)
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """The MariaDB server under test (root, empty password)."""
 
+    host: str = HOST
+    port: int = PORT
+    user: str = USER
 
-def database_url(database: str) -> str:
-    """The SQLAlchemy URL scrubctl is given."""
-    return f"mysql+pymysql://{USER}@{HOST}:{PORT}/{database}"
+    def connect(self, database: str | None = None, **extra: Any) -> pymysql.connections.Connection[Any]:
+        """Open a PyMySQL connection, to ``database`` when given."""
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": "",
+            "charset": "utf8mb4",
+        }
+        if database:
+            kwargs["database"] = database
+        kwargs.update(extra)
+        return pymysql.connect(**kwargs)
+
+    def url(self, database: str) -> str:
+        """The SQLAlchemy URL of ``database``, as scrubctl is given it."""
+        return f"mysql+pymysql://{self.user}@{self.host}:{self.port}/{database}"
 
 
 def expected_keys() -> dict[str, set[str]]:
@@ -164,9 +183,9 @@ def present_keys(cursor: Any, database: str) -> dict[str, set[str]]:
     return {table: names for table, names in keys.items() if table in IMAGE_TABLES}
 
 
-def already_filled(database: str, images: int, pending: int) -> bool:
+def already_filled(server: Server, database: str, images: int, pending: int) -> bool:
     """Whether ``database`` holds a complete load with these counts (all keys rebuilt)."""
-    conn = connect()
+    conn = server.connect()
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (database,))
@@ -186,16 +205,16 @@ def already_filled(database: str, images: int, pending: int) -> bool:
         conn.close()
 
 
-def create_schema(database: str) -> None:
+def create_schema(server: Server, database: str) -> None:
     """Drop and recreate ``database`` and load the real Glance schema into it."""
-    conn = connect()
+    conn = server.connect()
     try:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
             cur.execute(f"CREATE DATABASE `{database}`")
     finally:
         conn.close()
-    engine = create_engine(database_url(database))
+    engine = create_engine(server.url(database))
     try:
         with engine.begin() as connection:
             load_mysql_schema(connection)
@@ -338,7 +357,7 @@ def generate(images: int, pending: int, workdir: Path, now: int) -> list[TableFi
 # ---------------------------------------------------------------------------
 
 
-def load(database: str, images: int, pending: int, workdir: Path) -> None:
+def load(server: Server, database: str, images: int, pending: int, workdir: Path) -> None:
     """Recreate ``database`` and fill it; print how long each step took."""
     started = time.perf_counter()
     now = int(time.time())
@@ -348,8 +367,8 @@ def load(database: str, images: int, pending: int, workdir: Path) -> None:
         f"generated {', '.join(f'{f.rows:,} {f.table}' for f in files)} in {generated - started:.1f} s",
         flush=True,
     )
-    create_schema(database)
-    conn = connect(database, local_infile=True, autocommit=False, client_flag=CLIENT.LOCAL_FILES)
+    create_schema(server, database)
+    conn = server.connect(database, local_infile=True, autocommit=False, client_flag=CLIENT.LOCAL_FILES)
     try:
         with conn.cursor() as cur:
             cur.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
@@ -423,7 +442,7 @@ if pid == 0:
 _pid, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - start
 with open(result, "w") as handle:
-    json.dump([seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status)], handle)
+    json.dump([seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime], handle)
 """
 
 
@@ -438,8 +457,8 @@ def timed(argv: Sequence[str], stdout: Path, stderr: Path, env: dict[str, str] |
             env=env,
             check=True,
         )
-    seconds, max_rss_kib, returncode = json.loads(result.read_text(encoding="utf-8"))
-    return Run(float(seconds), int(max_rss_kib), int(returncode))
+    seconds, max_rss_kib, returncode, cpu_seconds = json.loads(result.read_text(encoding="utf-8"))
+    return Run(float(seconds), int(max_rss_kib), int(returncode), float(cpu_seconds))
 
 
 def select_sql() -> str:
@@ -480,9 +499,9 @@ def check_outputs(scrubctl_out: Path, mariadb_out: Path, pending: int) -> list[s
     return problems
 
 
-def server_facts(database: str) -> dict[str, str]:
+def server_facts(server: Server, database: str) -> dict[str, str]:
     """MariaDB version and the settings that bear on the timings."""
-    conn = connect(database)
+    conn = server.connect(database)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT VERSION(), @@innodb_buffer_pool_size")
@@ -518,17 +537,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the database if it already holds these counts")
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="database to fill (default %(default)s)")
     parser.add_argument("--workdir", type=Path, default=WORKDIR, help="TSV files and outputs (default %(default)s)")
+    parser.add_argument("--port", type=int, default=PORT, help="MariaDB port on 127.0.0.1 (default %(default)s)")
     args = parser.parse_args(argv)
+    server = Server(port=args.port)
     if not re.fullmatch(r"[A-Za-z0-9_]+", args.database):
         parser.error(f"unsafe database name: {args.database!r}")
     if not 0 < args.pending <= args.images or args.runs < 1:
         parser.error("need 0 < --pending <= --images and --runs >= 1")
 
-    if args.reuse and already_filled(args.database, args.images, args.pending):
+    if args.reuse and already_filled(server, args.database, args.images, args.pending):
         print(f"reusing database {args.database} ({args.images:,} images, {args.pending:,} pending_delete)")
     else:
         print(f"filling database {args.database}: {args.images:,} images, {args.pending:,} pending_delete", flush=True)
-        load(args.database, args.images, args.pending, args.workdir)
+        load(server, args.database, args.images, args.pending, args.workdir)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     sql = select_sql()
@@ -538,22 +559,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scrubctl": [
             str(VENV_BIN / "scrubctl"),
             "--db-url",
-            database_url(args.database),
+            server.url(args.database),
             "list-pending",
             "-f",
             "json",
         ],
-        "mariadb": ["mariadb", "--batch", "--quick", f"-h{HOST}", f"-P{PORT}", f"-u{USER}", args.database, "-e", sql],
+        "mariadb": [
+            "mariadb",
+            "--batch",
+            "--quick",
+            f"-h{server.host}",
+            f"-P{server.port}",
+            f"-u{server.user}",
+            args.database,
+            "-e",
+            sql,
+        ],
     }
     # One untimed pass of the SELECT brings the pages it reads into the buffer pool.
     warm = timed(commands["mariadb"], args.workdir / "mariadb.out", args.workdir / "mariadb.err", env)
     print(f"warm-up SELECT: {warm.seconds:.2f} s", flush=True)
     runs: dict[str, list[Run]] = {name: [] for name in commands}
+    load_before = os.getloadavg()[0]
     for index in range(args.runs):
         for name, command in commands.items():
             run = timed(command, args.workdir / f"{name}.out", args.workdir / f"{name}.err", env)
             runs[name].append(run)
-            print(f"run {index + 1} {name}: {run.seconds:.2f} s, peak RSS {run.max_rss_kib / 1024:.0f} MiB", flush=True)
+            print(
+                f"run {index + 1} {name}: {run.seconds:.2f} s, CPU {run.cpu_seconds:.2f} s,"
+                f" peak RSS {run.max_rss_kib / 1024:.0f} MiB",
+                flush=True,
+            )
             if run.returncode != 0:
                 err = (args.workdir / f"{name}.err").read_text(encoding="utf-8", errors="replace")[-2000:]
                 print(f"FAIL: {name} exited {run.returncode}:\n{err}", file=sys.stderr)
@@ -564,10 +600,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("FAIL: " + "; ".join(problems), file=sys.stderr)
         return 1
 
-    facts = server_facts(args.database)
+    facts = server_facts(server, args.database)
     median = {name: statistics.median(run.seconds for run in items) for name, items in runs.items()}
     fastest = {name: min(run.seconds for run in items) for name, items in runs.items()}
     rss = {name: max(run.max_rss_kib for run in items) / 1024 for name, items in runs.items()}
+    cpu = {name: statistics.median(run.cpu_seconds for run in items) for name, items in runs.items()}
     ratio = median["scrubctl"] / median["mariadb"]
     out_mib = {name: (args.workdir / f"{name}.out").stat().st_size / 1048576 for name in commands}
     print()
@@ -576,15 +613,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.runs} runs each, alternating:"
     )
     print()
-    print("| command | median s | min s | peak RSS MiB | output MiB |")
-    print("|---|---:|---:|---:|---:|")
+    print("| command | median s | min s | client CPU s (median) | peak RSS MiB | output MiB |")
+    print("|---|---:|---:|---:|---:|---:|")
     print(
         f"| `scrubctl list-pending -f json` | {median['scrubctl']:.2f} | {fastest['scrubctl']:.2f} "
-        f"| {rss['scrubctl']:.0f} | {out_mib['scrubctl']:.0f} |"
+        f"| {cpu['scrubctl']:.2f} | {rss['scrubctl']:.0f} | {out_mib['scrubctl']:.0f} |"
     )
     print(
         f"| same SELECT via `mariadb --batch --quick` | {median['mariadb']:.2f} | {fastest['mariadb']:.2f} "
-        f"| {rss['mariadb']:.0f} | {out_mib['mariadb']:.0f} |"
+        f"| {cpu['mariadb']:.2f} | {rss['mariadb']:.0f} | {out_mib['mariadb']:.0f} |"
     )
     print()
     print(
@@ -599,7 +636,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Machine: {os.cpu_count()} cores ({cpu_model()}), MariaDB {facts['version']} "
         f"(innodb_buffer_pool_size {facts['buffer_pool_mib']} MiB, database {facts['database_mib']} MiB), "
-        f"Python {platform.python_version()}."
+        f"Python {platform.python_version()}; 1-minute load average {load_before:.1f} before the runs, "
+        f"{os.getloadavg()[0]:.1f} after."
     )
     print(f"Database `{args.database}` left in place (rerun with --reuse); outputs in {args.workdir}.")
     return 0

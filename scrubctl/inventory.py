@@ -12,17 +12,21 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy import Connection, Select, and_, false, func, select, true
 
+from scrubctl.glance.database import has_index
 from scrubctl.glance.schema import ACTIVE, PENDING_DELETE, image_locations, images
 from scrubctl.locations import Location, LocationDecoder
 from scrubctl.timeutil import utc_now
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 STREAM_BATCH_ROWS = 2000
+DELETED_INDEX = "ix_images_deleted"
 PENDING_IMAGES = "Pending images"
 PENDING_LOCATIONS = "Pending locations of active images"
 
+# Only what the listing and the scrub plan use: every column and every datetime parsed costs time
+# on a large cloud. A pending image is pending since deleted_at (updated_at if a row lacks it).
 IMAGE_COLUMNS = (
     images.c.id,
     images.c.name,
@@ -30,10 +34,7 @@ IMAGE_COLUMNS = (
     images.c.size,
     images.c.status,
     images.c.visibility,
-    images.c.protected,
-    images.c.created_at,
-    images.c.updated_at,
-    images.c.deleted_at,
+    func.coalesce(images.c.deleted_at, images.c.updated_at).label("pending_since"),
 )
 LOCATION_COLUMNS = (
     image_locations.c.id.label("location_id"),
@@ -66,32 +67,21 @@ class ImageEntry:
     size: int | None
     status: str
     visibility: str
-    protected: bool
-    created_at: datetime
-    updated_at: datetime | None
-    deleted_at: datetime | None
+    pending_since: datetime | None
     locations: tuple[Location, ...]
     age_seconds: float | None
     due: bool
     flags: tuple[str, ...] = field(default=())
 
-    @property
-    def pending_since(self) -> datetime | None:
-        """When the image (or, for an active image, its first pending location) was deleted."""
-        if self.status != ACTIVE:
-            return self.deleted_at or self.updated_at
-        moments = [location.deleted_at for location in self.locations if location.deleted_at]
-        return min(moments) if moments else None
-
 
 def pending_images_statement(selection: Selection, cutoff: datetime | None) -> Select[Any]:
     """The one query behind the pending-images section: pending images (deleted at or before
     ``cutoff``) left-joined to their pending locations, an image's rows adjacent, oldest first."""
-    candidates = select(*IMAGE_COLUMNS).where(images.c.deleted.is_(True), images.c.status == PENDING_DELETE)
+    candidates = select(*IMAGE_COLUMNS).where(images.c.deleted == true(), images.c.status == PENDING_DELETE)
     candidates = _narrowed(candidates, selection, images.c.deleted_at, cutoff)
     sql_limit = selection.limit if selection.store is None else None
     if sql_limit is not None:
-        candidates = candidates.order_by(images.c.deleted_at, images.c.id).limit(sql_limit)
+        candidates = candidates.order_by("pending_since", images.c.id).limit(sql_limit)
     image_rows = candidates.subquery("pending")
     return (
         select(image_rows, *LOCATION_COLUMNS)
@@ -104,7 +94,7 @@ def pending_images_statement(selection: Selection, cutoff: datetime | None) -> S
                 ),
             )
         )
-        .order_by(image_rows.c.deleted_at, image_rows.c.id, image_locations.c.id)
+        .order_by(image_rows.c.pending_since, image_rows.c.id, image_locations.c.id)
     )
 
 
@@ -131,6 +121,7 @@ class Inventory:
         self._decoder = decoder
         self._scrub_time = scrub_time
         self.now = now or utc_now()
+        self._due_before = due_cutoff(self.now, scrub_time)
 
     def pending_images(self, connection: Connection, selection: Selection) -> Iterator[ImageEntry]:
         """Stream every ``pending_delete`` image (all visibilities) with its pending locations."""
@@ -144,13 +135,18 @@ class Inventory:
             select(*IMAGE_COLUMNS, *LOCATION_COLUMNS)
             .select_from(images.join(image_locations, image_locations.c.image_id == images.c.id))
             .where(
-                image_locations.c.deleted.is_(True),
+                image_locations.c.deleted == true(),
                 image_locations.c.status == PENDING_DELETE,
                 images.c.status != PENDING_DELETE,
-                images.c.deleted.is_(False),
+                images.c.deleted == false(),
             )
             .order_by(images.c.id, image_locations.c.id)
         )
+        if connection.dialect.name == "mysql" and has_index(connection, "images", DELETED_INDEX):
+            # Probe (deleted = 0, id) in the small deleted index instead of reading the row of every
+            # pending image: nearly all pending locations belong to pending images (17 s to 3 s on a
+            # million images with a cold cache).
+            statement = statement.with_hint(images, f"FORCE INDEX ({DELETED_INDEX})", dialect_name="mysql")
         statement = _narrowed(statement, selection, image_locations.c.deleted_at, self._cutoff(selection))
         yield from self._limited(self._entries(connection, statement), selection)
 
@@ -213,28 +209,22 @@ class Inventory:
             for row in rows
             if row.location_id is not None
         )
-        entry = ImageEntry(
+        since = first.pending_since
+        if first.status == ACTIVE:  # pending since its first location was deleted from a store
+            since = min((location.deleted_at for location in locations if location.deleted_at), default=None)
+        return ImageEntry(
             id=first.id,
             name=first.name,
             owner=first.owner,
             size=first.size,
             status=first.status,
             visibility=first.visibility,
-            protected=bool(first.protected),
-            created_at=first.created_at,
-            updated_at=first.updated_at,
-            deleted_at=first.deleted_at,
+            pending_since=since,
             locations=locations,
-            age_seconds=None,
-            due=False,
+            age_seconds=None if since is None else (self.now - since).total_seconds(),
+            due=since is not None and since <= self._due_before,
             flags=image_flags(first.status, locations),
         )
-        since = entry.pending_since
-        if since is None:
-            return entry
-        age = (self.now - since).total_seconds()
-        due = since <= due_cutoff(self.now, self._scrub_time)
-        return replace(entry, age_seconds=age, due=due)
 
 
 def image_flags(status: str, locations: Sequence[Location]) -> tuple[str, ...]:

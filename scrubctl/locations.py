@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -124,6 +126,7 @@ class LocationDecoder:
             return None, True, f"location URL cannot be decrypted: {error}"
 
 
+@functools.lru_cache(maxsize=1024)
 def store_name_from_metadata(meta_data: str | None) -> tuple[str | None, str | None]:
     """Return ``(store name, problem)`` from a location's ``meta_data`` JSON."""
     if not meta_data:
@@ -141,8 +144,14 @@ def store_name_from_metadata(meta_data: str | None) -> tuple[str | None, str | N
     return None, None
 
 
+_PLAIN_URL = re.compile(r"(file|rbd)://[^\[\]\s]*\Z")
+
+
 def url_scheme(url: str) -> str | None:
     """Return the lower-cased scheme of a URL, or ``None``."""
+    plain = _PLAIN_URL.match(url)
+    if plain is not None:  # the common case, exactly what urlsplit says, much faster
+        return plain.group(1)
     try:
         scheme = urlsplit(url).scheme
     except ValueError:

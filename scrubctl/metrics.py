@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, true
 
 from scrubctl.engine.model import Report
 from scrubctl.glance.schema import PENDING_DELETE, images
@@ -36,7 +36,7 @@ def queue_state(connection: Connection) -> QueueState:
     """Count what is still pending (one aggregate query)."""
     count, total, oldest = connection.execute(
         select(func.count(), func.coalesce(func.sum(images.c.size), 0), func.min(images.c.deleted_at)).where(
-            images.c.deleted.is_(True), images.c.status == PENDING_DELETE
+            images.c.deleted == true(), images.c.status == PENDING_DELETE
         )
     ).one()
     age = (utc_now() - oldest).total_seconds() if oldest is not None else 0.0

@@ -32,6 +32,7 @@ OUTPUT_FORMATS = ("table", "json", "csv", "value")
 RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BLOCKED: "yellow", Result.FAILED: "red"}
 logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
+JSON_WRITE_BATCH = 2000
 # Fixed widths keep the columns of a streamed table aligned from one chunk to the next.
 WIDTHS = {
     "id": 36,
@@ -107,15 +108,20 @@ class Renderer:
         self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
     ) -> tuple[int, int]:
         count = total = 0
-        write = self.stdout.write
-        write("[")
+        encode = json.JSONEncoder().encode
+        pairs = [(column.name, column.value) for column in chosen]
+        parts = ["["]
         for _title, rows in sections:
             for view in rows:
-                write(",\n" if count else "\n")
-                write(json.dumps({column.name: column.value(view) for column in chosen}))
+                parts.append(",\n" if count else "\n")
+                parts.append(encode({name: value(view) for name, value in pairs}))
                 count += 1
                 total += view.get("size") or 0
-        write("\n]\n" if count else "]\n")
+                if len(parts) >= JSON_WRITE_BATCH:
+                    self.stdout.write("".join(parts))
+                    parts.clear()
+        parts.append("\n]\n" if count else "]\n")
+        self.stdout.write("".join(parts))
         self.stdout.flush()
         return count, total
 

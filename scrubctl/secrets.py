@@ -47,6 +47,8 @@ def mask_url(url: str) -> str:
         user, _, _password = userinfo.partition(":")
         return f"{match.group('scheme')}{user}:{MASK}@" if user else f"{match.group('scheme')}{MASK}@"
 
+    if "@" not in url:
+        return url
     return _USERINFO.sub(_replace, url)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, false, select
 
 from scrubctl.glance.schema import image_locations
 from scrubctl.locations import LocationDecoder
@@ -27,7 +27,7 @@ def live_users(
         chunk = wanted[start : start + CHUNK]
         rows = connection.execute(
             select(image_locations.c.image_id, image_locations.c.value).where(
-                image_locations.c.deleted.is_(False), image_locations.c.value.in_(chunk)
+                image_locations.c.deleted == false(), image_locations.c.value.in_(chunk)
             )
         )
         for image_id, value in rows:
@@ -36,7 +36,7 @@ def live_users(
         wanted_set = set(wanted)
         rows = connection.execution_options(stream_results=True, yield_per=2000).execute(
             select(image_locations.c.image_id, image_locations.c.value).where(
-                image_locations.c.deleted.is_(False), image_locations.c.value.not_like("%://%")
+                image_locations.c.deleted == false(), image_locations.c.value.not_like("%://%")
             )
         )
         for image_id, value in rows:

@@ -26,4 +26,6 @@ def iso_utc(moment: datetime | None) -> str | None:
     """Format a naive UTC datetime as ISO 8601 ending in ``Z`` (``None`` stays ``None``)."""
     if moment is None:
         return None
-    return moment.replace(microsecond=0).isoformat() + "Z"
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0)
+    return moment.isoformat() + "Z"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, false, insert, update
 
 from scrubctl.crypt import encrypt_url
 from scrubctl.glance.schema import (
@@ -140,7 +140,7 @@ def delete_image(connection: Connection, image_id: str, at: datetime, location_s
     location_moment = moment - timedelta(seconds=location_skew_seconds)
     connection.execute(
         update(image_locations)
-        .where(image_locations.c.image_id == image_id, image_locations.c.deleted.is_(False))
+        .where(image_locations.c.image_id == image_id, image_locations.c.deleted == false())
         .values(status=PENDING_DELETE, deleted=True, deleted_at=location_moment, updated_at=location_moment)
     )
     connection.execute(
@@ -151,7 +151,7 @@ def delete_image(connection: Connection, image_id: str, at: datetime, location_s
     for table in (image_tags, image_members):
         connection.execute(
             update(table)
-            .where(table.c.image_id == image_id, table.c.deleted.is_(False))
+            .where(table.c.image_id == image_id, table.c.deleted == false())
             .values(deleted=True, deleted_at=moment, updated_at=moment)
         )
     connection.execute(
@@ -176,6 +176,6 @@ def remove_tag(connection: Connection, image_id: str, tag: str, at: datetime) ->
     moment = glance_timestamp(at)
     connection.execute(
         update(image_tags)
-        .where(image_tags.c.image_id == image_id, image_tags.c.value == tag, image_tags.c.deleted.is_(False))
+        .where(image_tags.c.image_id == image_id, image_tags.c.value == tag, image_tags.c.deleted == false())
         .values(deleted=True, deleted_at=moment, updated_at=moment)
     )

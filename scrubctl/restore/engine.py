@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, Update, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, Update, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool
@@ -256,7 +256,7 @@ def pending_users(
         matches = or_(matches, image_locations.c.value.not_like("%://%"))
     rows = connection.execute(
         select(image_locations.c.image_id, image_locations.c.value).where(
-            image_locations.c.deleted.is_(True),
+            image_locations.c.deleted == true(),
             image_locations.c.status == PENDING_DELETE,
             image_locations.c.image_id != image_id,
             matches,
@@ -270,7 +270,7 @@ def _deleted_with(
 ) -> list[dict[str, Any]]:
     """Return the soft-deleted rows of ``table`` that were deleted together with the image."""
     rows = connection.execute(
-        select(table).where(table.c.image_id == image_id, table.c.deleted.is_(True)).order_by(table.c.id)
+        select(table).where(table.c.image_id == image_id, table.c.deleted == true()).order_by(table.c.id)
     ).mappings()
     return [dict(row) for row in rows if deleted_together(row["deleted_at"], deletion, tolerance)]
 
@@ -338,7 +338,7 @@ def write_restore(
             _guarded(
                 connection,
                 update(table)
-                .where(table.c.id.in_(ids), table.c.image_id == plan.image_id, table.c.deleted.is_(True))
+                .where(table.c.id.in_(ids), table.c.image_id == plan.image_id, table.c.deleted == true())
                 .values(deleted=False, deleted_at=None, updated_at=now),
                 len(ids),
                 f"{table.name} rows",

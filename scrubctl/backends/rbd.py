@@ -1,0 +1,495 @@
+"""The ``rbd`` deleter: erases the RBD images of Glance's Ceph store, and is honest about clones.
+
+URLs are read as glance_store reads them: ``rbd://<image>`` (one component, taken verbatim: an
+image of the store's pool with no snapshot) or ``rbd://<fsid>/<pool>/<image>/<snapshot>`` (four
+components, each percent-decoded). Empty components and any other count are refused.
+
+Two deliberate differences from glance_store:
+
+* The fsid must be the cluster's. glance_store never checks it, so a location copied from another
+  cluster would delete a same-named image here; it is refused with the reason instead.
+* The pool is the URL's, as glance_store does (``loc.pool or self.pool``): an operator who changed
+  ``rbd_store_pool`` still has old images in the old pool, and the URL is the only record of where
+  they are. It is used only when it exists and the store's user can read it; otherwise the location
+  is blocked with the reason (never guessed into the store's pool).
+
+Connection: one ``rados.Rados`` handle per deleter (one store, one run), opened on first use under a
+lock and shared by the worker threads, with an I/O context per pool; librados and librbd are
+thread-safe and their Python bindings release the GIL. ``client_mount_timeout``,
+``rados_mon_op_timeout`` and ``rados_osd_op_timeout`` are all set from ``rados_connect_timeout``
+(``Rados.connect(timeout=...)`` is ignored by the bindings). A store found unreachable stays
+unreachable for the rest of the run, so the other locations fail at once. ``close()`` shuts the
+handle down (an open handle can crash the interpreter at exit).
+
+Erase, in order: parse; connect; check the fsid; open the pool; open the image read-only (this
+registers no watcher) and read its size, snapshots, children (``list_children2`` on the image head
+lists the clones of every snapshot, including those already in the trash namespace) and watchers;
+refuse watchers, snapshots the URL does not name, and clones (unless ``rbd_clones=trash`` and clone
+v2 is enabled); ask the monitors for ``require_min_compat_client`` (a cheap round trip); stop here in a
+dry run. Then, read-write: ``unprotect_snap`` (if protected), ``remove_snap``, ``RBD.remove``; or, for
+``trash`` with clones, ``unprotect_snap``, ``remove_snap`` (under clone v2 the snapshot moves to the
+trash namespace and disappears with its last clone) and ``RBD.trash_move``. Clones are listed before
+anything is touched: under clone v2 Glance's blind sequence unprotects and trashes the snapshot, then
+fails on ``RBD.remove`` and leaves a half-deleted image.
+
+Remaining window: with the monitors gone, ``unprotect_snap`` waits for an osdmap forever. The
+monitor round trip just before it turns an already-dead monitor into ``BackendUnavailableError``
+within ``rados_connect_timeout``; a monitor that dies in the few milliseconds between that answer and
+``unprotect_snap`` still hangs that worker until a monitor is back.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import math
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+from urllib.parse import unquote
+
+from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.config import StoreConfig
+from scrubctl.errors import BackendUnavailableError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+BINDINGS_HINT = (
+    "python3-rados and python3-rbd are not importable: apt install python3-rados python3-rbd "
+    "(a virtualenv needs --system-site-packages on the system Python)"
+)
+DEFAULT_POOL = "images"
+DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+CLONE_POLICIES = ("block", "trash")
+SHOWN_AT_MOST = 3
+
+
+@dataclass(frozen=True)
+class RbdUrl:
+    """An ``rbd://`` location: the image, and for the four-component form its cluster, pool and snapshot."""
+
+    image: str
+    fsid: str | None = None
+    pool: str | None = None
+    snapshot: str | None = None
+
+
+def parse_url(url: str) -> RbdUrl:
+    """Parse a location URL exactly as glance_store does, or raise :class:`LocationBlocked`."""
+    prefix = "rbd://"
+    if not url.startswith(prefix):
+        raise LocationBlocked(f"not an rbd:// URL: {url}")
+    pieces = url[len(prefix) :].split("/")
+    if len(pieces) not in (1, 4):
+        raise LocationBlocked(f"RBD URL must have exactly 1 or 4 components, not {len(pieces)}: {url}")
+    if any(piece == "" for piece in pieces):
+        raise LocationBlocked(f"RBD URL has an empty component: {url}")
+    if len(pieces) == 1:
+        return RbdUrl(image=pieces[0])
+    fsid, pool, image, snapshot = (unquote(piece) for piece in pieces)
+    if "\0" in fsid + pool + image + snapshot:
+        raise LocationBlocked(f"RBD URL decodes to a NUL byte (librbd would cut the name there): {url}")
+    return RbdUrl(image=image, fsid=fsid, pool=pool, snapshot=snapshot)
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """The ``rados`` and ``rbd`` modules (Debian's python3-rados and python3-rbd)."""
+
+    rados: Any
+    rbd: Any
+
+
+def load_bindings() -> Bindings | None:
+    """Import the Ceph bindings, or return ``None`` when they are not installed."""
+    try:
+        return Bindings(import_module("rados"), import_module("rbd"))
+    except ImportError:
+        return None
+
+
+def describe(error: BaseException) -> str:
+    """``ENOENT: RBD image not found (...)`` for a native error (no keys or secrets are in these)."""
+    number = getattr(error, "errno", None)
+    name = errno.errorcode.get(abs(number), f"errno {number}") if isinstance(number, int) else type(error).__name__
+    text = str(error)
+    if text.startswith("[errno"):
+        text = text.partition("] ")[2] or text
+    return f"{name}: {text}" if text else name
+
+
+def is_timeout(error: BaseException, bindings: Bindings) -> bool:
+    """``rbd.Timeout`` and ``rados.TimedOut`` are different classes; both mean ETIMEDOUT."""
+    return isinstance(error, (bindings.rbd.Timeout, bindings.rados.TimedOut)) or getattr(error, "errno", None) in (
+        errno.ETIMEDOUT,
+        -errno.ETIMEDOUT,
+    )
+
+
+def is_permission(error: BaseException) -> bool:
+    """EPERM or EACCES, whichever class the bindings chose."""
+    return abs(getattr(error, "errno", 0) or 0) in (errno.EPERM, errno.EACCES)
+
+
+def connection_error(
+    error: BaseException, bindings: Bindings, *, where: str, timeout: float
+) -> BackendUnavailableError:
+    """Explain in one line why connecting to the cluster failed."""
+    rados = bindings.rados
+    if is_timeout(error, bindings):
+        reason = f"no answer from the Ceph monitors within {timeout:g} s"
+    elif isinstance(error, rados.PermissionDeniedError) or is_permission(error):
+        reason = "authentication refused (wrong key, or unknown user)"
+    elif isinstance(error, rados.ObjectNotFound):
+        reason = "configuration file, keyring or key not found"
+    else:
+        reason = "cannot connect"
+    return BackendUnavailableError(f"Ceph cluster {where}: {reason} ({describe(error)})")
+
+
+def listed(items: Sequence[str]) -> str:
+    """``a, b, c and 2 more``."""
+    shown = ", ".join(items[:SHOWN_AT_MOST])
+    return shown + (f" and {len(items) - SHOWN_AT_MOST} more" if len(items) > SHOWN_AT_MOST else "")
+
+
+def child_name(child: Mapping[str, Any]) -> str:
+    """``pool/image`` (``pool/namespace/image`` in a namespace), marked when it is in the RBD trash."""
+    parts = [child.get("pool"), child.get("pool_namespace"), child.get("image")]
+    name = "/".join(str(part) for part in parts if part)
+    return name + " (in the RBD trash)" if child.get("trash") else name
+
+
+def clone_v2_enabled(release: str) -> bool:
+    """Clone v2 needs ``require_min_compat_client`` mimic or later (Ceph names releases alphabetically)."""
+    return release.strip().lower() >= "mimic"
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a read-only look at an image found."""
+
+    rbd_id: str
+    size: int
+    snapshot_exists: bool
+    snapshot_protected: bool
+    other_snapshots: tuple[str, ...]
+    children: tuple[str, ...]
+    watchers: tuple[str, ...]
+
+
+class RbdDeleter:
+    """Erases the RBD images behind the locations of one Ceph store (see the module docstring)."""
+
+    def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.pool = store.get("rbd_store_pool") or DEFAULT_POOL
+        self.user = store.get("rbd_store_user") or None
+        self.conf_file = store.get("rbd_store_ceph_conf") or DEFAULT_CEPH_CONF
+        self.clones = (options or {}).get("rbd_clones", "block")
+        self._problem: str | None = None
+        try:
+            configured = store.get_float("rados_connect_timeout", 0.0)
+        except ConfigError as error:
+            configured, self._problem = 0.0, str(error)
+        self.timeout = configured if configured > 0 else DEFAULT_TIMEOUT_SECONDS
+        if self.clones not in CLONE_POLICIES:
+            self._problem = f"unknown rbd_clones policy {self.clones!r} (block or trash)"
+        self.who = f"client.{self.user}" if self.user else "the default Ceph user"
+        self._bindings = load_bindings()
+        self._lock = threading.Lock()
+        self._handle: Any = None
+        self._fsid = ""
+        self._ioctxs: dict[str, Any] = {}
+        self._down: str | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @property
+    def bindings(self) -> Bindings:
+        """The Ceph bindings, or :class:`LocationBlocked` with the install hint."""
+        if self._bindings is None:
+            raise LocationBlocked(BINDINGS_HINT)
+        return self._bindings
+
+    def _client_options(self) -> dict[str, str]:
+        seconds = str(max(1, math.ceil(self.timeout)))
+        return {"client_mount_timeout": seconds, "rados_mon_op_timeout": seconds, "rados_osd_op_timeout": seconds}
+
+    def _connect(self) -> Any:
+        bindings = self.bindings
+        if self._problem is not None:
+            raise BackendUnavailableError(f"store {self.store.label}: {self._problem}")
+        with self._lock:
+            if self._down is not None:
+                raise BackendUnavailableError(self._down)
+            if self._handle is None:
+                where = f"of store {self.store.label} ({self.conf_file}, {self.who})"
+                try:
+                    handle = bindings.rados.Rados(
+                        conffile=self.conf_file, rados_id=self.user, conf=self._client_options()
+                    )
+                except bindings.rados.Error as error:
+                    self._down = str(connection_error(error, bindings, where=where, timeout=self.timeout))
+                    raise BackendUnavailableError(self._down) from None
+                try:
+                    handle.connect()
+                    self._fsid = str(handle.get_fsid())
+                except bindings.rados.Error as error:
+                    handle.shutdown()
+                    self._down = str(connection_error(error, bindings, where=where, timeout=self.timeout))
+                    raise BackendUnavailableError(self._down) from None
+                self._handle = handle
+                logger.debug("connected to Ceph cluster %s as %s", self._fsid, self.who)
+            return self._handle
+
+    def _ioctx(self, location: RbdUrl) -> Any:
+        """The pool of a location, after checking that the URL names this cluster."""
+        handle = self._connect()
+        if location.fsid is not None and location.fsid != self._fsid:
+            raise LocationBlocked(
+                f"URL names Ceph cluster {location.fsid}, but store {self.store.label} is cluster {self._fsid}"
+            )
+        pool = location.pool or self.pool
+        with self._lock:
+            if pool in self._ioctxs:
+                return self._ioctxs[pool]
+            try:
+                ioctx = handle.open_ioctx(pool)
+            except self.bindings.rados.Error as error:
+                if pool != self.pool and isinstance(error, self.bindings.rados.ObjectNotFound):
+                    raise LocationBlocked(f"pool {pool} named by the URL does not exist in this cluster") from None
+                raise self._mapped(error, f"opening pool {pool} of store {self.store.label}", store_pool=True) from None
+            self._ioctxs[pool] = ioctx
+            return ioctx
+
+    def _mapped(self, error: BaseException, doing: str, *, store_pool: bool) -> Exception:
+        """Turn a native error into our vocabulary; a timeout marks the store down for the run."""
+        if is_timeout(error, self.bindings):
+            self._down = (
+                f"Ceph store {self.store.label}: {doing}: no answer within {self.timeout:g} s ({describe(error)})"
+            )
+            return BackendUnavailableError(self._down)
+        if is_permission(error):
+            if store_pool:
+                return BackendUnavailableError(f"{doing}: {self.who} lacks the rights ({describe(error)})")
+            return LocationBlocked(f"{doing}: not readable by {self.who} ({describe(error)})")
+        if store_pool and isinstance(error, self.bindings.rados.ObjectNotFound):
+            return BackendUnavailableError(f"{doing}: {describe(error)}")
+        return LocationFailed(f"{doing} failed: {describe(error)}")
+
+    @contextmanager
+    def _native(self, doing: str, location: RbdUrl) -> Iterator[None]:
+        """Map the native errors raised inside the block (specific ones are caught inside it)."""
+        bindings = self.bindings
+        try:
+            yield
+        except (bindings.rbd.Error, bindings.rados.Error) as error:
+            in_store_pool = (location.pool or self.pool) == self.pool
+            raise self._mapped(error, doing, store_pool=in_store_pool) from None
+
+    def _min_compat_client(self) -> str | None:
+        """``require_min_compat_client``, asked of the monitors; ``BackendUnavailableError`` if they
+        do not answer within the timeout. Any answer, even a refusal, proves they are up."""
+        handle = self._connect()
+        for command in ({"prefix": "osd get-require-min-compat-client"}, {"prefix": "osd dump", "format": "json"}):
+            try:
+                code, output, status = handle.mon_command(json.dumps(command), b"")
+            except self.bindings.rados.Error as error:
+                raise self._mapped(error, f"asking the monitors ({command['prefix']})", store_pool=True) from None
+            if code == -errno.ETIMEDOUT:
+                self._down = f"Ceph store {self.store.label}: the monitors did not answer within {self.timeout:g} s"
+                raise BackendUnavailableError(self._down)
+            if code == 0 and command["prefix"] == "osd dump":
+                return str(json.loads(output).get("require_min_compat_client", "")) or None
+            if code == 0:
+                return output.decode(errors="replace").strip().strip('"') or None
+            logger.debug("mon command %s refused: %s %s", command["prefix"], code, status)
+        return None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _inspect(self, ioctx: Any, location: RbdUrl, spec: str) -> Inspection | None:
+        """Look at the image read-only (no watcher registered); ``None`` when it is gone."""
+        rbd = self.bindings.rbd
+        with self._native(f"reading RBD image {spec}", location):
+            try:
+                image = rbd.Image(ioctx, location.image, read_only=True)
+            except rbd.ImageNotFound:
+                return None
+            try:
+                snapshots = list(image.list_snaps())
+                user, trash = rbd.RBD_SNAP_NAMESPACE_TYPE_USER, rbd.RBD_SNAP_NAMESPACE_TYPE_TRASH
+                names = [str(snap["name"]) for snap in snapshots if snap.get("namespace", user) == user]
+                exists = location.snapshot in names
+                others = [name for name in names if name != location.snapshot] + [
+                    f"{snap['name']} (namespace {snap['namespace']})"
+                    for snap in snapshots
+                    if snap.get("namespace", user) not in (user, trash)
+                ]
+                try:
+                    protected = exists and bool(image.is_protected_snap(location.snapshot))
+                except rbd.ImageNotFound:
+                    exists = protected = False
+                return Inspection(
+                    rbd_id=str(image.id()),
+                    size=int(image.size()),
+                    snapshot_exists=exists,
+                    snapshot_protected=protected,
+                    other_snapshots=tuple(others),
+                    children=tuple(sorted(child_name(child) for child in image.list_children2())),
+                    watchers=tuple(str(watcher["addr"]) for watcher in image.watchers_list()),
+                )
+            except rbd.ImageNotFound:
+                return None
+            finally:
+                image.close()
+
+    def _reasons(self, found: Inspection, location: RbdUrl, spec: str) -> list[str]:
+        """Everything that forbids erasing the image now, by policy or because something uses it."""
+        reasons = []
+        if found.watchers:
+            reasons.append(f"RBD image {spec} is open by another client (watchers: {listed(found.watchers)})")
+        if found.other_snapshots:
+            reasons.append(
+                f"RBD image {spec} has snapshot(s) its location does not name: {listed(found.other_snapshots)}"
+            )
+        if found.children:
+            clones = f"RBD image {spec} has {len(found.children)} clone(s): {listed(found.children)}"
+            if self.clones == "block":
+                reasons.append(f"{clones}; flatten or remove them, or scrub with --rbd-clones=trash (clone v2)")
+            else:
+                release = self._min_compat_client()
+                if release is None:
+                    reasons.append(f"{clones}; cannot trash it: clone v2 status unknown (monitors refused osd dump)")
+                elif not clone_v2_enabled(release):
+                    why = f"clone v2 not enabled: require_min_compat_client is {release}"
+                    reasons.append(f"{clones}; cannot trash it: {why}")
+        return reasons
+
+    def _locate(self, url: str) -> tuple[RbdUrl, Any, str]:
+        """Parse, connect, check the fsid and open the pool; the install hint comes before all that."""
+        if self._bindings is None:
+            raise LocationBlocked(BINDINGS_HINT)
+        location = parse_url(url)
+        ioctx = self._ioctx(location)
+        return location, ioctx, f"{location.pool or self.pool}/{location.image}"
+
+    # -- the Deleter protocol -----------------------------------------------------------------
+
+    def erase(self, url: str, *, dry_run: bool) -> EraseResult:
+        """Remove the image and its snapshot, or move a cloned image to the RBD trash (``rbd_clones=trash``)."""
+        location, ioctx, spec = self._locate(url)
+        found = self._inspect(ioctx, location, spec)
+        if found is None:
+            return EraseResult(EraseOutcome.ALREADY_GONE, f"RBD image {spec} already gone", 0)
+        reasons = self._reasons(found, location, spec)
+        if reasons:
+            raise LocationBlocked("; ".join(reasons))
+        if found.snapshot_exists and not found.children:  # with clones, _reasons asked them already
+            self._min_compat_client()  # the monitors answer: unprotect_snap will not hang on them
+        remain = len(found.children)
+        trash_detail = f"moved to RBD trash, {remain} clone{'s remain' if remain != 1 else ' remains'}"
+        if dry_run:
+            detail = f"would be {trash_detail}" if found.children else f"would remove RBD image {spec}"
+            return EraseResult(EraseOutcome.WOULD_ERASE, detail, found.size)
+        if found.snapshot_exists:
+            self._drop_snapshot(ioctx, location, found, spec)
+        rbd = self.bindings.rbd
+        with self._native(f"removing RBD image {spec}", location):
+            try:
+                if found.children:
+                    rbd.RBD().trash_move(ioctx, location.image, 0)
+                else:
+                    rbd.RBD().remove(ioctx, location.image)
+            except rbd.ImageNotFound:
+                return EraseResult(EraseOutcome.ALREADY_GONE, f"RBD image {spec} already gone", 0)
+            except rbd.ImageBusy:
+                raise LocationBlocked(f"RBD image {spec} is in use (opened by a client since it was checked)") from None
+            except rbd.ImageHasSnapshots:
+                raise LocationBlocked(
+                    f"RBD image {spec} still has snapshots (a clone or snapshot appeared during the run); image kept"
+                ) from None
+        if found.children:
+            return EraseResult(EraseOutcome.TRASHED, f"{trash_detail} (trash id {found.rbd_id})", found.size)
+        return EraseResult(EraseOutcome.ERASED, f"removed RBD image {spec} and its snapshot", found.size)
+
+    def _drop_snapshot(self, ioctx: Any, location: RbdUrl, found: Inspection, spec: str) -> None:
+        """Unprotect (if protected) and remove the URL's snapshot; a snapshot already gone is fine."""
+        rbd, snapshot = self.bindings.rbd, f"{spec}@{location.snapshot}"
+        with self._native(f"removing snapshot {snapshot}", location):
+            try:
+                image = rbd.Image(ioctx, location.image)
+            except rbd.ImageNotFound:
+                return
+            try:
+                if found.snapshot_protected:
+                    image.unprotect_snap(location.snapshot)
+                image.remove_snap(location.snapshot)
+            except rbd.ImageNotFound:
+                logger.debug("snapshot %s already gone", snapshot)
+            except rbd.ImageBusy:
+                kind = "format 1 clones need it protected" if found.children else "a clone appeared since the check"
+                raise LocationBlocked(f"snapshot {snapshot} is in use ({kind}); image kept") from None
+            finally:
+                image.close()
+
+    def exists(self, url: str) -> bool:
+        """Whether the image and, for the four-component form, its snapshot are both there."""
+        location, ioctx, spec = self._locate(url)
+        found = self._inspect(ioctx, location, spec)
+        return found is not None and (location.snapshot is None or found.snapshot_exists)
+
+    def blockers(self, url: str) -> list[str]:
+        """Clones, watchers, extra snapshots, or a URL this store must not touch; changes nothing."""
+        if self._bindings is None:
+            raise LocationBlocked(BINDINGS_HINT)
+        try:
+            location, ioctx, spec = self._locate(url)
+            found = self._inspect(ioctx, location, spec)
+            return [] if found is None else self._reasons(found, location, spec)
+        except (LocationBlocked, LocationFailed) as problem:
+            return [str(problem)]
+
+    def check(self) -> list[str]:
+        """Connect, open the store's pool and list it as the configured user; report clone v2 as info."""
+        if self._bindings is None:
+            return [BINDINGS_HINT]
+        location = RbdUrl(image="", pool=self.pool)
+        try:
+            ioctx = self._ioctx(location)
+            with self._native(f"listing pool {self.pool}", location):
+                count = len(self.bindings.rbd.RBD().list(ioctx))
+            release = self._min_compat_client()
+        except (BackendUnavailableError, LocationBlocked, LocationFailed) as problem:
+            return [str(problem)]
+        clone_v2 = "enabled" if release and clone_v2_enabled(release) else "not enabled"
+        logger.info(
+            "store %s: cluster %s, pool %s (%d images) as %s; clone v2 %s (require_min_compat_client %s)",
+            self.store.label,
+            self._fsid,
+            self.pool,
+            count,
+            self.who,
+            clone_v2,
+            release or "unknown",
+        )
+        return []
+
+    def close(self) -> None:
+        """Close the pools and shut the cluster handle down."""
+        with self._lock:
+            for ioctx in self._ioctxs.values():
+                try:
+                    ioctx.close()
+                except Exception:  # closing must reach shutdown
+                    logger.debug("closing an I/O context failed", exc_info=True)
+            self._ioctxs.clear()
+            if self._handle is not None:
+                self._handle.shutdown()
+                self._handle = None
