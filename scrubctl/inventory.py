@@ -76,26 +76,26 @@ class ImageEntry:
 
 def pending_images_statement(selection: Selection, cutoff: datetime | None) -> Select[Any]:
     """The one query behind the pending-images section: pending images (deleted at or before
-    ``cutoff``) left-joined to their pending locations, an image's rows adjacent, oldest first."""
+    ``cutoff``) left-joined to their pending locations, an image's rows adjacent.
+
+    Rows come in image id order, which the primary key gives without sorting, so they stream while
+    the server scans; with a limit, the oldest images are chosen (and listed oldest first).
+    """
     candidates = select(*IMAGE_COLUMNS).where(images.c.deleted == true(), images.c.status == PENDING_DELETE)
     candidates = _narrowed(candidates, selection, images.c.deleted_at, cutoff)
     sql_limit = selection.limit if selection.store is None else None
     if sql_limit is not None:
         candidates = candidates.order_by("pending_since", images.c.id).limit(sql_limit)
     image_rows = candidates.subquery("pending")
-    return (
-        select(image_rows, *LOCATION_COLUMNS)
-        .select_from(
-            image_rows.outerjoin(
-                image_locations,
-                and_(
-                    image_locations.c.image_id == image_rows.c.id,
-                    image_locations.c.status == PENDING_DELETE,
-                ),
-            )
+    statement = select(image_rows, *LOCATION_COLUMNS).select_from(
+        image_rows.outerjoin(
+            image_locations,
+            and_(image_locations.c.image_id == image_rows.c.id, image_locations.c.status == PENDING_DELETE),
         )
-        .order_by(image_rows.c.pending_since, image_rows.c.id, image_locations.c.id)
     )
+    if selection.limit is not None:  # (with --store the limit is applied while streaming)
+        return statement.order_by(image_rows.c.pending_since, image_rows.c.id)
+    return statement.order_by(image_rows.c.id)
 
 
 def _narrowed(statement: SelectT, selection: Selection, deleted_at: Any, cutoff: datetime | None) -> SelectT:
@@ -206,7 +206,7 @@ class Inventory:
                 status=row.location_status,
                 deleted_at=row.location_deleted_at,
             )
-            for row in rows
+            for row in sorted(rows, key=_location_order)
             if row.location_id is not None
         )
         since = first.pending_since
@@ -225,6 +225,10 @@ class Inventory:
             due=since is not None and since <= self._due_before,
             flags=image_flags(first.status, locations),
         )
+
+
+def _location_order(row: Any) -> int:
+    return int(row.location_id or 0)
 
 
 def image_flags(status: str, locations: Sequence[Location]) -> tuple[str, ...]:
