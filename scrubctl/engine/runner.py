@@ -123,7 +123,12 @@ class ScrubRunner:
                         batch = batches.get_nowait()
                     except queue.Empty:
                         return
-                    self._run_batch(connection, batch, options, report)
+                    try:
+                        self._run_batch(connection, batch, options, report)
+                    except Exception:
+                        with self._lock:  # the batch's images stay pending; say so in the summary
+                            report.summary.not_started += len(batch)
+                        raise
         except Exception as error:  # noqa: BLE001 - reported in the summary; the other workers go on
             message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
             logger.error("worker stopped: %s", message)
