@@ -109,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                 if problems:
                     raise SystemExit(f"glance-scrubber left work undone: {problems}")
                 glance = Measurement(
-                    f"glance-scrubber {reference.GLANCE_VERSION}", args.images, run.seconds, run.scrub_seconds,
+                    f"glance-scrubber {reference.GLANCE_VERSION}",
+                    args.images,
+                    run.seconds,
+                    run.scrub_seconds,
                     run.max_rss_kib / 1024,
                 )
         for concurrency in args.concurrency:

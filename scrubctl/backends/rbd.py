@@ -16,10 +16,10 @@ Two deliberate differences from glance_store:
 Connection: one ``rados.Rados`` handle per deleter (one store, one run), opened on first use under a
 lock and shared by the worker threads, with an I/O context per pool; librados and librbd are
 thread-safe and their Python bindings release the GIL. ``client_mount_timeout``,
-``rados_mon_op_timeout`` and ``rados_osd_op_timeout`` are all set from ``rados_connect_timeout``
-(``Rados.connect(timeout=...)`` is ignored by the bindings). A store found unreachable stays
-unreachable for the rest of the run, so the other locations fail at once. ``close()`` shuts the
-handle down (an open handle can crash the interpreter at exit).
+``rados_mon_op_timeout`` and ``rados_osd_op_timeout`` are all set from ``rados_connect_timeout`` (30 s
+when unset or 0; ``Rados.connect(timeout=...)`` is ignored by the bindings). A store found
+unreachable stays unreachable for the rest of the run, so the other locations fail at once.
+``close()`` shuts the handle down (an open handle can crash the interpreter at exit).
 
 Erase, in order: parse; connect; check the fsid; open the pool; open the image read-only (this
 registers no watcher) and read its size, snapshots, children (``list_children2`` on the image head
@@ -469,16 +469,9 @@ class RbdDeleter:
         except (BackendUnavailableError, LocationBlocked, LocationFailed) as problem:
             return [str(problem)]
         clone_v2 = "enabled" if release and clone_v2_enabled(release) else "not enabled"
-        logger.info(
-            "store %s: cluster %s, pool %s (%d images) as %s; clone v2 %s (require_min_compat_client %s)",
-            self.store.label,
-            self._fsid,
-            self.pool,
-            count,
-            self.who,
-            clone_v2,
-            release or "unknown",
-        )
+        where = f"cluster {self._fsid}, pool {self.pool} ({count} images) as {self.who}"
+        clones = f"clone v2 {clone_v2} (require_min_compat_client {release or 'unknown'})"
+        logger.info("store %s: %s; %s", self.store.label, where, clones)
         return []
 
     def close(self) -> None:
