@@ -147,15 +147,23 @@ def test_audit_trail_records_every_change(world: GlanceWorld, tmp_path: Path) ->
     assert not log.exists() or log.read_text() == ""
     assert world.cli("scrub", "--yes", "--audit-log", str(log)).exit_code == 1
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    erased = [(item["image_id"], item["result"]) for item in records if item["action"] == "erase"]
-    assert sorted(erased) == sorted([(two, "erased"), (two, "erased"), (gone, "already_gone")])
+    attempts = [item for item in records if item["action"] == "erase"]
+    started = [(item["location_id"]) for item in attempts if item["result"] == "started"]
+    outcomes = [item for item in attempts if item["result"] != "started"]
+    erased = [(item["image_id"], item["result"]) for item in outcomes]
+    assert sorted(erased) == sorted([(two, "erased"), (two, "erased"), (gone, "already_gone"), (blocked, "blocked")])
+    # every outcome is preceded by its "started" line, written before the destructive call
+    assert sorted(started) == sorted(item["location_id"] for item in outcomes)
+    for item in outcomes:
+        assert attempts.index(item) > [entry["location_id"] for entry in attempts].index(item["location_id"])
     assert sorted(item["image_id"] for item in records if item["action"] == "mark_deleted") == sorted([two, gone])
-    assert all(item["image_id"] != blocked for item in records)
+    assert all(item["image_id"] != blocked for item in records if item["action"] == "mark_deleted")
     for item in records:
         assert item["time"].endswith("Z") and item["host"]
-    for item in (item for item in records if item["action"] == "erase"):
-        assert item["url"].startswith("file://") and item["backend"] in ("fast", "archive")
-        assert isinstance(item["bytes"], int)
+    for item in outcomes:
+        assert item["url"].startswith("file://")
+        if item["result"] != "blocked":
+            assert item["backend"] in ("fast", "archive") and isinstance(item["bytes"], int)
     assert oct(log.stat().st_mode & 0o777) == "0o600"
 
 

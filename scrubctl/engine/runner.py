@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
@@ -212,7 +213,11 @@ class ScrubRunner:
         return work
 
     def _erase_location(self, work: _ImageWork, location: Location, dry_run: bool) -> None:
+        """Erase one location. Outside a dry run the audit trail gets an ``erase`` line with result
+        ``started`` before the destructive call and one with the outcome after it, so that a crash
+        between the two still leaves the attempt on record."""
         shown, store = location.shown_url, location.store_label
+        started = False
         try:
             if location.url is None or location.scheme is None or location.store is None:
                 raise LocationBlocked(location.problem or "location cannot be resolved to a store")
@@ -221,47 +226,54 @@ class ScrubRunner:
             if known_down is not None:
                 raise BackendUnavailableError(known_down)
             deleter = self.deleters.get(location.scheme, location.store)
+            if not dry_run:
+                self._audit_location("erase", work, location, "started")
+                started = True
             outcome = deleter.erase(location.url, dry_run=dry_run)
-        except LocationBlocked as blocked:
-            work.blocked.append(f"location {location.id}: {blocked}")
-            work.locations.append(LocationResult(location.id, shown, store, "blocked", str(blocked)))
-            return
-        except LocationFailed as failure:
-            work.failed.append(f"location {location.id}: {failure}")
-            work.locations.append(LocationResult(location.id, shown, store, "failed", str(failure)))
-            return
-        except BackendUnavailableError as unreachable:
-            work.failed.append(f"location {location.id}: {unreachable}")
-            work.locations.append(LocationResult(location.id, shown, store, "failed", str(unreachable)))
-            with self._lock:
-                self._unreachable.add(f"store {store}: {unreachable}")
-                self._down_stores.setdefault(store or "", str(unreachable))
-            return
-        except Exception as error:
-            logger.exception("unexpected error erasing location %s", location.id)
-            reason = f"unexpected {error.__class__.__name__}: {error}"
-            work.failed.append(f"location {location.id}: {reason}")
-            work.locations.append(LocationResult(location.id, shown, store, "failed", reason))
+        except Exception as error:  # noqa: BLE001 - mapped below; one bad location never stops the run
+            kind = self._problem(work, location, error)
+            if started:
+                self._audit_location("erase", work, location, kind, detail=str(error))
             return
         size = outcome.bytes_freed if outcome.bytes_freed is not None else (work.image.entry.size or 0)
         work.bytes += size
         work.locations.append(LocationResult(location.id, shown, store, outcome.outcome.value, outcome.detail, size))
-        if outcome.outcome not in ERASED:
-            return
-        work.erased_ids.append(location.id)
-        if not dry_run:
-            self.audit.record(
-                "trash" if outcome.outcome is EraseOutcome.TRASHED else "erase",
-                {
-                    "image_id": work.image.id,
-                    "location_id": location.id,
-                    "url": shown,
-                    "backend": store,
-                    "bytes": size,
-                    "result": outcome.outcome.value,
-                    "detail": outcome.detail,
-                },
-            )
+        if outcome.outcome in ERASED:
+            work.erased_ids.append(location.id)
+        if started:
+            action = "trash" if outcome.outcome is EraseOutcome.TRASHED else "erase"
+            self._audit_location(action, work, location, outcome.outcome.value, detail=outcome.detail, bytes=size)
+
+    def _problem(self, work: _ImageWork, location: Location, error: Exception) -> str:
+        """Record why a location was not erased; return ``blocked`` or ``failed``."""
+        shown, store = location.shown_url, location.store_label
+        if isinstance(error, LocationBlocked):
+            kind, reason = "blocked", str(error)
+        elif isinstance(error, (LocationFailed, BackendUnavailableError)):
+            kind, reason = "failed", str(error)
+        else:
+            logger.error("unexpected error erasing location %s", location.id, exc_info=error)
+            kind, reason = "failed", f"unexpected {error.__class__.__name__}: {error}"
+        if isinstance(error, BackendUnavailableError):
+            with self._lock:
+                self._unreachable.add(f"store {store}: {error}")
+                self._down_stores.setdefault(store or "", str(error))
+        (work.blocked if kind == "blocked" else work.failed).append(f"location {location.id}: {reason}")
+        work.locations.append(LocationResult(location.id, shown, store, kind, reason))
+        return kind
+
+    def _audit_location(self, action: str, work: _ImageWork, location: Location, result: str, **extra: Any) -> None:
+        self.audit.record(
+            action,
+            {
+                "image_id": work.image.id,
+                "location_id": location.id,
+                "url": location.shown_url,
+                "backend": location.store_label,
+                "result": result,
+                **extra,
+            },
+        )
 
     def _record(self, connection: Connection, works: Sequence[_ImageWork], dry_run: bool) -> list[ImageResult]:
         """Record a batch with guarded updates (skipped in a dry run) and build its results."""
@@ -304,5 +316,16 @@ def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
 
 
 def _batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:
-    size = options.batch_size or max(1, min(MAX_BATCH, len(images) // (max(1, options.concurrency) * 4) or 1))
-    return [list(images[start : start + size]) for start in range(0, len(images), size)]
+    """Cut the plan into batches: large first, shrinking towards the end, so that no worker idles
+    while another still holds a full batch of slow erases (RBD: ~150 ms each)."""
+    if options.batch_size:
+        size = options.batch_size
+        return [list(images[start : start + size]) for start in range(0, len(images), size)]
+    workers = max(1, options.concurrency)
+    batches: list[list[PlannedImage]] = []
+    start = 0
+    while start < len(images):
+        size = max(1, min(MAX_BATCH, (len(images) - start) // (workers * 2)))
+        batches.append(list(images[start : start + size]))
+        start += size
+    return batches
