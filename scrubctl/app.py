@@ -17,7 +17,7 @@ from scrubctl.glance.database import GlanceDatabase
 from scrubctl.inventory import Inventory
 from scrubctl.locations import LocationDecoder
 from scrubctl.render import Renderer
-from scrubctl.secrets import mask_text
+from scrubctl.secrets import mask_text, url_password
 
 
 @dataclass
@@ -91,9 +91,9 @@ class Application:
         """Remove every known secret from ``text``."""
         secrets: list[str] = []
         if self.database_url:
-            secrets.append(_password_of(self.database_url))
+            secrets.append(url_password(self.database_url))
         if self._settings is not None:
-            secrets.append(_password_of(self._settings.database_url.reveal()))
+            secrets.append(url_password(self._settings.database_url.reveal()))
             if self._settings.encryption_key is not None:
                 secrets.append(self._settings.encryption_key.reveal())
         return mask_text(text, [secret for secret in secrets if len(secret) >= 3])
@@ -104,8 +104,3 @@ class Application:
             closer()
         if self._database is not None:
             self._database.dispose()
-
-
-def _password_of(url: str) -> str:
-    userinfo = url.partition("://")[2].rpartition("@")[0]
-    return userinfo.partition(":")[2] if "@" in url.partition("://")[2] else ""

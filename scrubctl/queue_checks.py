@@ -39,6 +39,15 @@ def backend_blockers(pool: DeleterPool, location: Location) -> list[str]:
         return [f"backend unreachable: {error}"]
 
 
+def location_reasons(location: Location, users: dict[str, set[str]], pool: DeleterPool) -> list[str]:
+    """What blocks one pending location beyond its row: data a live image shares, then what its
+    backend says (nothing more is asked for a location whose row already has a problem)."""
+    if location.problem is not None or location.url is None:
+        return []
+    shared = shared_data_reason(location.url, location.image_id, users)
+    return ([shared] if shared else []) + backend_blockers(pool, location)
+
+
 def location_blockers(
     connection: Connection, decoder: LocationDecoder, pool: DeleterPool, details: ImageDetails, settings: Settings
 ) -> dict[int, list[str]]:
@@ -50,15 +59,8 @@ def location_blockers(
         [location.url for location in pending if location.url],
         encrypted_rows=settings.encryption_key is not None,
     )
-    blockers: dict[int, list[str]] = {}
-    for location in pending:
-        reasons = backend_blockers(pool, location) if location.problem is None else []
-        shared = shared_data_reason(location.url or "", location.image_id, users)
-        if shared:
-            reasons.insert(0, shared)
-        if reasons:
-            blockers[location.id] = reasons
-    return blockers
+    blockers = {location.id: location_reasons(location, users, pool) for location in pending}
+    return {location_id: reasons for location_id, reasons in blockers.items() if reasons}
 
 
 CHECK_CHUNK = 2000
@@ -80,11 +82,9 @@ def with_backend_checks(
         urls = [location.url for entry in chunk for location in entry.locations if location.url]
         users = live_users(connection, decoder, urls, encrypted_rows=encrypted_rows)
         for entry in chunk:
-            extra: list[str] = []
-            for location in entry.locations:
-                if location.problem is not None or location.url is None:
-                    continue
-                shared = shared_data_reason(location.url, entry.id, users)
-                reasons = ([shared] if shared else []) + backend_blockers(pool, location)
-                extra.extend(f"location {location.id}: {reason}" for reason in reasons)
+            extra = [
+                f"location {location.id}: {reason}"
+                for location in entry.locations
+                for reason in location_reasons(location, users, pool)
+            ]
             yield replace(entry, flags=entry.flags + tuple(extra)) if extra else entry

@@ -26,6 +26,7 @@ from rich.text import Text
 from scrubctl.engine.model import ImageResult, Plan, PlannedImage, Report, Result
 from scrubctl.errors import BadInputError
 from scrubctl.locations import Location
+from scrubctl.logs import unattended
 from scrubctl.views import Column, human_size
 
 OUTPUT_FORMATS = ("table", "json", "csv", "value")
@@ -82,7 +83,7 @@ class Renderer:
     @property
     def interactive(self) -> bool:
         """Whether stderr is a terminal a person watches (progress, prompts)."""
-        return self.err.is_terminal and not os.environ.get("JOURNAL_STREAM")
+        return not unattended(self.stderr)
 
     def listing(
         self,

@@ -73,3 +73,11 @@ def redact_database_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     netloc = f"{parts.username}:{MASK}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def url_password(url: str) -> str:
+    """The password of a URL's userinfo ('' when none), to be masked wherever it might appear."""
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""

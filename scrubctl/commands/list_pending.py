@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -47,13 +47,16 @@ def command(
     renderer = app.renderer(output_format, columns)
     inventory, decoder = app.inventory(), app.decoder()
     pool = DeleterPool(app.registry)
-    with app.connection() as connection, app.connection() as check_connection, closing(pool):
+    with ExitStack() as stack:
+        connection = stack.enter_context(app.connection())
+        stack.callback(pool.close)
+        checks = stack.enter_context(app.connection()) if check_backends else None
 
         def sections() -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
             for title, entries in inventory.pending_work(connection, selection):
-                if check_backends:
+                if checks is not None:
                     entries = with_backend_checks(
-                        check_connection, decoder, pool, entries, encrypted_rows=app.settings.encryption_key is not None
+                        checks, decoder, pool, entries, encrypted_rows=app.settings.encryption_key is not None
                     )
                 yield title, map(image_view, entries)
 

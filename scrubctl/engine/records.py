@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, select, update
 
 from scrubctl.glance.schema import DELETED, PENDING_DELETE, image_locations, images
 
@@ -59,12 +60,7 @@ def mark_locations_deleted(
     ).rowcount
     if changed == len(location_ids):
         return set()
-    rows = connection.execute(
-        select(image_locations.c.id, image_locations.c.updated_at).where(image_locations.c.id.in_(location_ids))
-    )
-    return {location_id for location_id, updated_at in rows if updated_at != now} | (
-        set(location_ids) - set(_ids(connection, location_ids))
-    )
+    return _not_updated(connection, image_locations, location_ids, now)
 
 
 def mark_images_deleted(connection: Connection, image_ids: Sequence[str], now: datetime, *, dry_run: bool) -> set[str]:
@@ -78,12 +74,11 @@ def mark_images_deleted(connection: Connection, image_ids: Sequence[str], now: d
     ).rowcount
     if changed == len(image_ids):
         return set()
-    rows = connection.execute(select(images.c.id, images.c.updated_at).where(images.c.id.in_(image_ids)))
-    updated = {image_id for image_id, updated_at in rows if updated_at == now}
-    return set(image_ids) - updated
+    return _not_updated(connection, images, image_ids, now)
 
 
-def _ids(connection: Connection, location_ids: Sequence[int]) -> list[int]:
-    return list(
-        connection.execute(select(image_locations.c.id).where(image_locations.c.id.in_(location_ids))).scalars()
-    )
+def _not_updated(connection: Connection, table: Table, ids: Sequence[Any], now: datetime) -> set[Any]:
+    """The ids among ``ids`` that this run's update did not stamp with ``now`` (changed first by
+    someone else, or gone)."""
+    rows = connection.execute(select(table.c.id, table.c.updated_at).where(table.c.id.in_(ids)))
+    return set(ids) - {row_id for row_id, updated_at in rows if updated_at == now}
