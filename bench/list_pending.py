@@ -48,7 +48,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.dialects import mysql
 
 from scrubctl.glance.bootstrap import load_mysql_schema, mysql_statements, schema_sql
-from scrubctl.inventory import Selection, pending_images_statement
+from scrubctl.glance.pending import Selection, pending_images_statement
 
 HOST = "127.0.0.1"
 PORT = 3306

@@ -49,7 +49,7 @@ import rbd  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
 from scrubctl.glance.writer import NewImage, NewLocation, create_image, delete_image  # noqa: E402
-from scrubctl.timeutil import utc_now  # noqa: E402
+from scrubctl.settings.utc import utc_now  # noqa: E402
 
 SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 DATABASE = "scrubctl_bench_rbd"

@@ -9,15 +9,14 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from scrubctl.audit import JsonLinesAudit
 from scrubctl.backends import DeleterRegistry
-from scrubctl.config import Settings, load_settings
-from scrubctl.engine.model import AuditTrail, NullAudit
 from scrubctl.glance.database import GlanceDatabase
-from scrubctl.inventory import Inventory
-from scrubctl.locations import LocationDecoder
-from scrubctl.render import Renderer
-from scrubctl.secrets import mask_text, url_password
+from scrubctl.glance.locations import LocationDecoder
+from scrubctl.glance.pending import Inventory
+from scrubctl.output.renderer import Renderer
+from scrubctl.settings.config import Settings, load_settings
+from scrubctl.settings.secrets import mask_text, url_password
+from scrubctl.unattended.audit import AuditTrail, JsonLinesAudit, NullAudit
 
 
 @dataclass

@@ -16,7 +16,7 @@ from scrubctl.app import Application
 from scrubctl.commands import check, list_pending, restore, sandbox, scrub, show, systemd_units
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
-from scrubctl.logs import configure_logging
+from scrubctl.unattended.logs import configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

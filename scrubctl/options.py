@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 
 import click
 
-from scrubctl.ages import parse_age
 from scrubctl.errors import BadInputError
-from scrubctl.ids import parse_image_id
-from scrubctl.render import OUTPUT_FORMATS
-from scrubctl.timeutil import utc_now
+from scrubctl.output.renderer import OUTPUT_FORMATS
+from scrubctl.settings.ages import parse_age
+from scrubctl.settings.ids import parse_image_id
+from scrubctl.settings.utc import utc_now
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,8 +7,8 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scrubctl.ages import parse_age
 from scrubctl.errors import BadInputError
+from scrubctl.settings.ages import parse_age
 
 NOW = datetime(2026, 11, 22, 12, 0, 0)
 

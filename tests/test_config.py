@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from scrubctl.config import load_settings, parse_enabled_backends
 from scrubctl.errors import ConfigError
+from scrubctl.settings.config import load_settings, parse_enabled_backends
 from tests.world import invoke
 
 

@@ -6,8 +6,8 @@ import os
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from scrubctl.crypt import UndecryptableError, decrypt_url, encrypt_url
 from scrubctl.errors import ConfigError
+from scrubctl.glance.encryption import UndecryptableError, decrypt_url, encrypt_url
 
 KEY = "0123456789abcdef0123456789abcdef"
 

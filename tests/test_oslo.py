@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from scrubctl.errors import ConfigError
-from scrubctl.oslo import OsloConfig
+from scrubctl.settings.oslo_syntax import OsloConfig
 
 
 def parse(tmp_path: Path, *texts: str) -> OsloConfig:

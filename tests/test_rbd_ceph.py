@@ -18,8 +18,8 @@ import pytest
 
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.backends.rbd import RbdDeleter
-from scrubctl.config import load_settings
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.settings.config import load_settings
 from tests.ceph import (  # the *_fixture imports register the fixtures ceph, rbd_world...
     IMAGE_BYTES,
     Cluster,

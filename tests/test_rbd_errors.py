@@ -22,8 +22,8 @@ from scrubctl.backends import DeleterRegistry
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
 from scrubctl.backends.rbd import BINDINGS_HINT, RbdDeleter, RbdUrl, child_name, clone_v2_enabled, describe, listed
 from scrubctl.backends.rbd import parse_url as parse
-from scrubctl.config import StoreConfig, load_settings
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.settings.config import StoreConfig, load_settings
 
 FSID = "97972d88-26f7-471f-900a-50499ae3bc7c"
 URL = f"rbd://{FSID}/images/img/snap"

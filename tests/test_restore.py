@@ -22,12 +22,12 @@ from sqlalchemy import text, update
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.file import FileDeleter
-from scrubctl.config import StoreConfig
-from scrubctl.engine.claims import lock_name
+from scrubctl.coordination.claims import lock_name
 from scrubctl.glance.schema import image_locations
 from scrubctl.glance.writer import remove_tag
 from scrubctl.restore import RestoreResult, RestoreTools, restore_images
-from scrubctl.timeutil import glance_timestamp
+from scrubctl.settings.config import StoreConfig
+from scrubctl.settings.utc import glance_timestamp
 from tests.world import GlanceWorld, invoke
 
 TABLES = ("images", "image_locations", "image_properties", "image_tags", "image_members")

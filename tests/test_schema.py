@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, cre
 from scrubctl.glance.bootstrap import SCHEMA_REVISION
 from scrubctl.glance.database import GlanceDatabase
 from scrubctl.glance.schema import REQUIRED_TABLES, alembic_version
-from scrubctl.secrets import Secret
+from scrubctl.settings.secrets import Secret
 from tests.world import GlanceWorld
 
 COMPATIBLE = {

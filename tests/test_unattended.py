@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from scrubctl.glance.schema import image_locations, images
-from scrubctl.systemd import UnitOptions, service_unit, timer_unit
+from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit
 from tests.world import GlanceWorld, invoke
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select, text
 from scrubctl.cli import run
 from scrubctl.glance.schema import REQUIRED_TABLES, image_locations, images
 from scrubctl.glance.writer import NewImage, NewLocation, create_image, delete_image, delete_location_from_store
-from scrubctl.timeutil import glance_timestamp, utc_now
+from scrubctl.settings.utc import glance_timestamp, utc_now
 
 OWNER = "0c4e939acacf4376bdcd1129f1a054ad"
 

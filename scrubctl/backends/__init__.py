@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 
 from scrubctl.backends.base import Deleter, DeleterFactory, LocationBlocked
-from scrubctl.config import StoreConfig
+from scrubctl.settings.config import StoreConfig
 
 ENTRY_POINT_GROUP = "scrubctl.deleters"
 

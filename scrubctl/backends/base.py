@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from scrubctl.config import StoreConfig
+from scrubctl.settings.config import StoreConfig
 
 
 class EraseOutcome(enum.Enum):

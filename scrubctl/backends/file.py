@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
-from scrubctl.config import StoreConfig
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.settings.config import StoreConfig
 
 DEFAULT_DATADIR = "/var/lib/glance/images"
 

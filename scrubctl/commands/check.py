@@ -6,7 +6,7 @@ import click
 
 from scrubctl.app import Application
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_OK
-from scrubctl.health import run_checks
+from scrubctl.unattended.checks import run_checks
 
 
 @click.command("check")

@@ -12,9 +12,9 @@ import click
 from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
-from scrubctl.inventory import Selection
-from scrubctl.queue_checks import with_backend_checks
-from scrubctl.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
+from scrubctl.engine.blockers import with_backend_checks
+from scrubctl.glance.pending import Selection
+from scrubctl.output.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
 
 
 @click.command("list-pending")

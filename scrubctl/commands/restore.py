@@ -10,7 +10,7 @@ import click
 from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
-from scrubctl.render import Renderer
+from scrubctl.output.renderer import Renderer
 from scrubctl.restore import RestoreReport, RestoreTools, restore_images
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from scrubctl.app import Application
-from scrubctl.sandbox import create_sandbox
+from scrubctl.sandbox.builder import create_sandbox
 
 
 @click.command("sandbox")

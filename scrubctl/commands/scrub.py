@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from scrubctl import metrics, options
+from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
 from scrubctl.engine.planner import ScrubSelection, build_plan
 from scrubctl.engine.runner import RunOptions, ScrubRunner
 from scrubctl.errors import EXIT_INCOMPLETE
-from scrubctl.signals import stop_on_signals
+from scrubctl.unattended import metrics
+from scrubctl.unattended.signals import stop_on_signals
 
 
 @click.command("scrub")

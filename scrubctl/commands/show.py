@@ -9,10 +9,10 @@ import click
 from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
-from scrubctl.details import ImageDetails, image_details
-from scrubctl.queue_checks import location_blockers
-from scrubctl.timeutil import iso_utc
-from scrubctl.views import human_age, human_size, location_view
+from scrubctl.engine.blockers import location_blockers
+from scrubctl.glance.image_details import ImageDetails, image_details
+from scrubctl.output.views import human_age, human_size, location_view
+from scrubctl.settings.utc import iso_utc
 
 
 @click.command("show")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from scrubctl.app import Application
-from scrubctl.systemd import UnitOptions, service_unit, timer_unit, writable_paths
+from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit, writable_paths
 
 
 @click.command("systemd-units")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
+from scrubctl.glance.locations import Location
+from scrubctl.glance.pending import ImageEntry
 from scrubctl.glance.schema import ACTIVE
-from scrubctl.inventory import ImageEntry
-from scrubctl.locations import Location
 
 
 class Result(str, enum.Enum):
@@ -208,18 +207,4 @@ class NullObserver:
         """Ignore."""
 
     def image_finished(self, result: ImageResult) -> None:
-        """Ignore."""
-
-
-class AuditTrail(Protocol):
-    """Durable record of every change, written and flushed before the database change commits."""
-
-    def record(self, action: str, fields: Mapping[str, Any]) -> None:
-        """Append one action (``erase``, ``mark_deleted``, ``restore``, ``trash``...)."""
-
-
-class NullAudit:
-    """No audit trail."""
-
-    def record(self, action: str, fields: Mapping[str, Any]) -> None:
         """Ignore."""

@@ -8,13 +8,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from scrubctl.engine.blockers import shared_data_reason
 from scrubctl.engine.model import Plan, PlannedImage, PlannedLocation
 from scrubctl.errors import RefusedError
+from scrubctl.glance.locations import LocationDecoder
+from scrubctl.glance.pending import ImageEntry, Inventory, Selection
 from scrubctl.glance.schema import PENDING_DELETE, images
-from scrubctl.inventory import ImageEntry, Inventory, Selection
-from scrubctl.locations import LocationDecoder
-from scrubctl.queue_checks import shared_data_reason
-from scrubctl.shared import live_users
+from scrubctl.glance.sharing import live_users
 
 
 @dataclass(frozen=True)

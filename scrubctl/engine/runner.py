@@ -1,7 +1,7 @@
 """Applying a plan: claim, re-check, erase, record; dry-run or not, on one path.
 
 Images are taken in batches by ``concurrency`` workers, each with its own database connection. A
-batch is claimed (see :mod:`~scrubctl.engine.claims`), its rows are re-read inside the claim, and only
+batch is claimed (see :mod:`~scrubctl.coordination.claims`), its rows are re-read inside the claim, and only
 locations still ``pending_delete`` of images still in the queue are erased. Results are recorded with
 guarded updates in one transaction per batch, after the audit trail has the record of every erase.
 One failing location or image never stops the run.
@@ -23,12 +23,10 @@ from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
-from scrubctl.engine.claims import claimed
+from scrubctl.coordination.claims import claimed
 from scrubctl.engine.model import (
-    AuditTrail,
     ImageResult,
     LocationResult,
-    NullAudit,
     NullObserver,
     Observer,
     Plan,
@@ -40,9 +38,10 @@ from scrubctl.engine.model import (
 from scrubctl.engine.records import CurrentState, current_state, mark_images_deleted, mark_locations_deleted
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import GlanceDatabase, describe_db_error
+from scrubctl.glance.locations import Location
 from scrubctl.glance.schema import PENDING_DELETE
-from scrubctl.locations import Location
-from scrubctl.timeutil import glance_timestamp, iso_utc, utc_now
+from scrubctl.settings.utc import glance_timestamp, iso_utc, utc_now
+from scrubctl.unattended.audit import AuditTrail, NullAudit
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 
 from scrubctl.errors import ConfigError, DatabaseError
 from scrubctl.glance.schema import REQUIRED_TABLES, alembic_version
-from scrubctl.secrets import Secret, redact_database_url
+from scrubctl.settings.secrets import Secret, redact_database_url
 
 CONNECT_TIMEOUT_SECONDS = 10
 SQLITE_BUSY_TIMEOUT_SECONDS = 60

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, false, insert, update
 
-from scrubctl.crypt import encrypt_url
+from scrubctl.glance.encryption import encrypt_url
 from scrubctl.glance.schema import (
     ACTIVE,
     PENDING_DELETE,
@@ -24,7 +24,7 @@ from scrubctl.glance.schema import (
     image_tags,
     images,
 )
-from scrubctl.timeutil import glance_timestamp
+from scrubctl.settings.utc import glance_timestamp
 
 
 @dataclass(frozen=True)

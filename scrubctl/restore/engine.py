@@ -30,11 +30,11 @@ from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import LocationBlocked, LocationFailed
-from scrubctl.details import load_image
-from scrubctl.engine.claims import claimed
-from scrubctl.engine.model import AuditTrail
+from scrubctl.coordination.claims import claimed
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import describe_db_error
+from scrubctl.glance.image_details import load_image
+from scrubctl.glance.locations import Location, LocationDecoder
 from scrubctl.glance.schema import (
     ACTIVE,
     DELETED,
@@ -45,7 +45,6 @@ from scrubctl.glance.schema import (
     image_tags,
     images,
 )
-from scrubctl.locations import Location, LocationDecoder
 from scrubctl.restore.model import (
     ImageRestore,
     NotRestorable,
@@ -55,7 +54,8 @@ from scrubctl.restore.model import (
     RestoreResult,
     RestoreTools,
 )
-from scrubctl.timeutil import glance_timestamp, iso_utc
+from scrubctl.settings.utc import glance_timestamp, iso_utc
+from scrubctl.unattended.audit import AuditTrail
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from scrubctl.backends import DeleterPool
-from scrubctl.engine.model import AuditTrail
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
-from scrubctl.locations import Location, LocationDecoder
+from scrubctl.glance.locations import Location, LocationDecoder
+from scrubctl.unattended.audit import AuditTrail
 
 # Rows whose deleted_at lies this close to the image's were deleted together with it.
 DELETED_TOGETHER_TOLERANCE = timedelta(seconds=2)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from scrubctl.config import Settings, StoreConfig
-from scrubctl.crypt import UndecryptableError, decrypt_url, looks_like_url
-from scrubctl.secrets import mask_url
+from scrubctl.glance.encryption import UndecryptableError, decrypt_url, looks_like_url
+from scrubctl.settings.config import Settings, StoreConfig
+from scrubctl.settings.secrets import mask_url
 
 STORE_KEYS = ("store", "backend")  # "backend" is the pre-Train spelling, still found after skipped upgrades
 

@@ -22,7 +22,7 @@ from scrubctl.errors import BadInputError
 from scrubctl.glance.bootstrap import create_sqlite_database
 from scrubctl.glance.schema import image_locations
 from scrubctl.glance.writer import NewImage, NewLocation, create_image, delete_image, delete_location_from_store
-from scrubctl.timeutil import glance_timestamp, utc_now
+from scrubctl.settings.utc import glance_timestamp, utc_now
 
 SCRUB_TIME = 86400
 STORES = ("fast", "archive")

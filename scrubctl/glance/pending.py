@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Select, and_, false, func, select, true
 
 from scrubctl.glance.database import has_index
+from scrubctl.glance.locations import Location, LocationDecoder
 from scrubctl.glance.schema import ACTIVE, PENDING_DELETE, image_locations, images
-from scrubctl.locations import Location, LocationDecoder
-from scrubctl.timeutil import utc_now
+from scrubctl.settings.utc import utc_now
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 STREAM_BATCH_ROWS = 2000

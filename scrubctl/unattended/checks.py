@@ -9,9 +9,9 @@ from pathlib import Path
 
 from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.base import LocationBlocked
-from scrubctl.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
 from scrubctl.errors import ScrubctlError
 from scrubctl.glance.database import GlanceDatabase
+from scrubctl.settings.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
 
 # Glance drivers whose locations are references to data scrubctl must never erase.
 READ_ONLY_DRIVERS = frozenset({"http"})

@@ -1,42 +1,4 @@
-"""The ``rbd`` deleter: erases the RBD images of Glance's Ceph store, and is honest about clones.
-
-URLs are read as glance_store reads them: ``rbd://<image>`` (one component, taken verbatim: an
-image of the store's pool with no snapshot) or ``rbd://<fsid>/<pool>/<image>/<snapshot>`` (four
-components, each percent-decoded). Empty components and any other count are refused.
-
-Two deliberate differences from glance_store:
-
-* The fsid must be the cluster's. glance_store never checks it, so a location copied from another
-  cluster would delete a same-named image here; it is refused with the reason instead.
-* The pool is the URL's, as glance_store does (``loc.pool or self.pool``): an operator who changed
-  ``rbd_store_pool`` still has old images in the old pool, and the URL is the only record of where
-  they are. It is used only when it exists and the store's user can read it; otherwise the location
-  is blocked with the reason (never guessed into the store's pool).
-
-Connection: one ``rados.Rados`` handle per deleter (one store, one run), opened on first use under a
-lock and shared by the worker threads, with an I/O context per pool; librados and librbd are
-thread-safe and their Python bindings release the GIL. ``client_mount_timeout``,
-``rados_mon_op_timeout`` and ``rados_osd_op_timeout`` are all set from ``rados_connect_timeout`` (30 s
-when unset or 0; ``Rados.connect(timeout=...)`` is ignored by the bindings). A store found
-unreachable stays unreachable for the rest of the run, so the other locations fail at once.
-``close()`` shuts the handle down (an open handle can crash the interpreter at exit).
-
-Erase, in order: parse; connect; check the fsid; open the pool; open the image read-only (this
-registers no watcher) and read its size, snapshots, children (``list_children2`` on the image head
-lists the clones of every snapshot, including those already in the trash namespace) and watchers;
-refuse watchers, snapshots the URL does not name, and clones (unless ``rbd_clones=trash`` and clone
-v2 is enabled); ask the monitors for ``require_min_compat_client`` (a cheap round trip); stop here in a
-dry run. Then, read-write: ``unprotect_snap`` (if protected), ``remove_snap``, ``RBD.remove``; or, for
-``trash`` with clones, ``unprotect_snap``, ``remove_snap`` (under clone v2 the snapshot moves to the
-trash namespace and disappears with its last clone) and ``RBD.trash_move``. Clones are listed before
-anything is touched: under clone v2 Glance's blind sequence unprotects and trashes the snapshot, then
-fails on ``RBD.remove`` and leaves a half-deleted image.
-
-Remaining window: with the monitors gone, ``unprotect_snap`` waits for an osdmap forever. The
-monitor round trip just before it turns an already-dead monitor into ``BackendUnavailableError``
-within ``rados_connect_timeout``; a monitor that dies in the few milliseconds between that answer and
-``unprotect_snap`` still hangs that worker until a monitor is back.
-"""
+"""The RBD deleter itself: one Ceph connection per store, look before touching, then erase."""
 
 from __future__ import annotations
 
@@ -45,129 +7,34 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
-from urllib.parse import unquote
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
-from scrubctl.config import StoreConfig
+from scrubctl.backends.rbd.native import (
+    BINDINGS_HINT,
+    Bindings,
+    child_name,
+    clone_v2_enabled,
+    connection_error,
+    describe,
+    is_permission,
+    is_timeout,
+    listed,
+    load_bindings,
+)
+from scrubctl.backends.rbd.urls import RbdUrl, parse_url
 from scrubctl.errors import BackendUnavailableError, ConfigError
+from scrubctl.settings.config import StoreConfig
 
 logger = logging.getLogger(__name__)
 
-BINDINGS_HINT = (
-    "python3-rados and python3-rbd are not importable: apt install python3-rados python3-rbd "
-    "(a virtualenv needs --system-site-packages on the system Python)"
-)
 DEFAULT_POOL = "images"
 DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 CLONE_POLICIES = ("block", "trash")
-SHOWN_AT_MOST = 3
-
-
-@dataclass(frozen=True)
-class RbdUrl:
-    """An ``rbd://`` location: the image, and for the four-component form its cluster, pool and snapshot."""
-
-    image: str
-    fsid: str | None = None
-    pool: str | None = None
-    snapshot: str | None = None
-
-
-def parse_url(url: str) -> RbdUrl:
-    """Parse a location URL exactly as glance_store does, or raise :class:`LocationBlocked`."""
-    prefix = "rbd://"
-    if not url.startswith(prefix):
-        raise LocationBlocked(f"not an rbd:// URL: {url}")
-    pieces = url[len(prefix) :].split("/")
-    if len(pieces) not in (1, 4):
-        raise LocationBlocked(f"RBD URL must have exactly 1 or 4 components, not {len(pieces)}: {url}")
-    if any(piece == "" for piece in pieces):
-        raise LocationBlocked(f"RBD URL has an empty component: {url}")
-    if len(pieces) == 1:
-        return RbdUrl(image=pieces[0])
-    fsid, pool, image, snapshot = (unquote(piece) for piece in pieces)
-    if "\0" in fsid + pool + image + snapshot:
-        raise LocationBlocked(f"RBD URL decodes to a NUL byte (librbd would cut the name there): {url}")
-    return RbdUrl(image=image, fsid=fsid, pool=pool, snapshot=snapshot)
-
-
-@dataclass(frozen=True)
-class Bindings:
-    """The ``rados`` and ``rbd`` modules (Debian's python3-rados and python3-rbd)."""
-
-    rados: Any
-    rbd: Any
-
-
-def load_bindings() -> Bindings | None:
-    """Import the Ceph bindings, or return ``None`` when they are not installed."""
-    try:
-        return Bindings(import_module("rados"), import_module("rbd"))
-    except ImportError:
-        return None
-
-
-def describe(error: BaseException) -> str:
-    """``ENOENT: RBD image not found (...)`` for a native error (no keys or secrets are in these)."""
-    number = getattr(error, "errno", None)
-    name = errno.errorcode.get(abs(number), f"errno {number}") if isinstance(number, int) else type(error).__name__
-    text = str(error)
-    if text.startswith("[errno"):
-        text = text.partition("] ")[2] or text
-    return f"{name}: {text}" if text else name
-
-
-def is_timeout(error: BaseException, bindings: Bindings) -> bool:
-    """``rbd.Timeout`` and ``rados.TimedOut`` are different classes; both mean ETIMEDOUT."""
-    return isinstance(error, (bindings.rbd.Timeout, bindings.rados.TimedOut)) or getattr(error, "errno", None) in (
-        errno.ETIMEDOUT,
-        -errno.ETIMEDOUT,
-    )
-
-
-def is_permission(error: BaseException) -> bool:
-    """EPERM or EACCES, whichever class the bindings chose."""
-    return abs(getattr(error, "errno", 0) or 0) in (errno.EPERM, errno.EACCES)
-
-
-def connection_error(
-    error: BaseException, bindings: Bindings, *, where: str, timeout: float
-) -> BackendUnavailableError:
-    """Explain in one line why connecting to the cluster failed."""
-    rados = bindings.rados
-    if is_timeout(error, bindings):
-        reason = f"no answer from the Ceph monitors within {timeout:g} s"
-    elif isinstance(error, rados.PermissionDeniedError) or is_permission(error):
-        reason = "authentication refused (wrong key, or unknown user)"
-    elif isinstance(error, rados.ObjectNotFound):
-        reason = "configuration file, keyring or key not found"
-    else:
-        reason = "cannot connect"
-    return BackendUnavailableError(f"Ceph cluster {where}: {reason} ({describe(error)})")
-
-
-def listed(items: Sequence[str]) -> str:
-    """``a, b, c and 2 more``."""
-    shown = ", ".join(items[:SHOWN_AT_MOST])
-    return shown + (f" and {len(items) - SHOWN_AT_MOST} more" if len(items) > SHOWN_AT_MOST else "")
-
-
-def child_name(child: Mapping[str, Any]) -> str:
-    """``pool/image`` (``pool/namespace/image`` in a namespace), marked when it is in the RBD trash."""
-    parts = [child.get("pool"), child.get("pool_namespace"), child.get("image")]
-    name = "/".join(str(part) for part in parts if part)
-    return name + " (in the RBD trash)" if child.get("trash") else name
-
-
-def clone_v2_enabled(release: str) -> bool:
-    """Clone v2 needs ``require_min_compat_client`` mimic or later (Ceph names releases alphabetically)."""
-    return release.strip().lower() >= "mimic"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select, true
 
 from scrubctl.engine.model import Report
 from scrubctl.glance.schema import PENDING_DELETE, images
-from scrubctl.timeutil import utc_now
+from scrubctl.settings.utc import utc_now
 
 LAST_SUCCESS = "scrubctl_last_success_timestamp_seconds"
 

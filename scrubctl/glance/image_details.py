@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from scrubctl.errors import NotFoundError
+from scrubctl.glance.locations import Location, LocationDecoder
+from scrubctl.glance.pending import due_cutoff
 from scrubctl.glance.schema import (
     PENDING_DELETE,
     image_locations,
@@ -16,9 +18,7 @@ from scrubctl.glance.schema import (
     image_tags,
     images,
 )
-from scrubctl.inventory import due_cutoff
-from scrubctl.locations import Location, LocationDecoder
-from scrubctl.timeutil import utc_now
+from scrubctl.settings.utc import utc_now
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Plain data views of core results: the JSON contract and the cells of human tables.
 
-Nothing here imports rich; :mod:`scrubctl.render` decides how these values look.
+Nothing here imports rich; :mod:`scrubctl.output.renderer` decides how these values look.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from scrubctl.glance.locations import Location
+from scrubctl.glance.pending import ImageEntry
 from scrubctl.glance.schema import ACTIVE
-from scrubctl.inventory import ImageEntry
-from scrubctl.locations import Location
-from scrubctl.timeutil import iso_utc
+from scrubctl.settings.utc import iso_utc
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from sqlalchemy import Connection
 
 from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import LocationBlocked
-from scrubctl.config import Settings
-from scrubctl.details import ImageDetails
 from scrubctl.errors import BackendUnavailableError
-from scrubctl.inventory import ImageEntry
-from scrubctl.locations import Location, LocationDecoder
-from scrubctl.shared import live_users
+from scrubctl.glance.image_details import ImageDetails
+from scrubctl.glance.locations import Location, LocationDecoder
+from scrubctl.glance.pending import ImageEntry
+from scrubctl.glance.sharing import live_users
+from scrubctl.settings.config import Settings
 
 
 def shared_data_reason(url: str, image_id: str, users: dict[str, set[str]]) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scrubctl.backends.file import data_directories
-from scrubctl.config import Settings
+from scrubctl.settings.config import Settings
 
 DEFAULT_EXECUTABLE = Path("/usr/local/bin/scrubctl")
 DEFAULT_WRITABLE = (Path("/var/lib/glance/images"),)

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scrubctl.crypt import check_key
 from scrubctl.errors import ConfigError
-from scrubctl.oslo import DEFAULT_GROUP, OsloConfig
-from scrubctl.secrets import Secret
+from scrubctl.glance.encryption import check_key
+from scrubctl.settings.oslo_syntax import DEFAULT_GROUP, OsloConfig
+from scrubctl.settings.secrets import Secret
 
 DEFAULT_CONFIG_FILES = (
     Path("/etc/glance/glance-api.conf"),

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, false, select
 
+from scrubctl.glance.locations import LocationDecoder
 from scrubctl.glance.schema import image_locations
-from scrubctl.locations import LocationDecoder
 
 # One scan of the live locations costs about the same for 50 or 5,000 URLs (no index on a TEXT column).
 CHUNK = 5000

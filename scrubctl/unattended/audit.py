@@ -14,10 +14,24 @@ import socket
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scrubctl.errors import ConfigError
-from scrubctl.timeutil import iso_utc, utc_now
+from scrubctl.settings.utc import iso_utc, utc_now
+
+
+class AuditTrail(Protocol):
+    """Durable record of every change, written and flushed before the database change commits."""
+
+    def record(self, action: str, fields: Mapping[str, Any]) -> None:
+        """Append one action (``erase``, ``mark_deleted``, ``restore``, ``trash``...)."""
+
+
+class NullAudit:
+    """No audit trail."""
+
+    def record(self, action: str, fields: Mapping[str, Any]) -> None:
+        """Ignore."""
 
 
 class JsonLinesAudit:

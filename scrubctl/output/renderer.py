@@ -11,23 +11,20 @@ import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
 from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
 
-from scrubctl.engine.model import ImageResult, Plan, PlannedImage, Report, Result
+from scrubctl.engine.model import Plan, Report, Result
 from scrubctl.errors import BadInputError
-from scrubctl.locations import Location
-from scrubctl.logs import unattended
-from scrubctl.views import Column, human_size
+from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
+from scrubctl.output.views import Column, human_size
+from scrubctl.unattended.logs import unattended
 
 OUTPUT_FORMATS = ("table", "json", "csv", "value")
 RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BLOCKED: "yellow", Result.FAILED: "red"}
@@ -248,11 +245,11 @@ class Renderer:
         """Whether a person can answer a prompt (stdin and stderr are terminals, not a timer)."""
         return sys.stdin.isatty() and self.interactive
 
-    def scrub_progress(self, plan: Plan, dry_run: bool) -> _LiveScrubProgress | _LoggedScrubProgress:
+    def scrub_progress(self, plan: Plan, dry_run: bool) -> LiveScrubProgress | LoggedScrubProgress:
         """The progress observer for a run: live on a terminal, one log line per image otherwise."""
         if self.interactive:
-            return _LiveScrubProgress(self.err, len(plan.images), dry_run)
-        return _LoggedScrubProgress(dry_run)
+            return LiveScrubProgress(self.err, len(plan.images), dry_run)
+        return LoggedScrubProgress(dry_run)
 
     def scrub_report(self, report: Report) -> None:
         """Write a run's results: the JSON document, or a table of images and a summary."""
@@ -315,84 +312,3 @@ def _plain(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
-
-
-class _LiveScrubProgress:
-    """A rich live display: a progress bar and one line per image in flight (terminal only)."""
-
-    def __init__(self, console: Console, total: int, dry_run: bool) -> None:
-        self._console = console
-        self._lock = threading.Lock()
-        self._in_flight: dict[str, str] = {}
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        label = "checking (dry run)" if dry_run else "scrubbing"
-        self._task = self._progress.add_task(label, total=total)
-        self._live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
-
-    def _render(self) -> Group:
-        lines = [Text(f"  {line}", overflow="ellipsis", no_wrap=True) for line in list(self._in_flight.values())[:12]]
-        return Group(self._progress, *lines)
-
-    def __enter__(self) -> _LiveScrubProgress:
-        self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._live.__exit__(None, None, None)
-
-    def image_started(self, image: PlannedImage) -> None:
-        with self._lock:
-            self._in_flight[image.id] = f"{image.id} {image.entry.name or ''} {human_size(image.entry.size)}"
-            self._live.update(self._render())
-
-    def location_started(self, image: PlannedImage, location: Location) -> None:
-        with self._lock:
-            self._in_flight[image.id] = (
-                f"{image.id} {image.entry.name or ''} {human_size(image.entry.size)} -> {location.shown_url}"
-            )
-            self._live.update(self._render())
-
-    def image_finished(self, result: ImageResult) -> None:
-        with self._lock:
-            self._in_flight.pop(result.id, None)
-            self._progress.advance(self._task)
-            self._live.update(self._render())
-
-
-class _LoggedScrubProgress:
-    """One plain log line per image and result (off a terminal: pipes, files, the journal)."""
-
-    def __init__(self, dry_run: bool) -> None:
-        self._suffix = " (dry run; not making any changes)" if dry_run else ""
-
-    def __enter__(self) -> _LoggedScrubProgress:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-    def image_started(self, image: PlannedImage) -> None:
-        logger.debug("image %s (%s): started%s", image.id, image.entry.name, self._suffix)
-
-    def location_started(self, image: PlannedImage, location: Location) -> None:
-        logger.debug("image %s: erasing %s%s", image.id, location.shown_url, self._suffix)
-
-    def image_finished(self, result: ImageResult) -> None:
-        level = logging.INFO if result.result in (Result.SCRUBBED, Result.WOULD_SCRUB) else logging.WARNING
-        reason = f": {result.reason}" if result.reason else ""
-        logger.log(
-            level,
-            "image %s (%s) %s, %d bytes%s%s",
-            result.id,
-            result.name,
-            result.result.value,
-            result.bytes,
-            reason,
-            self._suffix,
-        )

@@ -17,7 +17,7 @@ from dateutil.parser import isoparse
 from dateutil.relativedelta import relativedelta
 
 from scrubctl.errors import BadInputError
-from scrubctl.timeutil import to_naive_utc
+from scrubctl.settings.utc import to_naive_utc
 
 ACCEPTED_FORMS = (
     "a duration like 90s, 30m, 12h, 7d, 2w or 1d12h, an ISO 8601 duration like P7D or PT36H, "

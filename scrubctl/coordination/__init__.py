@@ -1,0 +1,1 @@
+"""Coordination between scrubctl runs: claims on images, and retrying transactions another node won."""

@@ -1,0 +1,1 @@
+"""The sandbox: a self-contained SQLite + file-store Glance world to try scrubctl on."""

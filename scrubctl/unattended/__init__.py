@@ -1,0 +1,1 @@
+"""Unattended operation: the audit trail, metrics, logging, signals, systemd units and ``check``."""
