@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from rich import box
@@ -24,6 +24,7 @@ from scrubctl.engine.model import Plan, Report, Result
 from scrubctl.errors import BadInputError
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.views import Column, human_size
+from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import unattended
 
 OUTPUT_FORMATS = ("table", "json", "csv", "value")
@@ -67,8 +68,10 @@ class Renderer:
         columns: Sequence[str] = (),
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
+        mask: Callable[[str], str] = mask_url,
     ) -> None:
         self.output_format = output_format
+        self.mask = mask  # applied to every free text shown (reasons, details, messages)
         self.wanted_columns = tuple(columns)
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
@@ -196,7 +199,7 @@ class Renderer:
     ) -> None:
         """Write one object: key/value fields and sub-tables, or ``document`` as JSON."""
         if self.output_format == "json":
-            self.stdout.write(json.dumps(document, indent=2) + "\n")
+            self.stdout.write(self.mask(json.dumps(document, indent=2)) + "\n")
             return
         if self.output_format in ("csv", "value"):
             writer = csv.writer(self.stdout, lineterminator="\n")
@@ -204,22 +207,22 @@ class Renderer:
                 writer.writerow(["field", "value"])
             for name, value in fields:
                 if self.output_format == "csv":
-                    writer.writerow([name, _plain(value)])
+                    writer.writerow([name, self._text(value)])
                 else:
-                    self.stdout.write(f"{name} {_plain(value)}\n")
+                    self.stdout.write(f"{name} {self._text(value)}\n")
             return
         summary = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
         summary.add_column("Field", style="bold")
         summary.add_column("Value", overflow="fold")
         for name, value in fields:
-            summary.add_row(name, _plain(value))
+            summary.add_row(name, self._text(value))
         self.out.print(summary)
         for heading, headers, rows in tables:
             table = Table(title=heading, box=box.SIMPLE_HEAD, title_justify="left")
             for header in headers:
                 table.add_column(header, overflow="fold")
             for row in rows:
-                table.add_row(*(_plain(cell) for cell in row))
+                table.add_row(*(self._text(cell) for cell in row))
             if not rows:
                 table.add_row(*("-" for _ in headers))
             self.out.print(table)
@@ -254,7 +257,7 @@ class Renderer:
     def scrub_report(self, report: Report) -> None:
         """Write a run's results: the JSON document, or a table of images and a summary."""
         if self.output_format == "json":
-            self.stdout.write(json.dumps(report.as_dict()) + "\n")
+            self.stdout.write(self.mask(json.dumps(report.as_dict())) + "\n")
             self.stdout.flush()
             return
         summary = report.summary
@@ -269,7 +272,7 @@ class Renderer:
                     result.name or "-",
                     result.result.value,
                     human_size(result.bytes),
-                    result.reason or "-",
+                    self.mask(result.reason) or "-",
                     style=style,
                 )
             self.out.print(table)
@@ -288,20 +291,23 @@ class Renderer:
             parts.append("interrupted")
         self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f" in {summary.duration_seconds:.1f}s"))
         for problem in summary.unreachable:
-            self.err.print(Text(f"scrubctl: unreachable: {problem}", style="red"))
+            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""
         mark = Text("ok  ", style="green") if ok else Text("FAIL", style="bold red")
-        self.out.print(Text.assemble(mark, f" {name}: {detail}"))
+        self.out.print(Text.assemble(mark, f" {name}: {self.mask(detail)}"))
 
     def message(self, text: str) -> None:
         """Write an informational line for people to stdout (plain, no markup)."""
-        self.out.print(Text(text))
+        self.out.print(Text(self.mask(text)))
 
     def warning(self, text: str) -> None:
         """Write a warning to stderr."""
-        self.err.print(Text(f"scrubctl: warning: {text}", style="yellow"))
+        self.err.print(Text(f"scrubctl: warning: {self.mask(text)}", style="yellow"))
+
+    def _text(self, value: Any) -> str:
+        return self.mask(_plain(value))
 
 
 def _plain(value: Any) -> str:

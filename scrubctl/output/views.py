@@ -12,6 +12,7 @@ from typing import Any
 from scrubctl.glance.locations import Location
 from scrubctl.glance.pending import ImageEntry
 from scrubctl.glance.schema import ACTIVE
+from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import iso_utc
 
 
@@ -35,7 +36,7 @@ def location_view(location: Location) -> dict[str, Any]:
         "status": location.status,
         "encrypted": location.encrypted,
         "deleted_at": iso_utc(location.deleted_at),
-        "problem": location.problem,
+        "problem": None if location.problem is None else mask_url(location.problem),
     }
 
 
@@ -53,7 +54,7 @@ def image_view(entry: ImageEntry) -> dict[str, Any]:
         "age_seconds": None if entry.age_seconds is None else int(entry.age_seconds),
         "due": entry.due,
         "locations": [location_view(location) for location in entry.locations],
-        "blockers": list(entry.flags),
+        "blockers": [mask_url(flag) for flag in entry.flags],
     }
 
 

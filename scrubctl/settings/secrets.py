@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s]*@)")
+# The userinfo of a URL, whatever it holds: a user (no "/", ":" or "@"), then optionally ":" and a
+# secret that may hold anything but whitespace and quotes, up to the last "@" of the URL. AWS secret
+# keys hold "/" and "+", Swift users "tenant:user", and glance_store never percent-encoded them. A
+# "/" right after "://" (file:///...) starts a path: there is no userinfo to mask.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s'\"<>/@:]*)(?P<secret>:[^\s'\"<>]*)?@")
 
 
 class Secret:
@@ -36,20 +39,21 @@ class Secret:
 
 
 def mask_url(url: str) -> str:
-    """Mask the password (or whole userinfo) of every URL in ``url``.
+    """Mask the userinfo of every URL in ``url`` (a URL or a line of text), whatever it holds.
 
     ``mysql+pymysql://glance:pw@db/glance`` becomes ``mysql+pymysql://glance:***@db/glance``;
-    ``swift://account:key@auth/container/obj`` becomes ``swift://account:***@auth/...``.
+    ``s3://AKIA...:wJal/K7+x@host/glance/ID`` becomes ``s3://AKIA...:***@host/glance/ID``;
+    ``swift+http://tenant:user:key@auth/...`` becomes ``swift+http://tenant:***@auth/...``. When in
+    doubt (an ``@`` later in the path), more is masked, never less.
     """
-
-    def _replace(match: re.Match[str]) -> str:
-        userinfo = match.group("userinfo")[:-1]
-        user, _, _password = userinfo.partition(":")
-        return f"{match.group('scheme')}{user}:{MASK}@" if user else f"{match.group('scheme')}{MASK}@"
-
     if "@" not in url:
         return url
     return _USERINFO.sub(_replace, url)
+
+
+def _replace(match: re.Match[str]) -> str:
+    user = match.group("user")
+    return f"{match.group('scheme')}{user}:{MASK}@" if user else f"{match.group('scheme')}{MASK}@"
 
 
 def mask_text(text: str, secrets: list[str]) -> str:
@@ -61,23 +65,13 @@ def mask_text(text: str, secrets: list[str]) -> str:
 
 
 def redact_database_url(url: str) -> str:
-    """Return a database URL fit to print: the password masked, the rest kept."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return mask_url(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:{MASK}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """Return a database URL fit to print: the password masked (whatever it holds), the rest kept."""
+    return mask_url(url) if url_password(url) else url
 
 
 def url_password(url: str) -> str:
     """The password of a URL's userinfo ('' when none), to be masked wherever it might appear."""
-    try:
-        return urlsplit(url).password or ""
-    except ValueError:
+    match = _USERINFO.match(url)
+    if match is None or match.group("secret") is None:
         return ""
+    return match.group("secret")[1:]

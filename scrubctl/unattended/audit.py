@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scrubctl.errors import ConfigError
+from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import iso_utc, utc_now
 
 
@@ -49,7 +50,7 @@ class JsonLinesAudit:
 
     def record(self, action: str, fields: Mapping[str, Any]) -> None:
         """Write one action and make it durable before returning."""
-        line = json.dumps({"time": iso_utc(utc_now()), "host": self._host, "action": action, **fields})
+        line = mask_url(json.dumps({"time": iso_utc(utc_now()), "host": self._host, "action": action, **fields}))
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()
