@@ -3,6 +3,7 @@ turns errors into a line on stderr and an exit code."""
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scrubctl import __version__
 from scrubctl.app import Application
 from scrubctl.commands import check, list_pending, restore, sandbox, scrub, show, systemd_units
-from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_USAGE, ScrubctlError
+from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.unattended.logs import configure_logging
 
@@ -76,7 +77,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         context = scrubctl.make_context("scrubctl", list(sys.argv[1:] if argv is None else argv))
         with context:
             result = scrubctl.invoke(context)
+        sys.stdout.flush()  # a reader that has gone is found here, not at interpreter exit
         return int(result or 0)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as ``ls | head`` does.
+        _discard_output()
+        return EXIT_SIGPIPE
     except click.exceptions.Exit as exit_request:
         return exit_request.exit_code
     except click.exceptions.NoArgsIsHelpError as error:
@@ -103,6 +109,17 @@ def run(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _report(f"unexpected error: {error.__class__.__name__}: {error} (rerun with --debug for details)", context)
         return EXIT_ENVIRONMENT
+
+
+def _discard_output() -> None:
+    """Point stdout and stderr at /dev/null, so that nothing left in their buffers fails again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # not a file (tests capture output in memory)
+            continue
+    os.close(devnull)
 
 
 def _application(context: click.Context | None) -> Application | None:

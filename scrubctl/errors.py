@@ -8,6 +8,7 @@ The exit codes are a contract with operators' scripts and monitoring:
 2     usage or bad input (malformed id, age, option)
 3     configuration, database or backend unreachable or unusable
 130   interrupted by SIGINT (after finishing the images in flight)
+141   the output was closed early (a pipe such as ``| head``), as SIGPIPE ends other tools
 143   terminated by SIGTERM (likewise)
 ====  ==============================================================
 """
@@ -19,6 +20,7 @@ EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
 EXIT_SIGINT = 130
+EXIT_SIGPIPE = 141
 EXIT_SIGTERM = 143
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Generator, Iterator
+from contextlib import ExitStack, closing
 from datetime import datetime
 from typing import Any
 
@@ -52,13 +52,17 @@ def command(
         stack.callback(pool.close)
         checks = stack.enter_context(app.connection()) if check_backends else None
 
-        def sections() -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
-            for title, entries in inventory.pending_work(connection, selection):
-                if checks is not None:
-                    entries = with_backend_checks(
-                        checks, decoder, pool, entries, encrypted_rows=app.settings.encryption_key is not None
-                    )
-                yield title, map(image_view, entries)
+        def sections() -> Generator[tuple[str, Iterator[dict[str, Any]]], None, None]:
+            with closing(inventory.pending_work(connection, selection)) as work:
+                for title, entries in work:
+                    if checks is not None:
+                        entries = with_backend_checks(
+                            checks, decoder, pool, entries, encrypted_rows=app.settings.encryption_key is not None
+                        )
+                    yield title, map(image_view, entries)
 
-        renderer.listing(sections(), PENDING_COLUMNS, DEFAULT_TABLE_COLUMNS)
+        # Closed before the connections (an exit stack unwinds in reverse): a reader that stops early
+        # (``| head``) leaves no streamed query open on a closed connection.
+        listing = stack.enter_context(closing(sections()))
+        renderer.listing(listing, PENDING_COLUMNS, DEFAULT_TABLE_COLUMNS)
     return 0

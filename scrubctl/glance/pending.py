@@ -6,7 +6,7 @@ image's rows are adjacent), so memory stays flat however many rows there are.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -123,12 +123,14 @@ class Inventory:
         self.now = now or utc_now()
         self._due_before = due_cutoff(self.now, scrub_time)
 
-    def pending_images(self, connection: Connection, selection: Selection) -> Iterator[ImageEntry]:
+    def pending_images(self, connection: Connection, selection: Selection) -> Generator[ImageEntry, None, None]:
         """Stream every ``pending_delete`` image (all visibilities) with its pending locations."""
         statement = pending_images_statement(selection, self._cutoff(selection))
         yield from self._limited(self._entries(connection, statement), selection)
 
-    def pending_locations_of_live_images(self, connection: Connection, selection: Selection) -> Iterator[ImageEntry]:
+    def pending_locations_of_live_images(
+        self, connection: Connection, selection: Selection
+    ) -> Generator[ImageEntry, None, None]:
         """Stream images that are not pending themselves but have ``pending_delete`` locations
         (left by ``DELETE /v2/stores/<store>/<id>``; Glance's scrubber never erases them)."""
         statement = (
@@ -150,24 +152,39 @@ class Inventory:
         statement = _narrowed(statement, selection, image_locations.c.deleted_at, self._cutoff(selection))
         yield from self._limited(self._entries(connection, statement), selection)
 
-    def pending_work(self, connection: Connection, selection: Selection) -> Iterator[tuple[str, Iterator[ImageEntry]]]:
+    def pending_work(
+        self, connection: Connection, selection: Selection
+    ) -> Generator[tuple[str, Iterator[ImageEntry]], None, None]:
         """Yield the two sections, in order: pending images, then pending locations of live images.
 
         ``selection.limit`` counts across both; consume each section before asking for the next.
+        Closing this generator closes the section being read and its streamed query, so close it
+        before the connection when a reader stops early (a closed pipe, an error).
         """
         shown = 0
 
-        def counted(entries: Iterator[ImageEntry]) -> Iterator[ImageEntry]:
+        def counted(entries: Generator[ImageEntry, None, None]) -> Generator[ImageEntry, None, None]:
             nonlocal shown
-            for entry in entries:
-                shown += 1
-                yield entry
+            try:
+                for entry in entries:
+                    shown += 1
+                    yield entry
+            finally:
+                entries.close()
 
-        yield PENDING_IMAGES, counted(self.pending_images(connection, selection))
+        section = counted(self.pending_images(connection, selection))
+        try:
+            yield PENDING_IMAGES, section
+        finally:
+            section.close()
         remaining = None if selection.limit is None else selection.limit - shown
         if remaining is None or remaining > 0:
             narrowed = replace(selection, limit=remaining)
-            yield PENDING_LOCATIONS, counted(self.pending_locations_of_live_images(connection, narrowed))
+            section = counted(self.pending_locations_of_live_images(connection, narrowed))
+            try:
+                yield PENDING_LOCATIONS, section
+            finally:
+                section.close()
 
     def _cutoff(self, selection: Selection) -> datetime | None:
         cutoffs = [moment for moment in (selection.older_than,) if moment is not None]
@@ -175,19 +192,24 @@ class Inventory:
             cutoffs.append(due_cutoff(self.now, self._scrub_time))
         return min(cutoffs) if cutoffs else None
 
-    def _limited(self, entries: Iterator[ImageEntry], selection: Selection) -> Iterator[ImageEntry]:
+    def _limited(
+        self, entries: Generator[ImageEntry, None, None], selection: Selection
+    ) -> Generator[ImageEntry, None, None]:
         count = 0
-        for entry in entries:
-            if selection.limit is not None and count >= selection.limit:
-                return
-            if selection.store is not None and not any(
-                location.store_label == selection.store for location in entry.locations
-            ):
-                continue
-            count += 1
-            yield entry
+        try:
+            for entry in entries:
+                if selection.limit is not None and count >= selection.limit:
+                    return
+                if selection.store is not None and not any(
+                    location.store_label == selection.store for location in entry.locations
+                ):
+                    continue
+                count += 1
+                yield entry
+        finally:
+            entries.close()
 
-    def _entries(self, connection: Connection, statement: Select[Any]) -> Iterator[ImageEntry]:
+    def _entries(self, connection: Connection, statement: Select[Any]) -> Generator[ImageEntry, None, None]:
         result = connection.execution_options(stream_results=True, yield_per=STREAM_BATCH_ROWS).execute(statement)
         try:
             for _image_id, rows in groupby(result, key=lambda row: row.id):

@@ -48,6 +48,15 @@ WIDTHS = {
 }
 
 
+class _Console(Console):
+    """A rich console that lets a closed pipe end the command through scrubctl's own handling
+    (rich's default exits with status 1 and points stdout at /dev/null itself)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def select_columns(columns: Sequence[Column], wanted: Sequence[str], default: Sequence[str]) -> list[Column]:
     """Return the columns named by ``-c`` (in that order), or the defaults; reject unknown names."""
     by_name = {column.name: column for column in columns}
@@ -77,8 +86,8 @@ class Renderer:
         self.stderr = stderr or sys.stderr
         no_color = bool(os.environ.get("NO_COLOR"))
         width = None if self.stdout.isatty() else int(os.environ.get("COLUMNS", "200"))
-        self.out = Console(file=self.stdout, no_color=no_color, highlight=False, width=width)
-        self.err = Console(file=self.stderr, no_color=no_color, highlight=False, stderr=True)
+        self.out = _Console(file=self.stdout, no_color=no_color, highlight=False, width=width)
+        self.err = _Console(file=self.stderr, no_color=no_color, highlight=False, stderr=True)
 
     @property
     def interactive(self) -> bool:
