@@ -32,6 +32,26 @@ class Application:
     _registry: DeleterRegistry | None = field(default=None, init=False, repr=False)
     _closers: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
+    def override(
+        self,
+        *,
+        config_files: tuple[Path, ...] | None = None,
+        database_url: str | None = None,
+        verbosity: int | None = None,
+        debug: bool | None = None,
+    ) -> None:
+        """Change a global option given after the command name (before anything was read)."""
+        if self._settings is not None:
+            raise RuntimeError("global options changed after the configuration was read")
+        if config_files is not None:
+            self.config_files = config_files
+        if database_url is not None:
+            self.database_url = database_url
+        if verbosity is not None:
+            self.verbosity = verbosity
+        if debug is not None:
+            self.debug = debug
+
     @property
     def settings(self) -> Settings:
         """The configuration, read and validated on first use."""

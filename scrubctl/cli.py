@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from scrubctl import __version__
+from scrubctl import __version__, options
 from scrubctl.app import Application
 from scrubctl.commands import check, list_pending, restore, sandbox, scrub, show, systemd_units
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
@@ -21,24 +21,7 @@ from scrubctl.unattended.logs import configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option(
-    "--config-file",
-    "config_files",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="SCRUBCTL_CONFIG_FILE",
-    help="Glance configuration file (repeatable; later files override earlier ones). "
-    "Default: /etc/glance/glance-api.conf then /etc/glance/glance-scrubber.conf when present.",
-)
-@click.option(
-    "--db-url",
-    envvar="SCRUBCTL_DB_URL",
-    default=None,
-    help="Database URL overriding [database] connection (env SCRUBCTL_DB_URL).",
-)
-@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
-@click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
-@click.option("--debug", is_flag=True, help="Show a traceback for unexpected errors.")
+@options.global_options
 @click.version_option(__version__, prog_name="scrubctl")
 @click.pass_context
 def scrubctl(
@@ -49,20 +32,25 @@ def scrubctl(
     quiet: int,
     debug: bool,
 ) -> None:
-    """Erase the data of Glance images left in pending_delete, safely."""
+    """Erase the data of Glance images left in pending_delete, safely.
+
+    The global options work before the command and after it (scrubctl check --config-file F)."""
     app = Application(config_files=config_files, database_url=db_url, verbosity=verbose - quiet, debug=debug)
     configure_logging(app.verbosity, app.mask)
     ctx.obj = app
     ctx.call_on_close(app.close)
 
 
-scrubctl.add_command(list_pending.command)
-scrubctl.add_command(show.command)
-scrubctl.add_command(scrub.command)
-scrubctl.add_command(check.command)
-scrubctl.add_command(systemd_units.command)
-scrubctl.add_command(sandbox.command)
-scrubctl.add_command(restore.command)
+for _command in (
+    list_pending.command,
+    show.command,
+    scrub.command,
+    check.command,
+    systemd_units.command,
+    sandbox.command,
+    restore.command,
+):
+    scrubctl.add_command(options.add_global_options(_command))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
+from scrubctl.app import Application
 from scrubctl.errors import BadInputError
 from scrubctl.output.renderer import OUTPUT_FORMATS
 from scrubctl.settings.ages import parse_age
 from scrubctl.settings.ids import parse_image_id
 from scrubctl.settings.utc import utc_now
+from scrubctl.unattended.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,3 +96,95 @@ audit_log = click.option(
     default=None,
     help="Append one JSON line per change to this file, durable before each commit (default: [scrubctl] audit_log).",
 )
+
+
+# The global options, accepted before the command (``scrubctl --config-file F check``) and after it
+# (``scrubctl check --config-file F``): operators type both.
+CONFIG_FILE_HELP = (
+    "Glance configuration file (repeatable; later files override earlier ones). "
+    "Default: /etc/glance/glance-api.conf then /etc/glance/glance-scrubber.conf when present."
+)
+DB_URL_HELP = "Database URL overriding [database] connection (env SCRUBCTL_DB_URL)."
+
+
+def global_options(function: F) -> F:
+    """Decorate the root command with the global options (their values go to its callback)."""
+    decorators = [
+        click.option(
+            "--config-file",
+            "config_files",
+            multiple=True,
+            type=click.Path(path_type=Path, dir_okay=False),
+            envvar="SCRUBCTL_CONFIG_FILE",
+            help=CONFIG_FILE_HELP + " Env SCRUBCTL_CONFIG_FILE.",
+        ),
+        click.option("--db-url", envvar="SCRUBCTL_DB_URL", default=None, help=DB_URL_HELP),
+        click.option("-v", "--verbose", count=True, help="More log output (repeatable)."),
+        click.option("-q", "--quiet", count=True, help="Less log output (repeatable)."),
+        click.option("--debug", is_flag=True, help="Show a traceback for unexpected errors."),
+    ]
+    for decorate in reversed(decorators):
+        function = decorate(function)
+    return function
+
+
+def add_global_options(command: click.Command) -> click.Command:
+    """Let ``command`` take the global options after its name too; they update the application the
+    root command built (given in both places: files are read in order, the later ``--db-url`` wins,
+    ``-v`` and ``-q`` add up)."""
+    command.params.extend(
+        [
+            click.Option(
+                ["--config-file", "config_files"],
+                multiple=True,
+                type=click.Path(path_type=Path, dir_okay=False),
+                expose_value=False,
+                callback=_after_the_command,
+                help=CONFIG_FILE_HELP,
+            ),
+            click.Option(["--db-url"], expose_value=False, callback=_after_the_command, help=DB_URL_HELP),
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                callback=_after_the_command,
+                help="More log output (repeatable).",
+            ),
+            click.Option(
+                ["-q", "--quiet"],
+                count=True,
+                expose_value=False,
+                callback=_after_the_command,
+                help="Less log output (repeatable).",
+            ),
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                callback=_after_the_command,
+                help="Show a traceback for unexpected errors.",
+            ),
+        ]
+    )
+    return command
+
+
+def _after_the_command(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Apply one global option given after the command to the application."""
+    app = ctx.find_object(Application)
+    if app is None or not value:
+        return
+    if param.name == "config_files":
+        # Like before the command: files given on the command line replace SCRUBCTL_CONFIG_FILE.
+        root = ctx.find_root()
+        replaces = root.get_parameter_source("config_files") is not ParameterSource.COMMANDLINE
+        app.override(config_files=tuple(value) if replaces else app.config_files + tuple(value))
+    elif param.name == "db_url":
+        app.override(database_url=str(value))
+    elif param.name == "verbose":
+        app.override(verbosity=app.verbosity + int(value))
+    elif param.name == "quiet":
+        app.override(verbosity=app.verbosity - int(value))
+    elif param.name == "debug":
+        app.override(debug=True)
+    configure_logging(app.verbosity, app.mask)
