@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from scrubctl.backends import DeleterRegistry
 from scrubctl.glance.database import GlanceDatabase
 from scrubctl.glance.locations import LocationDecoder
+from scrubctl.glance.opening import open_database
 from scrubctl.glance.pending import Inventory
 from scrubctl.output.renderer import Renderer
 from scrubctl.settings.config import Settings, load_settings
@@ -29,6 +30,7 @@ class Application:
     debug: bool = False
     _settings: Settings | None = field(default=None, init=False, repr=False)
     _database: GlanceDatabase | None = field(default=None, init=False, repr=False)
+    _read_only: bool = field(default=False, init=False, repr=False)
     _registry: DeleterRegistry | None = field(default=None, init=False, repr=False)
     _closers: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
@@ -66,18 +68,25 @@ class Application:
             self._registry = DeleterRegistry()
         return self._registry
 
-    def database(self, pool_size: int = 5) -> GlanceDatabase:
-        """The Glance database, checked to be one on first use."""
+    def database(self, pool_size: int = 5, *, read_only: bool = False) -> GlanceDatabase:
+        """The Glance database, checked to be one on first use.
+
+        A command that only reads (or runs ``--dry-run``) asks for it ``read_only``: SQLite is then
+        opened read-only and MySQL/MariaDB sessions are read-only, so nothing can be written by
+        mistake. A missing SQLite file is never created (:class:`~scrubctl.errors.DatabaseError`).
+        """
         if self._database is None:
-            database = GlanceDatabase(self.settings.database_url, pool_size=pool_size)
+            database = open_database(self.settings.database_url, pool_size=pool_size, read_only=read_only)
             database.verify()
-            self._database = database
+            self._database, self._read_only = database, read_only
+        elif self._read_only and not read_only:
+            raise RuntimeError("the database was opened read-only for this command")
         return self._database
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A connection to the verified Glance database."""
-        with self.database().connect() as connection:
+    def connection(self, *, read_only: bool = False) -> Iterator[Connection]:
+        """A connection to the verified Glance database (read-only: see :meth:`database`)."""
+        with self.database(read_only=read_only).connect() as connection:
             yield connection
 
     def decoder(self) -> LocationDecoder:

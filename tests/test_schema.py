@@ -63,6 +63,7 @@ def test_a_database_that_is_not_glance_is_refused_naming_what_is_missing(tmp_pat
     assert result.exit_code == 3
     assert "not a Glance database" in result.stderr
     assert "image_locations" in result.stderr
+    (tmp_path / "empty.sqlite").touch()  # an empty SQLite database (scrubctl never creates one)
     empty = invoke(["--db-url", f"sqlite:///{tmp_path / 'empty.sqlite'}", "list-pending"])
     assert empty.exit_code == 3
     assert "missing table(s) images, image_locations" in empty.stderr

@@ -48,9 +48,9 @@ def command(
     inventory, decoder = app.inventory(), app.decoder()
     pool = DeleterPool(app.registry)
     with ExitStack() as stack:
-        connection = stack.enter_context(app.connection())
+        connection = stack.enter_context(app.connection(read_only=True))
         stack.callback(pool.close)
-        checks = stack.enter_context(app.connection()) if check_backends else None
+        checks = stack.enter_context(app.connection(read_only=True)) if check_backends else None
 
         def sections() -> Generator[tuple[str, Iterator[dict[str, Any]]], None, None]:
             with closing(inventory.pending_work(connection, selection)) as work:

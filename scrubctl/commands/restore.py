@@ -29,7 +29,7 @@ def command(
     audit = app.audit_trail(audit_log)
     deleters = DeleterPool(app.registry)
     try:
-        with app.connection() as connection:
+        with app.connection(read_only=dry_run) as connection:
             tools = RestoreTools(
                 decoder=app.decoder(),
                 deleters=deleters,

@@ -69,7 +69,7 @@ def command(
     deleted. --older-than replaces the due rule; --image takes exactly the images named."""
     selection = ScrubSelection(older_than, image_ids, owner, store, limit, max_delete)
     renderer = app.renderer(output_format)
-    database = app.database(pool_size=concurrency + 1)
+    database = app.database(pool_size=concurrency + 1, read_only=dry_run)
     with database.connect() as connection:
         plan = build_plan(
             connection,

@@ -24,7 +24,7 @@ def command(app: Application, image_id: str, output_format: str) -> int:
     and what blocks it (shared data, backend dependencies)."""
     pool = DeleterPool(app.registry)
     try:
-        with app.connection() as connection:
+        with app.connection(read_only=True) as connection:
             details = image_details(connection, app.decoder(), image_id, app.settings.scrub_time)
             blockers = location_blockers(connection, app.decoder(), pool, details, app.settings)
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.errors import ScrubctlError
-from scrubctl.glance.database import GlanceDatabase
+from scrubctl.glance.opening import open_database
 from scrubctl.settings.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
 
 # Glance drivers whose locations are references to data scrubctl must never erase.
@@ -42,7 +42,7 @@ def run_checks(config_files: Sequence[Path], database_url: str | None, registry:
 
 def _database(settings: Settings) -> Check:
     try:
-        database = GlanceDatabase(settings.database_url)
+        database = open_database(settings.database_url, read_only=True)
         revision = database.verify()
         database.dispose()
     except ScrubctlError as error:
