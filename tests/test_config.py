@@ -112,3 +112,26 @@ def test_unusable_urls(tmp_path: Path) -> None:
     driver = invoke(["--db-url", "oracle+nothing://u:hunter22@h/db", "list-pending"])
     assert driver.exit_code == 3
     assert "hunter22" not in driver.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        ("postgresql://glance:hunter22@db.example/glance", "PostgreSQL"),
+        ("postgresql+psycopg2://glance:hunter22@db.example/glance", "PostgreSQL"),
+        ("oracle://glance:hunter22@db.example/glance", "Oracle"),
+    ],
+)
+def test_only_mysql_mariadb_and_sqlite_are_supported(url: str, server: str) -> None:
+    result = invoke(["--db-url", url, "list-pending"])
+    assert result.exit_code == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"{server} is not supported" in result.stderr
+    assert "scrubctl supports MySQL and MariaDB (mysql://) and SQLite (sqlite:///PATH)" in result.stderr
+    assert "hunter22" not in result.stderr and "ModuleNotFoundError" not in result.stderr
+    check = invoke(["--db-url", url, "check"])
+    assert check.exit_code == 3
+    assert (
+        f"FAIL database: database URL {url.split('//')[0]}//glance:***@db.example/glance: {server} is not supported"
+        in check.stdout
+    )

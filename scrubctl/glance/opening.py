@@ -1,5 +1,9 @@
-"""Opening Glance's database for a command: read-only when the command only reads, and never
-creating a database file.
+"""Opening Glance's database for a command: only a server kind scrubctl supports, read-only when
+the command only reads, and never creating a database file.
+
+scrubctl supports MySQL and MariaDB (through PyMySQL) and SQLite. Glance also runs on PostgreSQL
+through oslo.db; scrubctl refuses it, plainly, rather than run on it without the claims it relies on
+(named locks on MySQL/MariaDB, the write lock on SQLite).
 
 A SQLite path is opened through an SQLite URI: ``mode=ro`` for read-only commands (``list-pending``,
 ``show``, ``check``, every ``--dry-run``), ``mode=rw`` otherwise; neither creates a missing file,
@@ -22,11 +26,16 @@ from scrubctl.errors import ConfigError, DatabaseError
 from scrubctl.glance.database import GlanceDatabase, normalize_url
 from scrubctl.settings.secrets import Secret, redact_database_url
 
+SUPPORTED_BACKENDS = ("mysql", "sqlite")
+SUPPORTED = "scrubctl supports MySQL and MariaDB (mysql://) and SQLite (sqlite:///PATH)"
+SERVER_NAMES = {"postgresql": "PostgreSQL", "oracle": "Oracle", "mssql": "Microsoft SQL Server"}
+
 
 def open_database(url: Secret, *, pool_size: int = 5, read_only: bool = False) -> GlanceDatabase:
     """Open (without connecting yet) the database at ``url``; read-only when ``read_only``.
 
-    Raises :class:`DatabaseError` for a SQLite file that does not exist.
+    Raises :class:`ConfigError` for a database server scrubctl does not support and
+    :class:`DatabaseError` for a SQLite file that does not exist.
     """
     raw = normalize_url(url.reveal())
     shown = redact_database_url(raw)
@@ -34,7 +43,11 @@ def open_database(url: Secret, *, pool_size: int = 5, read_only: bool = False) -
         parsed = make_url(raw)
     except ArgumentError:
         raise ConfigError(f"database URL {shown} is not a valid SQLAlchemy URL") from None
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        server = SERVER_NAMES.get(backend, backend)
+        raise ConfigError(f"database URL {shown}: {server} is not supported; {SUPPORTED}")
+    if backend == "sqlite":
         raw = sqlite_uri(parsed, shown, read_only=read_only)
     database = GlanceDatabase(Secret(raw), pool_size=pool_size)
     database.shown_url = shown  # the URL as the operator wrote it, not the SQLite URI
