@@ -85,7 +85,12 @@ older_than = click.option(
     "timestamp such as 2026-11-01T08:00:00Z.",
 )
 owner = click.option("--owner", default=None, help="Only images of this project id.")
-store = click.option("--store", default=None, help="Only images with a pending location in this store.")
+store = click.option(
+    "--store",
+    default=None,
+    help="Only images with a pending location in this store: a name from enabled_backends, or the driver "
+    "(file, rbd) for rows without a store name.",
+)
 limit = click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many images.")
 dry_run = click.option(
     "-n", "--dry-run", is_flag=True, help="Check everything and change nothing (no row, file or RBD image)."

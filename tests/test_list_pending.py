@@ -190,3 +190,25 @@ def test_check_backends_names_shared_data_and_store_escapes(world: GlanceWorld) 
     assert "data shared with live image" in checked[shared][0]
     assert "outside the data directories" in checked[outside][0]
     assert checked[plain] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list-pending"],
+        ["list-pending", "-f", "csv"],
+        ["list-pending", "-f", "json"],
+        ["scrub", "--dry-run"],
+        ["scrub", "--yes"],
+    ],
+)
+def test_an_unknown_store_name_is_bad_input(world: GlanceWorld, args: list[str]) -> None:
+    image = world.image()
+    result = world.cli(*args, "--store", "nosuchstore")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "scrubctl: error: unknown store 'nosuchstore'; the configured stores are fast, archive, file"
+    ]
+    assert world.status(image) == "pending_delete"
+    assert world.cli(*args, "--store", "archive").exit_code == 0

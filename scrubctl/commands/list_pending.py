@@ -43,6 +43,7 @@ def command(
     columns: tuple[str, ...],
 ) -> int:
     """List every pending_delete image (all visibilities) and every pending location of an active image."""
+    store = app.settings.known_store(store)
     selection = Selection(older_than=older_than, due_only=due, owner=owner, store=store, limit=limit)
     renderer = app.renderer(output_format, columns)
     inventory, decoder = app.inventory(), app.decoder()

@@ -67,7 +67,7 @@ def command(
 ) -> int:
     """Erase the data of due pending_delete images (deleted_at + scrub_time has passed), then mark them
     deleted. --older-than replaces the due rule; --image takes exactly the images named."""
-    selection = ScrubSelection(older_than, image_ids, owner, store, limit, max_delete)
+    selection = ScrubSelection(older_than, image_ids, owner, app.settings.known_store(store), limit, max_delete)
     renderer = app.renderer(output_format)
     database = app.database(pool_size=concurrency + 1, read_only=dry_run)
     with database.connect() as connection:

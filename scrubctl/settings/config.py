@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scrubctl.errors import ConfigError
+from scrubctl.errors import BadInputError, ConfigError
 from scrubctl.glance.encryption import check_key
 from scrubctl.settings.oslo_syntax import DEFAULT_GROUP, OsloConfig
 from scrubctl.settings.secrets import Secret
@@ -151,6 +151,18 @@ class Settings:
             StoreConfig(name=None, driver=driver, group=SINGLE_STORE_GROUP, config=self.config)
             for driver in dict.fromkeys(drivers)
         ]
+
+    def store_names(self) -> list[str]:
+        """The names a location's store goes by (``--store``): every configured backend, and the
+        driver for rows without a store name (``[glance_store]``)."""
+        return list(dict.fromkeys(store.label for store in self.configured_stores()))
+
+    def known_store(self, name: str | None) -> str | None:
+        """Return ``name`` when it names a configured store (or is ``None``); raise
+        :class:`BadInputError` naming the configured stores otherwise."""
+        if name is None or name in self.store_names():
+            return name
+        raise BadInputError(f"unknown store {name!r}; the configured stores are {', '.join(self.store_names())}")
 
 
 def default_config_files() -> list[Path]:
