@@ -358,3 +358,19 @@ def test_store_narrows_to_that_stores_locations(world: GlanceWorld) -> None:
     assert world.status(both) == "pending_delete" and world.status(only_fast) == "pending_delete"
     code, document = scrub(world)
     assert code == 0 and results(document) == {both: "scrubbed", only_fast: "scrubbed"}
+
+
+def test_log_lines_show_a_name_only_when_there_is_one(world: GlanceWorld) -> None:
+    named = world.image(name="debian-12")
+    nameless = world.image()
+    with world.engine.begin() as connection:
+        connection.exec_driver_sql(f"UPDATE images SET name = NULL WHERE id = '{nameless}'")
+    unknown = "4a1b2c3d-0000-4000-8000-000000000001"
+    result = world.cli("-v", "scrub", "--dry-run", "--image", unknown, "--image", nameless, "--image", named)
+    assert result.exit_code == 1
+    assert "None" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert f"<4>image {unknown} blocked, 0 bytes: no such image (dry run; not making any changes)" in lines
+    assert any(line.startswith(f"<6>image {nameless} would_scrub, ") for line in lines)
+    assert any(line.startswith(f"<6>image {named} (debian-12) would_scrub, ") for line in lines)
+    assert any(line.startswith(f"<7>image {nameless}: started") for line in lines)

@@ -78,7 +78,7 @@ class LoggedScrubProgress:
         return None
 
     def image_started(self, image: PlannedImage) -> None:
-        logger.debug("image %s (%s): started%s", image.id, image.entry.name, self._suffix)
+        logger.debug("image %s: started%s", _labelled(image.id, image.entry.name), self._suffix)
 
     def location_started(self, image: PlannedImage, location: Location) -> None:
         logger.debug("image %s: erasing %s%s", image.id, location.shown_url, self._suffix)
@@ -88,11 +88,15 @@ class LoggedScrubProgress:
         reason = f": {result.reason}" if result.reason else ""
         logger.log(
             level,
-            "image %s (%s) %s, %d bytes%s%s",
-            result.id,
-            result.name,
+            "image %s %s, %d bytes%s%s",
+            _labelled(result.id, result.name),
             result.result.value,
             result.bytes,
             reason,
             self._suffix,
         )
+
+
+def _labelled(image_id: str, name: str | None) -> str:
+    """``ID (name)``, or the id alone for an image without a name (or no image at all)."""
+    return f"{image_id} ({name})" if name else image_id
