@@ -374,3 +374,39 @@ def test_log_lines_show_a_name_only_when_there_is_one(world: GlanceWorld) -> Non
     assert any(line.startswith(f"<6>image {nameless} would_scrub, ") for line in lines)
     assert any(line.startswith(f"<6>image {named} (debian-12) would_scrub, ") for line in lines)
     assert any(line.startswith(f"<7>image {nameless}: started") for line in lines)
+
+
+def test_the_plan_and_the_results_count_the_same_images_and_bytes(world: GlanceWorld) -> None:
+    world.image(stores=["fast", "archive"], size=10000)  # two locations: 20000 bytes to erase
+    world.image(size=5000)
+    shared = world.image(size=7000)  # blocked: a live image shares its data
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    partly = world.image(stores=["fast", "archive"], size=3000)  # blocked, but its archive copy is erased
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(partly)}"])
+    result = world.cli("scrub", "--dry-run", "-f", "json")
+    summary = json.loads(result.stdout)["summary"]
+    assert (summary["would_scrub"], summary["blocked"]) == (2, 2)
+    assert summary["bytes_would_erase"] == 28000
+    plan = [line for line in result.stderr.splitlines() if "Plan:" in line]
+    assert plan == [
+        "<6>Plan: 2 image(s) to scrub, 2 blocked, 0 named but not in the queue; 27.3 KiB of data to erase "
+        "(dry run; not making any changes)"
+    ]
+    table = world.cli("scrub", "--dry-run")
+    assert (
+        "Summary (dry run; nothing changed): 2 would be scrubbed, 2 blocked, 0 failed, 0 taken by another run; "
+        "27.3 KiB of data would be erased in " in table.stdout
+    )
+    # Data already gone is counted in the plan (Glance's rows still hold it), not in the results: the
+    # results say why the two differ.
+    gone = world.image(size=2000)
+    world.data_file(gone).unlink()
+    done = world.cli("scrub", "--yes")
+    assert done.exit_code == 1
+    assert "Plan: 3 image(s) to scrub, 2 blocked, 0 named but not in the queue; 29.3 KiB of data to erase" in (
+        done.stderr
+    )
+    assert (
+        "Summary: 3 scrubbed, 2 blocked, 0 failed, 0 taken by another run; 27.3 KiB of data erased "
+        "(1 location(s) already gone) in " in done.stdout
+    )

@@ -63,14 +63,27 @@ class Plan:
     missing: tuple[tuple[str, str], ...] = ()
 
     @property
-    def size_bytes(self) -> int:
-        """The bytes of every image in the plan (as Glance recorded them)."""
-        return sum(item.entry.size or 0 for item in self.images)
+    def bytes_to_erase(self) -> int:
+        """The bytes of data the plan erases: every location not known to be blocked (of a blocked
+        image too: its other locations are erased), each at the image's size as Glance recorded it.
+        The results count the same locations, at the size each deleter found."""
+        return sum(
+            item.entry.size or 0
+            for item in self.images
+            if not item.blocked
+            for location in item.locations
+            if not location.blocked
+        )
 
     @property
     def blocked_count(self) -> int:
         """How many images are known to be blocked before starting."""
         return sum(1 for item in self.images if item.reasons)
+
+    @property
+    def to_scrub_count(self) -> int:
+        """How many images would be scrubbed: those not known to be blocked."""
+        return len(self.images) - self.blocked_count
 
 
 @dataclass(frozen=True)
@@ -133,27 +146,31 @@ class Summary:
     failed: int = 0
     taken_by_other_run: int = 0
     not_started: int = 0
-    bytes_erased: int = 0
-    bytes_would_erase: int = 0
+    bytes_erased: int = 0  # of every location erased, whatever its image's result
+    bytes_would_erase: int = 0  # likewise in a dry run
     locations_erased: int = 0
+    locations_already_gone: int = 0
     started_at: str = ""
     duration_seconds: float = 0.0
     interrupted: bool = False
     unreachable: list[str] = field(default_factory=list)
 
     def count(self, result: ImageResult) -> None:
-        """Add one image's result."""
+        """Add one image's result (its bytes: those of the locations erased, or that would be)."""
+        if self.dry_run:
+            self.bytes_would_erase += result.bytes
+        else:
+            self.bytes_erased += result.bytes
         if result.result is Result.SCRUBBED:
             self.scrubbed += 1
-            self.bytes_erased += result.bytes
         elif result.result is Result.WOULD_SCRUB:
             self.would_scrub += 1
-            self.bytes_would_erase += result.bytes
         elif result.result is Result.BLOCKED:
             self.blocked += 1
         else:
             self.failed += 1
         self.locations_erased += sum(1 for location in result.locations if location.outcome in ERASED_OUTCOMES)
+        self.locations_already_gone += sum(1 for location in result.locations if location.outcome == "already_gone")
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object of the summary."""

@@ -240,8 +240,8 @@ class Renderer:
         """Describe the plan on stderr before anything is done."""
         label = " (dry run; not making any changes)" if dry_run else ""
         line = (
-            f"Plan: {len(plan.images)} image(s), {human_size(plan.size_bytes)}; "
-            f"{plan.blocked_count} known to be blocked; {len(plan.missing)} named but not in the queue{label}"
+            f"Plan: {plan.to_scrub_count} image(s) to scrub, {plan.blocked_count} blocked, "
+            f"{len(plan.missing)} named but not in the queue; {human_size(plan.bytes_to_erase)} of data to erase{label}"
         )
         if self.interactive:
             self.err.print(Text(line))
@@ -289,7 +289,7 @@ class Renderer:
         erased = summary.bytes_would_erase if summary.dry_run else summary.bytes_erased
         parts = [
             f"{summary.would_scrub if summary.dry_run else summary.scrubbed} "
-            f"{'would be scrubbed' if summary.dry_run else 'scrubbed'} ({human_size(erased)})",
+            f"{'would be scrubbed' if summary.dry_run else 'scrubbed'}",
             f"{summary.blocked} blocked",
             f"{summary.failed} failed",
             f"{summary.taken_by_other_run} taken by another run",
@@ -298,7 +298,10 @@ class Renderer:
             parts.append(f"{summary.not_started} not started")
         if summary.interrupted:
             parts.append("interrupted")
-        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f" in {summary.duration_seconds:.1f}s"))
+        erasing = f"{human_size(erased)} of data {'would be erased' if summary.dry_run else 'erased'}"
+        if summary.locations_already_gone:
+            erasing += f" ({summary.locations_already_gone} location(s) already gone)"
+        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
         for problem in summary.unreachable:
             self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
 

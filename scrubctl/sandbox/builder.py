@@ -107,22 +107,18 @@ class _Seeder:
         self.pending_ids: list[str] = []
         self.counter = 0
 
-    def _data(self, image_id: str, store: str | None) -> tuple[str, int, str]:
+    def _image(self, name: str, created: datetime, stores: tuple[str | None, ...] = ("fast",)) -> NewImage:
+        """An image whose data (the same bytes in each of its stores) is written now."""
+        image_id = str(uuid.uuid4())
         self.counter += 1
         size = 4096 * (1 + self.counter % 7) * 16
         content = hashlib.sha512(image_id.encode()).digest() * (size // 64)
-        path = self.store_dirs[store or "legacy"] / image_id
-        path.write_bytes(content)
-        return f"file://{path}", size, hashlib.md5(content).hexdigest()  # noqa: S324 - Glance's checksum
-
-    def _image(self, name: str, created: datetime, stores: tuple[str | None, ...] = ("fast",)) -> NewImage:
-        image_id = str(uuid.uuid4())
+        checksum = hashlib.md5(content).hexdigest()  # noqa: S324 - Glance's checksum
         locations = []
-        size = 0
-        checksum = None
         for store in stores:
-            url, size, checksum = self._data(image_id, store)
-            locations.append(NewLocation(url=url, store=store))
+            path = self.store_dirs[store or "legacy"] / image_id
+            path.write_bytes(content)
+            locations.append(NewLocation(url=f"file://{path}", store=store))
         return NewImage(
             id=image_id,
             name=name,
