@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -410,3 +411,28 @@ def test_the_plan_and_the_results_count_the_same_images_and_bytes(world: GlanceW
         "Summary: 3 scrubbed, 2 blocked, 0 failed, 0 taken by another run; 27.3 KiB of data erased "
         "(1 location(s) already gone) in " in done.stdout
     )
+
+
+def test_data_already_gone_is_the_reason(world: GlanceWorld) -> None:
+    gone = world.image()
+    world.data_file(gone).unlink()
+    partly = world.image(stores=["fast", "archive"])
+    world.data_file(partly, "archive").unlink()
+    archive_location = world.rows("image_locations", partly)[1]["id"]
+    whole = world.image()
+    expected = {gone: "already gone", partly: f"location {archive_location} already gone", whole: ""}
+    code, document = scrub(world, "--dry-run")
+    assert code == 0
+    assert {item["id"]: item["reason"] for item in document["images"]} == expected
+
+    def result_lines(output: str) -> dict[str, str]:
+        return {image: next(line for line in output.splitlines() if image in line) for image in expected}
+
+    dry = result_lines(world.cli("scrub", "--dry-run").stdout)
+    done = world.cli("scrub", "--yes")
+    assert done.exit_code == 0
+    for lines, result in ((dry, "would_scrub"), (result_lines(done.stdout), "scrubbed")):
+        assert re.search(rf"{result} +0 B +already gone", lines[gone]), lines[gone]
+        assert f"location {archive_location} already gone" in lines[partly]
+        assert lines[whole].rstrip().endswith(" -")
+    assert {world.status(image) for image in expected} == {"deleted"}

@@ -121,6 +121,15 @@ class ImageResult:
     locations: tuple[LocationResult, ...]
     whole_image: bool = True
 
+    def __post_init__(self) -> None:
+        # Data found already gone is the reason a result erased nothing (or less than the image holds).
+        if not self.reason:
+            gone = [location.id for location in self.locations if location.outcome == "already_gone"]
+            if gone and len(gone) == len(self.locations):
+                object.__setattr__(self, "reason", "already gone")
+            elif gone:
+                object.__setattr__(self, "reason", f"location {', '.join(map(str, gone))} already gone")
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON object for this image."""
         return {
