@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from tests.world import GlanceWorld
 
 
-def run_on_terminal(config: Path, args: list[str], answer: str | None) -> tuple[int, str]:
-    """Run scrubctl with stdin, stdout and stderr on a pty; type ``answer`` at the prompt."""
+def run_on_terminal(config: Path, args: list[str], answer: str | None, lines: int = 50) -> tuple[int, str]:
+    """Run scrubctl with stdin, stdout and stderr on a 160-column pty of ``lines`` lines; type
+    ``answer`` at the prompt."""
     pid, descriptor = pty.fork()
     if pid == 0:  # pragma: no cover - the child process
-        env = {**os.environ, "SCRUBCTL_CONFIG_FILE": str(config), "TERM": "xterm-256color", "COLUMNS": "160"}
+        env = {
+            **os.environ,
+            "SCRUBCTL_CONFIG_FILE": str(config),
+            "TERM": "xterm-256color",
+            "COLUMNS": "160",
+            "LINES": str(lines),
+        }
         env.pop("JOURNAL_STREAM", None)
         os.execvpe(sys.executable, [sys.executable, "-m", "scrubctl", *args], env)
     output = b""
@@ -71,3 +80,62 @@ def test_no_prompt_without_a_terminal(world: GlanceWorld) -> None:
     result = world.cli("scrub")  # stdin is not a terminal here
     assert result.exit_code == 0
     assert world.status(image) == "deleted"
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def screen(output: str) -> list[str]:
+    """The lines a person saw, without colours and cursor movements."""
+    return [line.rstrip() for line in ANSI.sub("", output).replace("\r", "").splitlines()]
+
+
+def test_the_prompt_shows_what_it_will_erase_and_counts_only_that(world: GlanceWorld) -> None:
+    debian = world.image(name="debian-12", size=300000, deleted_ago=timedelta(days=3, hours=4))
+    cirros = world.image(name="cirros", size=5000, stores=["fast", "archive"], deleted_ago=timedelta(hours=2))
+    shared = world.image(name="shared-base")
+    live = world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["scrub"], "n")
+    assert code == 1
+    assert world.checksum() == before
+    lines = screen(output)
+    prompt = next(index for index, line in enumerate(lines) if "Erase the data of" in line)
+    assert "Erase the data of 2 image(s)?" in lines[prompt]
+    shown = "\n".join(lines[:prompt])
+    assert "Plan: 2 image(s) to scrub, 1 blocked" in shown
+    debian_line = next(line for line in lines[:prompt] if debian in line)
+    assert "debian-12" in debian_line and "293.0 KiB" in debian_line and "3d 4h" in debian_line
+    cirros_line = next(line for line in lines[:prompt] if cirros in line)
+    assert "cirros" in cirros_line and "4.9 KiB" in cirros_line and "2h" in cirros_line
+    assert "fast, archive" in cirros_line
+    blocked_line = next(line for line in lines[:prompt] if shared in line)
+    assert "shared-base" in blocked_line and f"data shared with live image(s) {live}" in shown
+    assert lines.index(debian_line) < lines.index(blocked_line)  # to erase first, then what is left alone
+
+
+def test_a_long_plan_is_condensed_to_a_screenful(world: GlanceWorld) -> None:
+    images = [world.image(name=f"ubuntu-24.04-server-cloudimg-amd64-{index:03}", size=1000) for index in range(60)]
+    shared = world.image(name="shared-base")
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    code, output = run_on_terminal(world.config_file, ["scrub"], "n", lines=20)
+    assert code == 1
+    lines = screen(output)
+    start = next(index for index, line in enumerate(lines) if line.startswith("Plan:"))
+    prompt = next(index for index, line in enumerate(lines) if "Erase the data of 60 image(s)?" in line)
+    assert prompt - start < 20  # a screenful
+    shown = "\n".join(lines[start:prompt])
+    assert "To erase: 60 image(s)" in shown
+    assert sum(shown.count(f"-{index:03}") for index in range(60)) > 9  # several names on each line
+    assert re.search(r"and \d+ more", shown)
+    assert "shared-base: location" in shown and "data shared with live image" in shown
+    assert {world.status(image) for image in images} == {"pending_delete"}
+
+
+def test_nothing_to_erase_asks_nothing(world: GlanceWorld) -> None:
+    shared = world.image()
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    code, output = run_on_terminal(world.config_file, ["scrub"], None)
+    assert code == 1
+    assert "Erase the data" not in output and "blocked" in output
+    assert world.status(shared) == "pending_delete"

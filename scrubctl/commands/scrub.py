@@ -79,8 +79,8 @@ def command(
             check_encrypted_sharing=app.settings.encryption_key is not None,
         )
     renderer.plan_summary(plan, dry_run)
-    asking = bool(plan.images) and not dry_run and not yes and renderer.can_prompt
-    if asking and not renderer.confirm(f"Erase the data of {len(plan.images)} image(s)?"):
+    asking = plan.erases_anything and not dry_run and not yes and renderer.can_prompt
+    if asking and not renderer.confirm_plan(plan):
         renderer.warning("nothing done")
         return EXIT_INCOMPLETE
     deleters = DeleterPool(app.registry, {"rbd_clones": rbd_clones})

@@ -85,6 +85,22 @@ class Plan:
         """How many images would be scrubbed: those not known to be blocked."""
         return len(self.images) - self.blocked_count
 
+    @property
+    def locations_of_blocked_images_to_erase(self) -> int:
+        """Locations erased although their image is blocked (by another of its locations)."""
+        return sum(
+            1
+            for item in self.images
+            if item.reasons and not item.blocked
+            for location in item.locations
+            if not location.blocked
+        )
+
+    @property
+    def erases_anything(self) -> bool:
+        """Whether applying the plan would erase (or finalize) anything at all."""
+        return self.to_scrub_count > 0 or self.locations_of_blocked_images_to_erase > 0
+
 
 @dataclass(frozen=True)
 class LocationResult:

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from scrubctl.engine.model import Plan, Report, Result
 from scrubctl.errors import BadInputError
+from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.views import Column, human_size
 from scrubctl.settings.secrets import mask_url
@@ -247,6 +248,13 @@ class Renderer:
             self.err.print(Text(line))
         else:
             logger.info("%s", line)
+
+    def confirm_plan(self, plan: Plan) -> bool:
+        """Show what the plan would erase (and leave alone, and why), then ask about exactly that."""
+        size = self.err.size
+        for part in plan_view(plan, size.width, size.height):
+            self.err.print(part)
+        return self.confirm(erase_question(plan))
 
     def confirm(self, question: str) -> bool:
         """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal)."""
