@@ -5,11 +5,16 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
+from scrubctl.glance.locations import LocationDecoder
 from scrubctl.glance.schema import image_locations
+from scrubctl.output.views import compact_location
+from scrubctl.settings.config import load_settings
+from scrubctl.settings.secrets import mask_url
 from tests.world import GlanceWorld
 
 
@@ -212,3 +217,29 @@ def test_an_unknown_store_name_is_bad_input(world: GlanceWorld, args: list[str])
     ]
     assert world.status(image) == "pending_delete"
     assert world.cli(*args, "--store", "archive").exit_code == 0
+
+
+def test_compact_locations_name_the_store_and_the_path_within_it(tmp_path: Path) -> None:
+    conf = tmp_path / "api.conf"
+    conf.write_text(
+        "[DEFAULT]\nenabled_backends = fast:file, ceph:rbd\n[database]\nconnection = sqlite:///x\n"
+        "[fast]\nfilesystem_store_datadirs = /srv/a:100\nfilesystem_store_datadirs = /srv/b:50\n"
+        "[ceph]\nrbd_store_pool = images\n"
+    )
+    decoder = LocationDecoder(load_settings([conf], None), {"file", "rbd"})
+
+    def compact(url: str, store: str | None) -> str:
+        meta = json.dumps({"store": store}) if store else "{}"
+        location = decoder.decode(
+            location_id=1, image_id="x", value=url, meta_data=meta, status="pending_delete", deleted_at=None
+        )
+        return mask_url(compact_location(location))
+
+    image = "4a1b2c3d-0000-4000-8000-000000000001"
+    assert compact(f"rbd://fsid/images/{image}/snap", "ceph") == f"ceph:{image}@snap"
+    assert compact(f"rbd://fsid/old-pool/{image}/snap", "ceph") == f"ceph:old-pool/{image}@snap"
+    assert compact(f"rbd://{image}", "ceph") == f"ceph:{image}"
+    assert compact(f"file:///srv/b/{image}", "fast") == f"fast:{image}"
+    assert compact(f"file:///srv/a/sub/{image}", "fast") == f"fast:sub/{image}"
+    assert compact("file:///etc/hostname", "fast") == "fast:/etc/hostname"
+    assert compact("swift+http://t:u:k/ey@auth/c/o", None) == "swift:swift+http://t:***@auth/c/o"

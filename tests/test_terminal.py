@@ -139,3 +139,36 @@ def test_nothing_to_erase_asks_nothing(world: GlanceWorld) -> None:
     assert code == 1
     assert "Erase the data" not in output and "blocked" in output
     assert world.status(shared) == "pending_delete"
+
+
+def test_list_pending_shows_one_image_per_line_on_a_160_column_terminal(world: GlanceWorld) -> None:
+    singles = [world.image(stores=[store], name=f"image-in-{store or 'legacy'}") for store in ("fast", "archive", None)]
+    singles += [world.image(name="a-rather-long-image-name-that-is-cut") for _ in range(5)]
+    two = world.image(stores=["fast", "archive"], name="two-stores")
+    code, output = run_on_terminal(world.config_file, ["list-pending"], None)
+    assert code == 0
+    lines = screen(output)
+    ids = [*singles, two]
+    starts = {image: next(index for index, line in enumerate(lines) if image in line) for image in ids}
+    for image in singles:
+        row, after = lines[starts[image]], lines[starts[image] + 1]
+        assert after.strip() == "" or any(after.strip().startswith(other) for other in ids), (row, after)
+        assert len(row) <= 160
+    assert f"fast:{singles[0]}" in lines[starts[singles[0]]]
+    assert f"archive:{singles[1]}" in lines[starts[singles[1]]]
+    assert f"file:{singles[2]}" in lines[starts[singles[2]]]  # [glance_store]'s file store
+    assert f"fast:{two}" in lines[starts[two]] and f"archive:{two}" in lines[starts[two] + 1]
+    assert not any("file:///" in line for line in lines)  # full URLs are for show and -f json
+    # A blocked image's reason wraps in its own column; the other rows stay on one line each.
+    outside = world.image(urls=["file:///etc/hostname"], write_files=False, name="outside")
+    code, output = run_on_terminal(world.config_file, ["list-pending", "--check-backends"], None)
+    assert code == 0
+    lines = screen(output)
+    assert all(len(line) <= 160 for line in lines)
+    assert "fast:/etc/hostname" in next(line for line in lines if outside in line)
+    words = " ".join(line[120:] for line in lines).split()
+    for word in ("lies", "outside", "the", "data", "directories", "of", "store", "fast"):
+        assert word in words
+    for image in singles:
+        after = lines[next(index for index, line in enumerate(lines) if image in line) + 1].strip()
+        assert after == "" or any(after.startswith(other) for other in [*ids, outside])

@@ -45,8 +45,12 @@ WIDTHS = {
     "age_seconds": 7,
     "due": 3,
     "stores": 8,
-    "blockers": 40,
 }
+# Compact locations (``archive:<image id>``) never wrap: one line per location, so one image per line
+# on a 160-column terminal; reasons take what is left and wrap.
+NO_WRAP = frozenset({"locations"})
+MIN_WIDTHS = {"locations": 44}
+MAX_WIDTHS = {"locations": 60}  # longer ones (another store's URL) end in an ellipsis
 
 
 class _Console(Console):
@@ -188,12 +192,13 @@ class Renderer:
         table = Table(box=box.SIMPLE_HEAD, show_header=header, pad_edge=False)
         for column in chosen:
             width = WIDTHS.get(column.name)
+            no_wrap = bool(width) or column.name in NO_WRAP
             table.add_column(
                 column.header,
-                min_width=width,
-                max_width=width,
-                overflow="ellipsis" if width else "fold",
-                no_wrap=bool(width) and column.name != "blockers",
+                min_width=width or MIN_WIDTHS.get(column.name),
+                max_width=width or MAX_WIDTHS.get(column.name),
+                overflow="ellipsis" if no_wrap else "fold",
+                no_wrap=no_wrap,
             )
         for view in rows:
             style = "red" if view.get("blockers") else None

@@ -9,9 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from scrubctl.backends.base import LocationBlocked
+from scrubctl.backends.file import data_directories, path_from_url
+from scrubctl.backends.rbd.urls import parse_url
 from scrubctl.glance.locations import Location
 from scrubctl.glance.pending import ImageEntry
 from scrubctl.glance.schema import ACTIVE
+from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import iso_utc
 
@@ -55,6 +59,7 @@ def image_view(entry: ImageEntry) -> dict[str, Any]:
         "due": entry.due,
         "locations": [location_view(location) for location in entry.locations],
         "blockers": [mask_url(flag) for flag in entry.flags],
+        "_locations": entry.locations,  # for the table's compact cell; not a column
     }
 
 
@@ -87,8 +92,43 @@ def human_age(seconds: float | int | None) -> str:
     return " ".join(parts) if parts else f"{remaining}s"
 
 
+RBD_DEFAULT_POOL = "images"
+
+
+def compact_location(location: Location) -> str:
+    """Where a location's data lies, in few characters: ``store:path`` with the path inside the
+    store's data directory (``fast:<image id>``), or the RBD image (and snapshot) inside the store's
+    pool (``ceph:<image id>@snap``; ``pool/...`` when the URL names another pool). Other schemes, and
+    paths outside the store, keep their (masked) URL or full path."""
+    store = location.store_label or "?"
+    url = location.url
+    if url is None:
+        return f"{store}:{location.shown_url}"
+    try:
+        if location.scheme == "file" and location.store is not None:
+            return f"{store}:{_within_data_directory(path_from_url(url), location.store)}"
+        if location.scheme == "rbd":
+            parsed = parse_url(url)
+            name = parsed.image + (f"@{parsed.snapshot}" if parsed.snapshot else "")
+            pool = location.store.get("rbd_store_pool") if location.store is not None else None
+            if parsed.pool and parsed.pool != (pool or RBD_DEFAULT_POOL):
+                name = f"{parsed.pool}/{name}"
+            return f"{store}:{name}"
+    except LocationBlocked:
+        pass
+    return f"{store}:{location.shown_url}"
+
+
+def _within_data_directory(path: str, store: StoreConfig) -> str:
+    for directory in data_directories(store):
+        prefix = str(directory).rstrip("/") + "/"
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return path[len(prefix) :]
+    return path
+
+
 def _locations_cell(view: dict[str, Any]) -> str:
-    return "\n".join(item["url"] for item in view["locations"]) or "-"
+    return "\n".join(mask_url(compact_location(location)) for location in view["_locations"]) or "-"
 
 
 def _stores(view: dict[str, Any]) -> list[str]:
@@ -114,4 +154,6 @@ PENDING_COLUMNS = (
     Column("locations", "Locations", lambda view: view["locations"], _locations_cell),
     Column("blockers", "Blocked by", lambda view: view["blockers"], lambda view: "\n".join(view["blockers"])),
 )
-DEFAULT_TABLE_COLUMNS = ("id", "name", "size", "age_seconds", "due", "stores", "locations", "blockers")
+# The table keeps one image per line where it fits: locations are compact (store and path), the
+# stores are in them; full URLs are in ``-f json`` and ``show``.
+DEFAULT_TABLE_COLUMNS = ("id", "name", "size", "age_seconds", "due", "locations", "blockers")
