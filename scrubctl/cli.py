@@ -10,17 +10,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from click.shell_completion import shell_complete
 from sqlalchemy.exc import SQLAlchemyError
 
 from scrubctl import __version__, options
 from scrubctl.app import Application
-from scrubctl.commands import check, list_pending, restore, sandbox, scrub, show, systemd_units
+from scrubctl.commands import check, completion, list_pending, restore, sandbox, scrub, show, systemd_units
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.unattended.logs import configure_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=options.examples(
+        ("scrubctl list-pending --due", "what the next scrub would take"),
+        ("scrubctl scrub --dry-run", "what it would do; changes nothing"),
+        ("scrubctl check --config-file /etc/glance/glance-api.conf", "whether a scrub can run"),
+    ),
+)
 @options.global_options
 @click.version_option(__version__, prog_name="scrubctl")
 @click.pass_context
@@ -34,7 +42,8 @@ def scrubctl(
 ) -> None:
     """Erase the data of Glance images left in pending_delete, safely.
 
-    The global options work before the command and after it (scrubctl check --config-file F)."""
+    The global options work before the command and after it (scrubctl check --config-file F).
+    Every command has --help with examples; scrubctl completion SHELL sets up Tab completion."""
     app = Application(config_files=config_files, database_url=db_url, verbosity=verbose - quiet, debug=debug)
     configure_logging(app.verbosity, app.mask)
     ctx.obj = app
@@ -49,6 +58,7 @@ for _command in (
     systemd_units.command,
     sandbox.command,
     restore.command,
+    completion.command,
 ):
     scrubctl.add_command(options.add_global_options(_command))
 
@@ -61,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run scrubctl and return its exit code, reporting any error as one line on stderr."""
     context: click.Context | None = None
+    instruction = os.environ.get(completion.COMPLETE_VAR)
+    if instruction:  # the shell's completion function asks (scrubctl completion SHELL)
+        return shell_complete(scrubctl, {}, "scrubctl", completion.COMPLETE_VAR, instruction)
     try:
         context = scrubctl.make_context("scrubctl", list(sys.argv[1:] if argv is None else argv))
         with context:

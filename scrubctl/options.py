@@ -49,6 +49,15 @@ class ImageIdType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
 AGE = AgeType()
 IMAGE_ID = ImageIdType()
+EXAMPLE_ID = "6f1c3a8e-5d2b-4c77-9a0e-2b8f0d3c4e51"  # an image id for the examples in --help
+
+
+def examples(*lines: tuple[str, str]) -> str:
+    """A help epilog: example command lines, each with what it does as a shell comment (printed as
+    written, so that a line can be copied)."""
+    width = max(len(command) for command, _what in lines)
+    body = "\n".join(f"  {command.ljust(width)}  # {what}" for command, what in lines)
+    return f"\b\nExamples:\n{body}"
 
 
 def output_options(formats: tuple[str, ...] = OUTPUT_FORMATS, columns: bool = True) -> Callable[[F], F]:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +75,67 @@ def test_global_options_also_work_after_the_command(world: GlanceWorld, tmp_path
     assert "Traceback" not in invoke(["sandbox", "/proc/scrubctl-cannot-be-here"]).stderr
     debug = invoke(["sandbox", "/proc/scrubctl-cannot-be-here", "--debug"])
     assert debug.exit_code == 3 and "Traceback" in debug.stderr
+
+
+def example_commands(help_text: str) -> list[list[str]]:
+    """The example command lines at the end of a help text, as argument lists (after "scrubctl")."""
+    assert "Examples:" in help_text, help_text
+    head, _, tail = help_text.rpartition("Examples:")
+    assert "Options:" in head  # the examples end the help
+    examples = []
+    for line in tail.strip().splitlines():
+        words = shlex.split(line.split("  #", 1)[0])
+        assert words[0] == "scrubctl", line
+        cut = next((index for index, word in enumerate(words) if word in (">", ">>", "|", "&&")), len(words))
+        examples.append(words[1:cut])
+    return examples
+
+
+@pytest.mark.parametrize("name", sorted(scrubctl.commands))
+def test_every_command_help_ends_with_real_examples(name: str) -> None:
+    result = invoke([name, "--help"])
+    assert result.exit_code == 0
+    examples = example_commands(result.stdout)
+    assert 2 <= len(examples) <= 3
+    assert examples[0][0] == name
+    for args in examples:
+        command = scrubctl.commands[args[0]]  # (sandbox's help goes on with list-pending)
+        with scrubctl.make_context("scrubctl", [args[0]]) as root:
+            command.make_context(args[0], args[1:], parent=root)  # parses: real options, valid values
+
+
+def test_root_help_lists_every_command_on_one_line() -> None:
+    text = invoke(["--help"]).stdout
+    listing = text.split("Commands:", 1)[1].split("\n\n", 1)[0].strip("\n").splitlines()
+    assert [line.split()[0] for line in listing] == sorted(scrubctl.commands)
+    assert not any(line.rstrip().endswith("...") for line in listing)
+    assert example_commands(text)
+
+
+def test_completion_scripts() -> None:
+    for shell, marker in (("bash", "complete -o nosort -F"), ("zsh", "#compdef scrubctl"), ("fish", "complete")):
+        result = invoke(["completion", shell])
+        assert result.exit_code == 0, result.stderr
+        assert "_SCRUBCTL_COMPLETE" in result.stdout and marker in result.stdout
+    assert invoke(["completion", "tcsh"]).exit_code == 2
+
+
+def test_bash_completes_commands_and_options(tmp_path: Path) -> None:
+    wrapper = tmp_path / "bin" / "scrubctl"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m scrubctl "$@"\n')
+    wrapper.chmod(0o755)
+
+    def complete(*words: str) -> list[str]:
+        array = " ".join(shlex.quote(word) for word in words)
+        script = (
+            f'eval "$(scrubctl completion bash)"; COMP_WORDS=({array}); COMP_CWORD={len(words) - 1}; '
+            '_scrubctl_completion scrubctl; printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        env = {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+        done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout.split()
+
+    assert complete("scrubctl", "list-p") == ["list-pending"]
+    assert "--dry-run" in complete("scrubctl", "scrub", "--dry")
+    assert complete("scrubctl", "check", "--config-f") == ["--config-file"]

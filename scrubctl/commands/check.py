@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import click
 
+from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_OK
 from scrubctl.unattended.checks import run_checks
 
 
-@click.command("check")
+@click.command(
+    "check",
+    short_help="Check that a scrub can run: configuration, database, stores.",
+    epilog=options.examples(
+        ("scrubctl check", "with Glance's own files in /etc/glance"),
+        ("scrubctl check --config-file /etc/glance/glance-api.conf", "with the files named"),
+        ("scrubctl check && scrubctl scrub --yes", "scrub only when everything is reachable"),
+    ),
+)
 @click.pass_obj
 def command(app: Application) -> int:
     """Check that scrub can run: configuration files read, database reachable and a Glance

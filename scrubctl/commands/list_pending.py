@@ -17,7 +17,15 @@ from scrubctl.glance.pending import Selection
 from scrubctl.output.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
 
 
-@click.command("list-pending")
+@click.command(
+    "list-pending",
+    short_help="List what waits to be scrubbed: age, size, what blocks it.",
+    epilog=options.examples(
+        ("scrubctl list-pending --due", "what the next scrub would take"),
+        ("scrubctl list-pending --older-than 30d --store fast -f json", "a month's backlog of one store, as JSON"),
+        ("scrubctl list-pending -f value -c id | head -5", "the ids of five pending images"),
+    ),
+)
 @options.older_than
 @click.option("--due", is_flag=True, help="Only images whose deleted_at + scrub_time has passed.")
 @options.owner

@@ -14,7 +14,18 @@ from scrubctl.output.renderer import Renderer
 from scrubctl.restore import RestoreReport, RestoreTools, restore_images
 
 
-@click.command("restore")
+@click.command(
+    "restore",
+    short_help="Bring pending_delete images back as working active images.",
+    epilog=options.examples(
+        (f"scrubctl restore {options.EXAMPLE_ID} --dry-run", "whether it can come back; changes nothing"),
+        (f"scrubctl restore {options.EXAMPLE_ID} 9b2d7e40-1c3f-4a8b-b5d6-0e7f8a9b1c2d", "bring two images back"),
+        (
+            f"scrubctl restore {options.EXAMPLE_ID} --audit-log /var/log/scrubctl/audit.jsonl",
+            "and record every change",
+        ),
+    ),
+)
 @click.argument("image_ids", metavar="ID...", nargs=-1, required=True, type=options.IMAGE_ID)
 @options.dry_run
 @options.audit_log

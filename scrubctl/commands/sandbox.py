@@ -7,11 +7,22 @@ from pathlib import Path
 
 import click
 
+from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.sandbox.builder import create_sandbox
 
 
-@click.command("sandbox")
+@click.command(
+    "sandbox",
+    short_help="Create a self-contained Glance world to try scrubctl on.",
+    epilog=options.examples(
+        ("scrubctl sandbox /tmp/glance-sandbox", "create it; it prints the commands to try"),
+        (
+            "scrubctl list-pending --config-file /tmp/glance-sandbox/glance-api.conf",
+            "then use it as a Glance node's files",
+        ),
+    ),
+)
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.pass_obj
 def command(app: Application, directory: Path) -> int:

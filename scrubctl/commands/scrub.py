@@ -17,7 +17,15 @@ from scrubctl.unattended import metrics
 from scrubctl.unattended.signals import stop_on_signals
 
 
-@click.command("scrub")
+@click.command(
+    "scrub",
+    short_help="Erase the data of due pending images, then mark them deleted.",
+    epilog=options.examples(
+        ("scrubctl scrub --dry-run", "what a scrub would do; changes nothing"),
+        ("scrubctl scrub --older-than 7d --max-delete 500", "deleted over a week ago; refuse more than 500"),
+        (f"scrubctl scrub --image {options.EXAMPLE_ID} --yes", "exactly this image, without asking"),
+    ),
+)
 @options.older_than
 @click.option(
     "--image", "image_ids", multiple=True, type=options.IMAGE_ID, help="Scrub exactly this image (repeatable)."

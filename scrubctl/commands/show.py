@@ -15,7 +15,14 @@ from scrubctl.output.views import human_age, human_size, location_view
 from scrubctl.settings.utc import iso_utc
 
 
-@click.command("show")
+@click.command(
+    "show",
+    short_help="Show one queued image in full, and what blocks it.",
+    epilog=options.examples(
+        (f"scrubctl show {options.EXAMPLE_ID}", "the image, its locations, properties, tags, members"),
+        (f"scrubctl show {options.EXAMPLE_ID} -f json", "the same as one JSON object"),
+    ),
+)
 @click.argument("image_id", type=options.IMAGE_ID)
 @options.output_options(formats=("table", "json", "value"), columns=False)
 @click.pass_obj

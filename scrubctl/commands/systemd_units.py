@@ -8,11 +8,19 @@ from pathlib import Path
 
 import click
 
+from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit, writable_paths
 
 
-@click.command("systemd-units")
+@click.command(
+    "systemd-units",
+    short_help="Print the systemd service and timer units for this install.",
+    epilog=options.examples(
+        ("scrubctl systemd-units", "print both units"),
+        ("scrubctl systemd-units --on-calendar daily --output-dir /etc/systemd/system", "install a daily timer"),
+    ),
+)
 @click.option("--user", default="glance", show_default=True, help="User (and group) the service runs as.")
 @click.option("--on-calendar", default="hourly", show_default=True, help="When the timer fires (systemd.time).")
 @click.option(
@@ -28,14 +36,14 @@ def command(app: Application, user: str, on_calendar: str, output_dir: Path | No
     settings = app.settings
     found = shutil.which("scrubctl")
     executable = Path(found).resolve() if found else Path(sys.argv[0]).resolve()
-    options = UnitOptions(
+    unit_options = UnitOptions(
         executable=executable,
         config_files=[path.resolve() for path in settings.config_files],
         writable_paths=writable_paths(settings),
         user=user,
         on_calendar=on_calendar,
     )
-    units = {"scrubctl.service": service_unit(options), "scrubctl.timer": timer_unit(options)}
+    units = {"scrubctl.service": service_unit(unit_options), "scrubctl.timer": timer_unit(unit_options)}
     renderer = app.renderer()
     for name, text in units.items():
         if output_dir is None:

@@ -327,6 +327,11 @@ class Renderer:
         """Write an informational line for people to stdout (plain, no markup)."""
         self.out.print(Text(self.mask(text)))
 
+    def raw(self, text: str) -> None:
+        """Write ``text`` to stdout exactly as it is (a script, a file's contents)."""
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+        self.stdout.flush()
+
     def warning(self, text: str) -> None:
         """Write a warning to stderr."""
         self.err.print(Text(f"scrubctl: warning: {self.mask(text)}", style="yellow"))
