@@ -50,10 +50,17 @@ ensure_venv() {
     fi
     local stamp="$VENV/.scrubctl-installed${extras:+-$extras}"
     if [ ! -f "$stamp" ] || [ "$SCRUBCTL_ROOT/pyproject.toml" -nt "$stamp" ]; then
-        say "installing scrubctl${extras:+ with [$extras]} into $VENV"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$SCRUBCTL_ROOT${extras:+[$extras]}" \
-            2> >(grep -v "^WARNING: Location" >&2)
+        # pip and the build backend talk a lot (setuptools' editable-install warnings): all of it goes
+        # to a log, shown only when the install fails.
+        local log="$SCRUBCTL_ROOT/.run/install.log"
+        mkdir -p "$(dirname "$log")"
+        say "installing scrubctl${extras:+ with [$extras]} into $VENV (log: ${log#"$SCRUBCTL_ROOT"/})"
+        "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip >"$log" 2>&1 || true
+        if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$SCRUBCTL_ROOT${extras:+[$extras]}" \
+            >>"$log" 2>&1; then
+            cat "$log" >&2
+            die "installing scrubctl failed (the log above is in $log)"
+        fi
         touch "$stamp"
     fi
 }
