@@ -49,7 +49,9 @@ class Application:
     def database(self, pool_size: int = 5) -> GlanceDatabase:
         """The Glance database, checked to be one on first use."""
         if self._database is None:
-            database = GlanceDatabase(self.settings.database_url, pool_size=pool_size)
+            database = GlanceDatabase(
+                self.settings.database_url, pool_size=pool_size, wsrep_sync_wait=self.settings.wsrep_sync_wait
+            )
             database.verify()
             self._database = database
         return self._database

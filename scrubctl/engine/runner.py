@@ -1,10 +1,12 @@
 """Applying a plan: claim, re-check, erase, record; dry-run or not, on one path.
 
 Images are taken in batches by ``concurrency`` workers, each with its own database connection. A
-batch is claimed (see :mod:`~scrubctl.coordination.claims`), its rows are re-read inside the claim, and only
-locations still ``pending_delete`` of images still in the queue are erased. Results are recorded with
-guarded updates in one transaction per batch, after the audit trail has the record of every erase.
-One failing location or image never stops the run.
+batch is claimed (:mod:`~scrubctl.coordination.claims`; committed before anything is erased), its
+rows are re-read after the claim, and only locations still ``pending_delete`` of images still in
+the queue are erased. Results are recorded with guarded updates in one transaction per batch, after
+the audit trail has the record of every erase; a transaction another database node won is run again
+(:mod:`~scrubctl.coordination.conflicts`). One failing location or image never stops the run. A dry
+run takes no claims and writes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
-from scrubctl.coordination.claims import claimed
+from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS, ClaimSession
+from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
 from scrubctl.engine.model import (
     ImageResult,
     LocationResult,
@@ -46,6 +49,7 @@ from scrubctl.unattended.audit import AuditTrail, NullAudit
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 50
+RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
 
 
@@ -82,8 +86,11 @@ class ScrubRunner:
         observer: Observer | None = None,
         audit: AuditTrail | None = None,
         stop: threading.Event | None = None,
+        claim_timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.database = database
+        self.claim_timeout = claim_timeout
+        self._claims: ClaimSession | None = None
         self.deleters = deleters
         self.observer = observer or NullObserver()
         self.audit = audit or NullAudit()
@@ -104,10 +111,20 @@ class ScrubRunner:
         for batch in _batches(plan.images, options):
             batches.put(batch)
         workers = max(1, min(options.concurrency, len(plan.images) or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scrub") as executor:
-            futures = [executor.submit(self._worker, batches, options, report) for _ in range(workers)]
-            for future in futures:
-                future.result()
+        if not options.dry_run and plan.images:
+            self._claims = ClaimSession(self.database.engine, purpose="scrub", timeout_seconds=self.claim_timeout)
+            self._claims.start()
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scrub") as executor:
+                futures = [executor.submit(self._worker, batches, options, report) for _ in range(workers)]
+                for future in futures:
+                    future.result()
+        finally:
+            if self._claims is not None:
+                self._claims.close()
+                self._claims = None
+        order = {image.id: index for index, image in enumerate(plan.images)}
+        report.images.sort(key=lambda result: order.get(result.id, -1))
         while not batches.empty():
             report.summary.not_started += len(batches.get())
         report.summary.interrupted = self.stop.is_set()
@@ -118,6 +135,8 @@ class ScrubRunner:
     def _worker(self, batches: queue.SimpleQueue[list[PlannedImage]], options: RunOptions, report: Report) -> None:
         try:
             with self.database.connect() as connection:
+                if not options.dry_run:
+                    connection.execution_options(sqlite_write=True)  # SQLite: writes BEGIN IMMEDIATE
                 while not self.stop.is_set():
                     try:
                         batch = batches.get_nowait()
@@ -139,39 +158,62 @@ class ScrubRunner:
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
     ) -> None:
         ids = [image.id for image in batch]
+        held = self._take(connection, ids, options.dry_run)
+        others = len(ids) - len(held)
         done: list[ImageResult] = []
-        with claimed(connection, ids) as held:
-            others = len(ids) - len(held)
-            try:
-                with connection.begin():
-                    state = current_state(connection, [image_id for image_id in ids if image_id in held])
-                    works: list[_ImageWork] = []
-                    for image in batch:
-                        if image.id not in held:
-                            continue
-                        if self.stop.is_set():
-                            with self._lock:
-                                report.summary.not_started += 1
-                            continue
-                        work = self._erase_image(image, state, options.dry_run)
-                        if work is None:
-                            others += 1
-                        else:
-                            works.append(work)
-                    done = self._record(connection, works, options.dry_run)
-            except DBAPIError as error:
-                reason = f"database error, nothing recorded for this batch: {describe_db_error(error)}"
-                done = [
-                    ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ())
-                    for image in batch
-                    if image.id in held
-                ]
-                with self._lock:
-                    self._unreachable.add(f"database: {describe_db_error(error)}")
+        erasing = False
+        try:
+            state = run_transaction(connection, lambda current: current_state(current, sorted(held)), what="re-read")
+            works: list[_ImageWork] = []
+            erasing = True
+            for image in batch:
+                if image.id not in held:
+                    continue
+                if self.stop.is_set():
+                    with self._lock:
+                        report.summary.not_started += 1
+                    continue
+                work = self._erase_image(image, state, options.dry_run)
+                if work is None:
+                    others += 1
+                else:
+                    works.append(work)
+            done = self._record(connection, works, options.dry_run)
+        except (DBAPIError, ConflictLostError) as error:
+            done = self._batch_lost(batch, held, error, erasing)
+        finally:
+            if self._claims is not None and held:
+                self._claims.release(connection, held)
         with self._lock:
             report.summary.taken_by_other_run += others
         for result in done:
             self._finish(report, result)
+
+    def _take(self, connection: Connection, ids: list[str], dry_run: bool) -> set[str]:
+        """Claim a batch (a dry run claims nothing and reads every image)."""
+        if dry_run or self._claims is None:
+            return set(ids)
+        try:
+            return self._claims.take(connection, ids)
+        except ConflictLostError:
+            return set()  # other runs kept winning these rows: theirs
+
+    def _batch_lost(
+        self, batch: list[PlannedImage], held: set[str], error: Exception, erasing: bool
+    ) -> list[ImageResult]:
+        """Results for a batch whose re-read or record did not commit."""
+        if isinstance(error, ConflictLostError):
+            reason = f"{error}; nothing recorded for this batch, the next run records it"
+        else:
+            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
+            reason = f"database error, nothing recorded for this batch: {message}"
+            with self._lock:
+                self._unreachable.add(f"database: {message}")
+        if not erasing:
+            reason = reason.replace("nothing recorded for this batch", "nothing erased or recorded for this batch")
+        return [
+            ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ()) for image in batch if image.id in held
+        ]
 
     def _finish(self, report: Report, result: ImageResult) -> None:
         with self._lock:
@@ -225,6 +267,8 @@ class ScrubRunner:
             if known_down is not None:
                 raise BackendUnavailableError(known_down)
             deleter = self.deleters.get(location.scheme, location.store)
+            if not dry_run and self._claims is not None and not self._claims.may_erase(work.image.id):
+                raise LocationFailed("this run's claim on the image could not be renewed in time; not erased")
             if not dry_run:
                 self._audit_location("erase", work, location, "started")
                 started = True
@@ -280,11 +324,17 @@ class ScrubRunner:
         for work in works:
             if work.finished and not dry_run:
                 self.audit.record("mark_deleted", {"image_id": work.image.id, "bytes": work.bytes, "result": "deleted"})
-        unchanged_locations = mark_locations_deleted(
-            connection, [location_id for work in works for location_id in work.erased_ids], now, dry_run=dry_run
-        )
-        unchanged_images = mark_images_deleted(
-            connection, [work.image.id for work in works if work.finished], now, dry_run=dry_run
+        location_ids = [location_id for work in works for location_id in work.erased_ids]
+        image_ids = [work.image.id for work in works if work.finished]
+
+        def record(current: Connection) -> tuple[set[int], set[str]]:
+            return (
+                mark_locations_deleted(current, location_ids, now, dry_run=dry_run),
+                mark_images_deleted(current, image_ids, now, dry_run=dry_run),
+            )
+
+        unchanged_locations, unchanged_images = run_transaction(
+            connection, record, policy=RECORD_POLICY, what="recording the batch"
         )
         results = []
         for work in works:
