@@ -81,6 +81,21 @@ def finished(process: subprocess.Popen[str], timeout: float = 600) -> tuple[int,
     return process.returncode, json.loads(stdout) if stdout.strip() else {}, stderr
 
 
+def audited_erases(log: Path) -> set[int]:
+    """The location ids the audit trail has an erase attempt for."""
+    records = map(json.loads, log.read_text().splitlines() if log.exists() else [])
+    return {record["location_id"] for record in records if record["action"] == "erase"}
+
+
+def wait_for_erases(log: Path, count: int, process: subprocess.Popen[str]) -> None:
+    """Return once the run has started ``count`` erases (so it is mid-run, holding claims)."""
+    deadline = time.monotonic() + 60
+    while len(audited_erases(log)) < count:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "the run started no erase within 60 s"
+        time.sleep(0.01)
+
+
 def test_three_nodes_scrub_each_image_exactly_once(cluster: ClusterWorld) -> None:
     images = [cluster.image(size=256) for _ in range(1500)]
     processes = [cluster.spawn(node, "scrub", "--yes", "-f", "json", "--concurrency", "4") for node in (1, 2, 3)]
@@ -112,11 +127,11 @@ def test_a_killed_run_blocks_its_images_only_until_its_claims_expire(cluster: Cl
     images = [cluster.image(size=256) for _ in range(600)]
     log = tmp_path / "audit.jsonl"
     process = cluster.spawn(1, "scrub", "--yes", "-f", "json", "--concurrency", "2", "--audit-log", str(log))
-    time.sleep(1.5)
+    wait_for_erases(log, 30, process)
     process.kill()
     process.communicate(timeout=60)
     held = cluster.claims()
-    audited = {record["location_id"] for record in map(json.loads, log.read_text().splitlines())}
+    audited = audited_erases(log)
     assert_consistent(cluster, audited)
     assert held, "the killed run held no claims: it was killed too late to test anything"
     time.sleep(CLAIM_TIMEOUT + 1)
@@ -164,7 +179,7 @@ def test_a_node_dying_mid_run_ends_it_with_exit_3_and_a_rerun_converges(
     images = [cluster.image(size=256) for _ in range(800)]
     log = tmp_path / "audit.jsonl"
     process = cluster.spawn(3, "scrub", "--yes", "-f", "json", "--concurrency", "2", "--audit-log", str(log))
-    time.sleep(1.5)
+    wait_for_erases(log, 30, process)
     try:
         galera_cluster.kill_node(3)
         killed = time.monotonic()
@@ -172,7 +187,7 @@ def test_a_node_dying_mid_run_ends_it_with_exit_3_and_a_rerun_converges(
         assert time.monotonic() - killed < 70  # within the socket timeout
         assert code == 3, stderr
         assert any("database" in problem for problem in document["summary"]["unreachable"]), document["summary"]
-        audited = {record["location_id"] for record in map(json.loads, log.read_text().splitlines())}
+        audited = audited_erases(log)
         assert_consistent(cluster, audited)  # every erase the database did not record is in the audit trail
         time.sleep(CLAIM_TIMEOUT + 1)
         code, document, stderr = finished(cluster.spawn(1, "scrub", "--yes", "-f", "json", "--concurrency", "2"))
