@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
+from scrubctl.coordination.conflicts import is_conflict, is_unreachable, run_transaction
 from tests.test_restore import race_round
 from tests.test_unattended import assert_consistent
 from tests.world import GlanceWorld
@@ -198,3 +200,32 @@ def test_a_node_dying_mid_run_ends_it_with_exit_3_and_a_rerun_converges(
         assert cluster.claims() == []
     finally:
         galera_cluster.start_node(3)
+
+
+def test_a_transaction_another_node_won_is_run_again(cluster: ClusterWorld) -> None:
+    image = cluster.image()
+    rival = create_engine(cluster.node_urls[0])
+    attempts: list[int] = []
+
+    def rename(connection: Connection) -> int:
+        attempts.append(1)
+        changed = connection.execute(
+            text("UPDATE images SET name = :name WHERE id = :id"), {"name": f"try-{len(attempts)}", "id": image}
+        ).rowcount
+        if len(attempts) == 1:  # another node commits a change to the same row first
+            with rival.begin() as other:
+                other.execute(text("UPDATE images SET name = 'rival' WHERE id = :id"), {"id": image})
+        return int(changed)
+
+    node2 = create_engine(cluster.node_urls[1], connect_args={"init_command": "SET SESSION wsrep_sync_wait = 1"})
+    try:
+        with node2.connect() as connection:
+            assert run_transaction(connection, rename, what="rename") == 1
+    finally:
+        node2.dispose()
+        rival.dispose()
+    assert len(attempts) == 2  # the first COMMIT failed certification (1213) and was run again
+    assert cluster.rows("images", image)[0]["name"] == "try-2"
+    with pytest.raises(DBAPIError) as failure, create_engine(cluster.node_urls[1]).connect() as connection:
+        connection.exec_driver_sql("SELECT 1 FROM no_such_table")
+    assert not is_conflict(failure.value) and not is_unreachable(failure.value)

@@ -29,8 +29,9 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import (
     Column,
@@ -58,6 +59,8 @@ from scrubctl.settings.config import DEFAULT_CLAIM_TIMEOUT_SECONDS
 from scrubctl.settings.utc import utc_now
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TABLE_NAME = "scrubctl_claims"
 DEFAULT_TIMEOUT_SECONDS = DEFAULT_CLAIM_TIMEOUT_SECONDS
@@ -186,21 +189,32 @@ class ClaimSession:
 
         Raises :class:`ConflictLostError` only if every attempt lost a race for the same rows.
         """
+        taken, _ = self.take_and_read(connection, subjects, lambda _connection, _taken: None)
+        return taken
+
+    def take_and_read(
+        self, connection: Connection, subjects: Sequence[str], read: Callable[[Connection, set[str]], T]
+    ) -> tuple[set[str], T]:
+        """Claim ``subjects`` and, in the same transaction after the claim rows are written, ``read``
+        the state of those taken; return both once committed.
+
+        What ``read`` saw holds for as long as the claims do: a run that changed those rows held
+        their claims, and its claim rows conflict with these (a duplicate key on one server, a
+        failed certification on Galera), so this transaction commits only if that run was done
+        before the read.
+        """
         wanted = list(dict.fromkeys(subjects))
-        if not wanted:
-            return set()
         started = time.monotonic()
-        taken = run_transaction(
-            connection,
-            lambda current: self._take_once(current, wanted),
-            policy=CLAIM_POLICY,
-            retry_duplicate_key=True,
-            what="claim",
-        )
+
+        def attempt(current: Connection) -> tuple[list[str], T]:
+            free = self._take_once(current, wanted) if wanted else []
+            return free, read(current, set(free))
+
+        taken, state = run_transaction(connection, attempt, policy=CLAIM_POLICY, retry_duplicate_key=True, what="claim")
         with self._lock:
             for subject in taken:
                 self._taken_at[subject] = started
-        return set(taken)
+        return set(taken), state
 
     def take_waiting(self, connection: Connection, subject: str, wait_seconds: float) -> bool:
         """Claim one subject, waiting up to ``wait_seconds`` for another run to let it go."""
@@ -253,23 +267,32 @@ class ClaimSession:
         return time.monotonic() < max(taken, renewed) + self.timeout / 2
 
     def release(self, connection: Connection, subjects: Iterable[str]) -> None:
-        """Let ``subjects`` go (only rows this run holds are deleted)."""
+        """Let ``subjects`` go in a transaction of their own (only rows this run holds are deleted)."""
+        chosen = self.forget(subjects)
+        if not chosen:
+            return
+        try:
+            run_transaction(connection, lambda current: self.release_within(current, chosen), what="release of claims")
+        except (DBAPIError, ConflictLostError) as error:
+            logger.warning("could not release %d claim(s); they expire by themselves: %s", len(chosen), error)
+
+    def release_within(self, connection: Connection, subjects: Sequence[str]) -> None:
+        """Delete this run's claim rows for ``subjects`` inside the caller's transaction (which
+        commits them together with its own changes); then :meth:`forget` them."""
+        if subjects:
+            connection.execute(
+                delete(claims_table).where(
+                    claims_table.c.holder == self.holder, claims_table.c.subject.in_(list(subjects))
+                )
+            )
+
+    def forget(self, subjects: Iterable[str]) -> list[str]:
+        """Stop erasing under (and renewing) ``subjects``; return them as a list."""
         chosen = list(subjects)
         with self._lock:
             for subject in chosen:
                 self._taken_at.pop(subject, None)
-        if not chosen:
-            return
-
-        def release_once(current: Connection) -> None:
-            current.execute(
-                delete(claims_table).where(claims_table.c.holder == self.holder, claims_table.c.subject.in_(chosen))
-            )
-
-        try:
-            run_transaction(connection, release_once, what="release of claims")
-        except (DBAPIError, ConflictLostError) as error:
-            logger.warning("could not release %d claim(s); they expire by themselves: %s", len(chosen), error)
+        return chosen
 
     # --- heartbeat --------------------------------------------------------------------------------
 

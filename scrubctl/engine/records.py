@@ -29,6 +29,8 @@ class CurrentState:
 
 def current_state(connection: Connection, image_ids: Sequence[str]) -> CurrentState:
     """Re-read the claimed images and every location row they have."""
+    if not image_ids:
+        return current_state_of_nothing()
     statuses = dict(connection.execute(select(images.c.id, images.c.status).where(images.c.id.in_(image_ids))).all())
     location_status: dict[int, str] = {}
     live: dict[str, list[int]] = {}
@@ -42,6 +44,11 @@ def current_state(connection: Connection, image_ids: Sequence[str]) -> CurrentSt
         if not deleted and status != PENDING_DELETE:
             live.setdefault(image_id, []).append(location_id)
     return CurrentState(image_status=statuses, location_status=location_status, live_locations=live)
+
+
+def current_state_of_nothing() -> CurrentState:
+    """The state read for an empty batch."""
+    return CurrentState(image_status={}, location_status={}, live_locations={})
 
 
 def mark_locations_deleted(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -38,7 +39,13 @@ from scrubctl.engine.model import (
     Result,
     Summary,
 )
-from scrubctl.engine.records import CurrentState, current_state, mark_images_deleted, mark_locations_deleted
+from scrubctl.engine.records import (
+    CurrentState,
+    current_state,
+    current_state_of_nothing,
+    mark_images_deleted,
+    mark_locations_deleted,
+)
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import GlanceDatabase, describe_db_error
 from scrubctl.glance.locations import Location
@@ -48,7 +55,7 @@ from scrubctl.unattended.audit import AuditTrail, NullAudit
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 50
+MAX_BATCH = 200
 RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
 
@@ -108,7 +115,7 @@ class ScrubRunner:
         for image_id, reason in plan.missing:
             self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
         batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
-        for batch in _batches(plan.images, options):
+        for batch in _batches(_rotated(plan.images, options), options):
             batches.put(batch)
         workers = max(1, min(options.concurrency, len(plan.images) or 1))
         if not options.dry_run and plan.images:
@@ -158,14 +165,10 @@ class ScrubRunner:
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
     ) -> None:
         ids = [image.id for image in batch]
-        held = self._take(connection, ids, options.dry_run)
+        held, state = self._take_and_read(connection, ids, options.dry_run)  # a dead database stops the worker
         others = len(ids) - len(held)
-        done: list[ImageResult] = []
-        erasing = False
+        works: list[_ImageWork] = []
         try:
-            state = run_transaction(connection, lambda current: current_state(current, sorted(held)), what="re-read")
-            works: list[_ImageWork] = []
-            erasing = True
             for image in batch:
                 if image.id not in held:
                     continue
@@ -178,30 +181,31 @@ class ScrubRunner:
                     others += 1
                 else:
                     works.append(work)
-            done = self._record(connection, works, options.dry_run)
+            done = self._record(connection, works, held, options.dry_run)
         except (DBAPIError, ConflictLostError) as error:
-            done = self._batch_lost(batch, held, error, erasing)
+            done = self._batch_lost([work.image for work in works], error)
         finally:
             if self._claims is not None and held:
-                self._claims.release(connection, held)
+                self._claims.release(connection, held)  # only those the record did not release
         with self._lock:
             report.summary.taken_by_other_run += others
         for result in done:
             self._finish(report, result)
 
-    def _take(self, connection: Connection, ids: list[str], dry_run: bool) -> set[str]:
-        """Claim a batch (a dry run claims nothing and reads every image)."""
+    def _take_and_read(self, connection: Connection, ids: list[str], dry_run: bool) -> tuple[set[str], CurrentState]:
+        """Claim a batch and re-read the rows of the images taken, in one transaction (a dry run
+        claims nothing and reads every image)."""
         if dry_run or self._claims is None:
-            return set(ids)
+            return set(ids), run_transaction(connection, lambda current: current_state(current, ids), what="re-read")
         try:
-            return self._claims.take(connection, ids)
+            return self._claims.take_and_read(
+                connection, ids, lambda current, taken: current_state(current, sorted(taken))
+            )
         except ConflictLostError:
-            return set()  # other runs kept winning these rows: theirs
+            return set(), current_state_of_nothing()  # other runs kept winning these rows: theirs
 
-    def _batch_lost(
-        self, batch: list[PlannedImage], held: set[str], error: Exception, erasing: bool
-    ) -> list[ImageResult]:
-        """Results for a batch whose re-read or record did not commit."""
+    def _batch_lost(self, images: list[PlannedImage], error: Exception) -> list[ImageResult]:
+        """Results for the images of a batch whose record did not commit (their erases are in the audit trail)."""
         if isinstance(error, ConflictLostError):
             reason = f"{error}; nothing recorded for this batch, the next run records it"
         else:
@@ -209,11 +213,7 @@ class ScrubRunner:
             reason = f"database error, nothing recorded for this batch: {message}"
             with self._lock:
                 self._unreachable.add(f"database: {message}")
-        if not erasing:
-            reason = reason.replace("nothing recorded for this batch", "nothing erased or recorded for this batch")
-        return [
-            ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ()) for image in batch if image.id in held
-        ]
+        return [ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ()) for image in images]
 
     def _finish(self, report: Report, result: ImageResult) -> None:
         with self._lock:
@@ -318,8 +318,11 @@ class ScrubRunner:
             },
         )
 
-    def _record(self, connection: Connection, works: Sequence[_ImageWork], dry_run: bool) -> list[ImageResult]:
-        """Record a batch with guarded updates (skipped in a dry run) and build its results."""
+    def _record(
+        self, connection: Connection, works: Sequence[_ImageWork], held: set[str], dry_run: bool
+    ) -> list[ImageResult]:
+        """Record a batch with guarded updates (skipped in a dry run), releasing its claims in the
+        same transaction, and build its results."""
         now = glance_timestamp()
         for work in works:
             if work.finished and not dry_run:
@@ -327,15 +330,23 @@ class ScrubRunner:
         location_ids = [location_id for work in works for location_id in work.erased_ids]
         image_ids = [work.image.id for work in works if work.finished]
 
+        claims = self._claims
+
         def record(current: Connection) -> tuple[set[int], set[str]]:
-            return (
+            unchanged = (
                 mark_locations_deleted(current, location_ids, now, dry_run=dry_run),
                 mark_images_deleted(current, image_ids, now, dry_run=dry_run),
             )
+            if claims is not None:
+                claims.release_within(current, sorted(held))
+            return unchanged
 
         unchanged_locations, unchanged_images = run_transaction(
             connection, record, policy=RECORD_POLICY, what="recording the batch"
         )
+        if claims is not None:
+            claims.forget(held)
+            held.clear()
         results = []
         for work in works:
             raced = [location_id for location_id in work.erased_ids if location_id in unchanged_locations]
@@ -362,6 +373,16 @@ def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
     return ImageResult(
         image.id, image.entry.name, outcome, reason, work.bytes, tuple(work.locations), image.whole_image
     )
+
+
+def _rotated(images: Sequence[PlannedImage], options: RunOptions) -> Sequence[PlannedImage]:
+    """Start a run at a random place in its plan, so that runs on several controllers, which plan
+    the same images, begin on different batches instead of all racing for the first ones (results
+    are reported in plan order all the same)."""
+    if options.dry_run or len(images) < 2:
+        return images
+    offset = random.randrange(len(images))  # noqa: S311 - spreading work, not cryptography
+    return [*images[offset:], *images[:offset]]
 
 
 def _batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:
