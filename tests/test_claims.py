@@ -17,6 +17,9 @@ from sqlalchemy import create_engine, inspect
 
 from bench import glance_reference
 from scrubctl.coordination.claims import TABLE_NAME, ClaimSession
+from scrubctl.glance.database import GlanceDatabase
+from scrubctl.glance.topology import read_topology
+from scrubctl.settings.secrets import Secret
 from tests.conftest import MARIADB_URL, mariadb_problem, require_tier
 from tests.world import GlanceWorld
 
@@ -185,3 +188,19 @@ def test_glance_is_undisturbed_by_the_claims_table(
         assert world.status(held) == "pending_delete"
     finally:
         engine.dispose()
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
+def test_mysql_wsrep_sync_wait_is_honoured_and_a_single_server_is_left_alone(world: GlanceWorld) -> None:
+    for configured, expected in ((None, 0), (3, 3)):
+        database = GlanceDatabase(Secret(world.url), wsrep_sync_wait=configured)
+        try:
+            with database.connect() as connection:
+                assert connection.exec_driver_sql("SELECT @@SESSION.wsrep_sync_wait").scalar() == expected
+                assert read_topology(connection).kind == "single server"
+        finally:
+            database.dispose()
+    world.extra_config = "\n[database]\nmysql_wsrep_sync_wait = 16\n"
+    result = world.cli("list-pending")
+    assert result.exit_code == 3 and "mysql_wsrep_sync_wait must be a number from 0 to 15" in result.stderr

@@ -19,6 +19,8 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.coordination.conflicts import is_conflict, is_unreachable, run_transaction
+from scrubctl.glance.database import GlanceDatabase
+from scrubctl.settings.secrets import Secret
 from tests.test_restore import race_round
 from tests.test_unattended import assert_consistent
 from tests.world import GlanceWorld
@@ -229,3 +231,12 @@ def test_a_transaction_another_node_won_is_run_again(cluster: ClusterWorld) -> N
     with pytest.raises(DBAPIError) as failure, create_engine(cluster.node_urls[1]).connect() as connection:
         connection.exec_driver_sql("SELECT 1 FROM no_such_table")
     assert not is_conflict(failure.value) and not is_unreachable(failure.value)
+
+
+def test_sessions_on_a_galera_node_read_causally(cluster: ClusterWorld) -> None:
+    database = GlanceDatabase(Secret(cluster.node_urls[2]))
+    try:
+        with database.connect() as connection:
+            assert connection.exec_driver_sql("SELECT @@SESSION.wsrep_sync_wait").scalar() == 1
+    finally:
+        database.dispose()

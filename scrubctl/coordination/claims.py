@@ -44,7 +44,6 @@ from sqlalchemy import (
     Table,
     delete,
     func,
-    insert,
     literal,
     select,
     text,
@@ -121,6 +120,11 @@ def _now(connection: Connection) -> ColumnElement[datetime]:
     return literal(utc_now(), DateTime)
 
 
+def _sqlite_time(moment: datetime) -> str:
+    """A naive UTC moment as SQLAlchemy's SQLite ``DateTime`` stores it (so that comparisons hold)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def _later(connection: Connection, seconds: float) -> ColumnElement[datetime]:
     if connection.dialect.name == "mysql":
         return func.date_add(func.utc_timestamp(6), text(f"INTERVAL {int(seconds * 1_000_000)} MICROSECOND"))
@@ -193,10 +197,16 @@ class ClaimSession:
         return taken
 
     def take_and_read(
-        self, connection: Connection, subjects: Sequence[str], read: Callable[[Connection, set[str]], T]
+        self,
+        connection: Connection,
+        subjects: Sequence[str],
+        read: Callable[[Connection, set[str]], T],
+        narrow: Callable[[Connection, list[str]], list[str]] | None = None,
     ) -> tuple[set[str], T]:
         """Claim ``subjects`` and, in the same transaction after the claim rows are written, ``read``
-        the state of those taken; return both once committed.
+        the state of those taken; return both once committed. ``narrow``, when given, first drops
+        the subjects with nothing left to do (so that runs on other controllers, which finished them,
+        cost a read instead of a claim written and deleted).
 
         What ``read`` saw holds for as long as the claims do: a run that changed those rows held
         their claims, and its claim rows conflict with these (a duplicate key on one server, a
@@ -207,7 +217,8 @@ class ClaimSession:
         started = time.monotonic()
 
         def attempt(current: Connection) -> tuple[list[str], T]:
-            free = self._take_once(current, wanted) if wanted else []
+            candidates = narrow(current, wanted) if narrow is not None and wanted else wanted
+            free = self._take_once(current, candidates) if candidates else []
             return free, read(current, set(free))
 
         taken, state = run_transaction(connection, attempt, policy=CLAIM_POLICY, retry_duplicate_key=True, what="claim")
@@ -251,11 +262,30 @@ class ClaimSession:
                 logger.warning("claim on %s by %s expired; taking it over", subject, holder)
         free = [subject for subject in wanted if subject not in busy]
         if free:
-            connection.execute(
-                insert(claims_table).values(claimed_at=now, expires_at=_later(connection, self.timeout)),
-                [{"subject": subject, "holder": self.holder, "purpose": self.purpose} for subject in free],
-            )
+            self._insert(connection, free)
         return free
+
+    def _insert(self, connection: Connection, subjects: list[str]) -> None:
+        """One multi-row INSERT of this run's claims (written out: compiling SQL functions for each
+        row of a batch costs more than the round trip it saves)."""
+        values: dict[str, object] = {"holder": self.holder, "purpose": self.purpose}
+        if connection.dialect.name == "mysql":
+            claimed = "UTC_TIMESTAMP(6)"
+            expires = f"DATE_ADD(UTC_TIMESTAMP(6), INTERVAL {int(self.timeout * 1_000_000)} MICROSECOND)"
+        else:
+            now = utc_now()
+            claimed, expires = ":claimed_at", ":expires_at"
+            values.update(claimed_at=_sqlite_time(now), expires_at=_sqlite_time(now + timedelta(seconds=self.timeout)))
+        rows = []
+        for index, subject in enumerate(subjects):
+            values[f"subject{index}"] = subject
+            rows.append(f"(:subject{index}, :holder, :purpose, {claimed}, {expires})")
+        connection.execute(
+            text(
+                f"INSERT INTO {TABLE_NAME} (subject, holder, purpose, claimed_at, expires_at) VALUES " + ", ".join(rows)
+            ),
+            values,
+        )
 
     def may_erase(self, subject: str) -> bool:
         """Whether this run's claim on ``subject`` is known valid for at least half the timeout more."""

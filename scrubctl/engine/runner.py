@@ -45,6 +45,7 @@ from scrubctl.engine.records import (
     current_state_of_nothing,
     mark_images_deleted,
     mark_locations_deleted,
+    still_to_do,
 )
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import GlanceDatabase, describe_db_error
@@ -165,7 +166,7 @@ class ScrubRunner:
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
     ) -> None:
         ids = [image.id for image in batch]
-        held, state = self._take_and_read(connection, ids, options.dry_run)  # a dead database stops the worker
+        held, state = self._take_and_read(connection, batch, options.dry_run)  # a dead database stops the worker
         others = len(ids) - len(held)
         works: list[_ImageWork] = []
         try:
@@ -192,14 +193,21 @@ class ScrubRunner:
         for result in done:
             self._finish(report, result)
 
-    def _take_and_read(self, connection: Connection, ids: list[str], dry_run: bool) -> tuple[set[str], CurrentState]:
+    def _take_and_read(
+        self, connection: Connection, batch: list[PlannedImage], dry_run: bool
+    ) -> tuple[set[str], CurrentState]:
         """Claim a batch and re-read the rows of the images taken, in one transaction (a dry run
         claims nothing and reads every image)."""
+        ids = [image.id for image in batch]
         if dry_run or self._claims is None:
             return set(ids), run_transaction(connection, lambda current: current_state(current, ids), what="re-read")
+        whole = {image.id for image in batch if image.whole_image}
         try:
             return self._claims.take_and_read(
-                connection, ids, lambda current, taken: current_state(current, sorted(taken))
+                connection,
+                ids,
+                lambda current, taken: current_state(current, sorted(taken)),
+                lambda current, candidates: still_to_do(current, candidates, whole),
             )
         except ConflictLostError:
             return set(), current_state_of_nothing()  # other runs kept winning these rows: theirs
