@@ -42,6 +42,7 @@ class Measurement:
     images: int
     seconds: float
     scrubbed_by_process: tuple[int, ...]
+    cpu_seconds: float  # user + system time of every scrubctl process together
 
     @property
     def rate(self) -> float:
@@ -75,10 +76,13 @@ def run_together(label: str, configs: list[Path], concurrency: int, count: int, 
         with output.open("w") as stdout:
             argv = [command[0], "--config-file", str(config), *command[1:]]
             processes.append(subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE))
+    cpu = 0.0
     for process in processes:
-        _stdout, stderr = process.communicate()
-        if process.returncode != 0:
-            raise SystemExit(f"{label}: scrubctl exited {process.returncode}: {stderr.decode().strip()[-2000:]}")
+        _pid, status, usage = os.wait4(process.pid, 0)
+        cpu += usage.ru_utime + usage.ru_stime
+        if os.waitstatus_to_exitcode(status) != 0:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise SystemExit(f"{label}: scrubctl exited {status}: {stderr.strip()[-2000:]}")
     seconds = time.monotonic() - started
     counts = []
     seen: set[str] = set()
@@ -93,7 +97,7 @@ def run_together(label: str, configs: list[Path], concurrency: int, count: int, 
         counts.append(len(ids))
     if len(seen) != count:
         raise SystemExit(f"{label}: {len(seen)} of {count} images scrubbed")
-    return Measurement(label, count, seconds, tuple(counts))
+    return Measurement(label, count, seconds, tuple(counts), cpu)
 
 
 def claims_left(url: str) -> int:
@@ -166,13 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores, Python {platform.python_version()}, median of {args.rounds} round(s)"
     )
     print()
-    print("| setting | images/s | scrubbed by each process | ratio to Galera, 1 process |")
-    print("|---|---:|---|---:|")
+    print("| setting | images/s | scrubbed by each process | scrubctl CPU | ratio to Galera, 1 process |")
+    print("|---|---:|---|---:|---:|")
     medians = {label: sorted(runs, key=lambda run: run.rate)[len(runs) // 2] for label, runs in results.items()}
     base = medians["Galera, 1 process (node 1)"].rate
     for label, run in medians.items():
         split = " + ".join(map(str, run.scrubbed_by_process))
-        print(f"| {label} | {run.rate:.0f} | {split} | {run.rate / base:.2f} |")
+        print(f"| {label} | {run.rate:.0f} | {split} | {run.cpu_seconds:.1f} s | {run.rate / base:.2f} |")
     return 0
 
 
