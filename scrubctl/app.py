@@ -76,7 +76,12 @@ class Application:
         mistake. A missing SQLite file is never created (:class:`~scrubctl.errors.DatabaseError`).
         """
         if self._database is None:
-            database = open_database(self.settings.database_url, pool_size=pool_size, read_only=read_only)
+            database = open_database(
+                self.settings.database_url,
+                pool_size=pool_size,
+                read_only=read_only,
+                wsrep_sync_wait=self.settings.wsrep_sync_wait,
+            )
             database.verify()
             self._database, self._read_only = database, read_only
         elif self._read_only and not read_only:

@@ -1,8 +1,10 @@
 """Fixtures: every database test runs on SQLite and on a real MariaDB, each in its own database.
 
 The MariaDB tier needs a server at ``SCRUBCTL_TEST_MARIADB_URL`` (default root@127.0.0.1:3306);
-``scripts/test`` starts or installs one. When ``SCRUBCTL_REQUIRE_TIERS`` names a tier (CI does), a
-tier that cannot start fails the run instead of being skipped.
+``scripts/test`` starts or installs one. The Galera tier (``galera_cluster``, ``galera_database``)
+needs the 3-node cluster whose env file ``SCRUBCTL_TEST_GALERA_ENV`` names; ``scripts/test`` starts
+it. When ``SCRUBCTL_REQUIRE_TIERS`` names a tier (CI does), a tier that cannot start fails the run
+instead of being skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
 from scrubctl.glance.bootstrap import create_sqlite_database, load_mysql_schema
+from tests.galera import GaleraCluster, GaleraDatabase, create_database, galera_problem
 from tests.world import GlanceWorld
 
 MARIADB_URL = os.environ.get("SCRUBCTL_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -90,3 +93,23 @@ def world(database_url: str, tmp_path: Path) -> Iterator[GlanceWorld]:
     kind = "mariadb" if database_url.startswith("mysql") else "sqlite"
     yield GlanceWorld(kind=kind, url=database_url, engine=engine, root=tmp_path)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def galera_cluster() -> GaleraCluster:
+    """The 3-node Galera test cluster (every node started and Synced): node URLs, ``kill_node(n)``,
+    ``start_node(n)``."""
+    env, problem = galera_problem()
+    if env is None:
+        require_tier("galera", problem or "no cluster")
+    assert env is not None
+    cluster = GaleraCluster(env)
+    cluster.ensure_running()
+    return cluster
+
+
+@pytest.fixture
+def galera_database(galera_cluster: GaleraCluster) -> Iterator[GaleraDatabase]:
+    """A fresh database with the real Glance schema, made on node 1 and seen by nodes 2 and 3;
+    ``.urls`` has one URL per node. Dropped afterwards."""
+    yield from create_database(galera_cluster)

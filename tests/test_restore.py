@@ -22,7 +22,7 @@ from sqlalchemy import text, update
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.file import FileDeleter
-from scrubctl.coordination.claims import lock_name
+from scrubctl.coordination.claims import ClaimSession
 from scrubctl.glance.schema import image_locations
 from scrubctl.glance.writer import remove_tag
 from scrubctl.restore import RestoreResult, RestoreTools, restore_images
@@ -379,25 +379,27 @@ def test_restoring_twice_is_refused_the_second_time(world: GlanceWorld) -> None:
     assert world.checksum() == before
 
 
-@pytest.mark.mariadb
-@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
 def test_an_image_claimed_by_a_scrub_is_waited_for_then_refused(world: GlanceWorld) -> None:
     image = world.image()
     app = Application(config_files=(world.config_file,))
     tools = RestoreTools(decoder=app.decoder(), deleters=DeleterPool(app.registry), audit=_NoAudit(), wait_seconds=1)
     try:
-        with world.engine.connect() as holder:
-            assert holder.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": lock_name(image)}).scalar() == 1
+        with ClaimSession(world.engine, purpose="scrub", holder="other-controller:1:abcd") as scrub:
+            with world.engine.connect() as holder:
+                assert scrub.take(holder, [image]) == {image}
+            with world.engine.connect() as connection:
+                assert connection.exec_driver_sql("SELECT holder FROM scrubctl_claims").scalar() == scrub.holder
             started = time.monotonic()
             with app.connection() as connection:
                 report = restore_images(connection, tools, [image], dry_run=False)
             assert time.monotonic() - started >= 0.9
-            holder.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": lock_name(image)})
         (result,) = report.images
         assert result.result is RestoreResult.REFUSED and "another scrubctl run holds" in result.reason
         assert world.status(image) == "pending_delete"
         with app.connection() as connection:
             assert restore_images(connection, tools, [image], dry_run=False).images[0].result is RestoreResult.RESTORED
+        with world.engine.connect() as connection:  # every claim released
+            assert connection.exec_driver_sql("SELECT COUNT(*) FROM scrubctl_claims").scalar() == 0
     finally:
         app.close()
 
@@ -470,18 +472,29 @@ RACE_ROUNDS = 100
 RACE_ROUNDS_IN_FLIGHT = 3  # rounds touch different images; overlapping them only adds timing noise
 
 
-def race_round(world: GlanceWorld, env: Mapping[str, str], images: list[str], seed: int) -> list[str]:
-    """Launch a restore and a scrub of ``images`` together (order and stagger random); check every image."""
+def race_round(
+    world: GlanceWorld,
+    env: Mapping[str, str],
+    images: list[str],
+    seed: int,
+    scrub_env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Launch a restore (with ``env``) and a scrub (with ``scrub_env``, default ``env``) of ``images``
+    together, order and stagger random; check every image."""
     randomness = random.Random(seed)
     base = [sys.executable, "-m", "scrubctl", "-q"]
     commands = [
-        [*base, "restore", "-f", "json", *images],
-        [*base, "scrub", "--yes", "-f", "json", *(argument for image in images for argument in ("--image", image))],
+        ([*base, "restore", "-f", "json", *images], env),
+        (
+            [*base, "scrub", "--yes", "-f", "json", *(argument for image in images for argument in ("--image", image))],
+            scrub_env or env,
+        ),
     ]
     randomness.shuffle(commands)
-    first = subprocess.Popen(commands[0], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    (first_command, first_env), (second_command, second_env) = commands
+    first = subprocess.Popen(first_command, env=first_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(randomness.uniform(0, 0.15))
-    second = subprocess.Popen(commands[1], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(second_command, env=second_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for process in (first, second):
         _stdout, stderr = process.communicate(timeout=120)
         assert process.returncode in (0, 1), stderr

@@ -16,7 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from scrubctl.backends.base import EraseOutcome
+from scrubctl.backends.file import FileDeleter
+from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.schema import image_locations
+from scrubctl.settings.config import load_settings
 from tests.world import GlanceWorld
 
 
@@ -359,6 +363,22 @@ def test_store_narrows_to_that_stores_locations(world: GlanceWorld) -> None:
     assert world.status(both) == "pending_delete" and world.status(only_fast) == "pending_delete"
     code, document = scrub(world)
     assert code == 0 and results(document) == {both: "scrubbed", only_fast: "scrubbed"}
+
+
+def test_a_data_directory_that_disappears_mid_run_is_unreachable_not_already_gone(world: GlanceWorld) -> None:
+    first, second = world.image(), world.image()
+    store = load_settings([world.config_file], None).store("fast", "file")
+    deleter = FileDeleter(store)
+    assert deleter.erase(f"file://{world.data_file(first)}", dry_run=False).outcome is EraseOutcome.ERASED
+    moved = world.stores["fast"].rename(world.root / "unmounted")
+    try:
+        with pytest.raises(BackendUnavailableError, match="has disappeared"):
+            deleter.erase(f"file://{world.data_file(second)}", dry_run=False)
+        with pytest.raises(BackendUnavailableError):
+            deleter.exists(f"file://{world.data_file(second)}")
+    finally:
+        moved.rename(world.stores["fast"])
+    assert world.data_file(second).exists()
 
 
 def test_log_lines_show_a_name_only_when_there_is_one(world: GlanceWorld) -> None:

@@ -23,6 +23,7 @@ from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_u
 from tests.world import GlanceWorld, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
+SHORT_CLAIM_TIMEOUT = 2
 
 
 def spawn(world: GlanceWorld, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -233,6 +234,7 @@ def test_check_fails_one_check_at_a_time(world: GlanceWorld, tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_inconsistent_state(world: GlanceWorld, tmp_path: Path) -> None:
+    world.extra_config = f"\n[scrubctl]\nclaim_timeout = {SHORT_CLAIM_TIMEOUT}\n"  # a killed run's claims expire
     ids = [world.image(size=64, stores=["fast", "archive"] if index % 10 == 0 else ["fast"]) for index in range(1000)]
     log = tmp_path / "audit.jsonl"
     chooser = random.Random(20261122)
@@ -247,6 +249,7 @@ def test_sigkill_at_random_moments_never_leaves_inconsistent_state(world: Glance
             if record["action"] == "erase"
         }
         assert_consistent(world, audited)
+    time.sleep(SHORT_CLAIM_TIMEOUT + 0.5)  # the last killed run's claims expire
     final = world.cli("scrub", "--yes", "-f", "json")
     assert final.exit_code == 0, final.stderr
     assert {world.status(image) for image in ids} == {"deleted"}

@@ -51,6 +51,10 @@ class FileDeleter:
     def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.directories = data_directories(store)
+        # Real paths resolved once per run: every later erase acts on the path resolved here, so a
+        # directory replaced by a link meanwhile cannot lead it outside the store.
+        self._real_parents: dict[str, Path] = {}
+        self._real_directories: dict[Path, Path] = {}
 
     def _resolve(self, url: str) -> tuple[Path, Path]:
         """Return ``(data directory, checked path)`` or raise :class:`LocationBlocked`."""
@@ -59,21 +63,31 @@ class FileDeleter:
             raise LocationBlocked("file path contains a NUL byte")
         if ".." in raw.split("/"):
             raise LocationBlocked(f"file path {raw} contains '..'")
-        candidate = Path(raw)
+        parent, _, name = raw.rpartition("/")
+        real_parent = self._real_parents.get(parent)
+        if real_parent is None:
+            real_parent = self._real_parents.setdefault(parent, Path(os.path.realpath(parent or "/")))
         for directory in self.directories:
             real_directory = self._real_directory(directory)
-            real_parent = Path(os.path.realpath(candidate.parent))
             if real_parent == real_directory or real_directory in real_parent.parents:
-                return real_directory, real_parent / candidate.name
+                return real_directory, real_parent / name
         stores = ", ".join(str(directory) for directory in self.directories)
         raise LocationBlocked(f"file {raw} lies outside the data directories of store {self.store.label} ({stores})")
 
     def _real_directory(self, directory: Path) -> Path:
+        real = self._real_directories.get(directory)
+        if real is None:
+            if not directory.is_dir():
+                raise BackendUnavailableError(
+                    f"data directory {directory} of store {self.store.label} does not exist or is not a directory"
+                )
+            real = self._real_directories.setdefault(directory, Path(os.path.realpath(directory)))
+        return real
+
+    def _still_there(self, directory: Path) -> None:
+        """A file is missing: make sure its data directory did not vanish (never "already gone" then)."""
         if not directory.is_dir():
-            raise BackendUnavailableError(
-                f"data directory {directory} of store {self.store.label} does not exist or is not a directory"
-            )
-        return Path(os.path.realpath(directory))
+            raise BackendUnavailableError(f"data directory {directory} of store {self.store.label} has disappeared")
 
     def _regular_file(self, path: Path) -> os.stat_result | None:
         """Return the file's status, ``None`` if it is gone, or refuse anything but a regular file."""
@@ -93,9 +107,10 @@ class FileDeleter:
 
     def erase(self, url: str, *, dry_run: bool) -> EraseResult:
         """Unlink the image file; a file already gone counts as erased."""
-        _directory, path = self._resolve(url)
+        directory, path = self._resolve(url)
         status = self._regular_file(path)
         if status is None:
+            self._still_there(directory)
             return EraseResult(EraseOutcome.ALREADY_GONE, f"{path} already gone", 0)
         if dry_run:
             return EraseResult(EraseOutcome.WOULD_ERASE, f"would unlink {path}", status.st_size)
@@ -109,8 +124,11 @@ class FileDeleter:
 
     def exists(self, url: str) -> bool:
         """Tell whether the image file is still there."""
-        _directory, path = self._resolve(url)
-        return self._regular_file(path) is not None
+        directory, path = self._resolve(url)
+        if self._regular_file(path) is not None:
+            return True
+        self._still_there(directory)
+        return False
 
     def blockers(self, url: str) -> list[str]:
         """Name what forbids erasing this URL (a path outside the store, a link, a directory...)."""

@@ -46,6 +46,7 @@ def command(
                 deleters=deleters,
                 audit=audit,
                 check_encrypted_sharing=app.settings.encryption_key is not None,
+                claim_timeout=app.settings.claim_timeout,
             )
             report = restore_images(connection, tools, image_ids, dry_run=dry_run)
     finally:

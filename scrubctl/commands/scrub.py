@@ -95,7 +95,14 @@ def command(
     try:
         with stop_on_signals() as stop, renderer.scrub_progress(plan, dry_run) as progress:
             audit = app.audit_trail(audit_log)
-            runner = ScrubRunner(database, deleters, observer=progress, audit=audit, stop=stop.event)
+            runner = ScrubRunner(
+                database,
+                deleters,
+                observer=progress,
+                audit=audit,
+                stop=stop.event,
+                claim_timeout=app.settings.claim_timeout,
+            )
             report = runner.run(plan, RunOptions(dry_run=dry_run, concurrency=concurrency))
     finally:
         deleters.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
 
-from scrubctl.glance.schema import DELETED, PENDING_DELETE, image_locations, images
+from scrubctl.glance.schema import ACTIVE, DELETED, PENDING_DELETE, image_locations, images
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class CurrentState:
 
 def current_state(connection: Connection, image_ids: Sequence[str]) -> CurrentState:
     """Re-read the claimed images and every location row they have."""
+    if not image_ids:
+        return current_state_of_nothing()
     statuses = dict(connection.execute(select(images.c.id, images.c.status).where(images.c.id.in_(image_ids))).all())
     location_status: dict[int, str] = {}
     live: dict[str, list[int]] = {}
@@ -42,6 +44,23 @@ def current_state(connection: Connection, image_ids: Sequence[str]) -> CurrentSt
         if not deleted and status != PENDING_DELETE:
             live.setdefault(image_id, []).append(location_id)
     return CurrentState(image_status=statuses, location_status=location_status, live_locations=live)
+
+
+def still_to_do(connection: Connection, image_ids: Sequence[str], whole_images: set[str]) -> list[str]:
+    """The images among ``image_ids`` that may still have something to erase: ``pending_delete``, or
+    ``active`` when only some of their locations are queued (not in ``whole_images``)."""
+    statuses = dict(connection.execute(select(images.c.id, images.c.status).where(images.c.id.in_(image_ids))).all())
+    return [
+        image_id
+        for image_id in image_ids
+        if statuses.get(image_id) == PENDING_DELETE
+        or (statuses.get(image_id) == ACTIVE and image_id not in whole_images)
+    ]
+
+
+def current_state_of_nothing() -> CurrentState:
+    """The state read for an empty batch."""
+    return CurrentState(image_status={}, location_status={}, live_locations={})
 
 
 def mark_locations_deleted(

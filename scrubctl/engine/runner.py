@@ -1,16 +1,19 @@
 """Applying a plan: claim, re-check, erase, record; dry-run or not, on one path.
 
 Images are taken in batches by ``concurrency`` workers, each with its own database connection. A
-batch is claimed (see :mod:`~scrubctl.coordination.claims`), its rows are re-read inside the claim, and only
-locations still ``pending_delete`` of images still in the queue are erased. Results are recorded with
-guarded updates in one transaction per batch, after the audit trail has the record of every erase.
-One failing location or image never stops the run.
+batch is claimed (:mod:`~scrubctl.coordination.claims`; committed before anything is erased), its
+rows are re-read after the claim, and only locations still ``pending_delete`` of images still in
+the queue are erased. Results are recorded with guarded updates in one transaction per batch, after
+the audit trail has the record of every erase; a transaction another database node won is run again
+(:mod:`~scrubctl.coordination.conflicts`). One failing location or image never stops the run. A dry
+run takes no claims and writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -23,7 +26,8 @@ from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
-from scrubctl.coordination.claims import claimed
+from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS, ClaimSession
+from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
 from scrubctl.engine.model import (
     ImageResult,
     LocationResult,
@@ -35,7 +39,14 @@ from scrubctl.engine.model import (
     Result,
     Summary,
 )
-from scrubctl.engine.records import CurrentState, current_state, mark_images_deleted, mark_locations_deleted
+from scrubctl.engine.records import (
+    CurrentState,
+    current_state,
+    current_state_of_nothing,
+    mark_images_deleted,
+    mark_locations_deleted,
+    still_to_do,
+)
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import GlanceDatabase, describe_db_error
 from scrubctl.glance.locations import Location
@@ -45,7 +56,8 @@ from scrubctl.unattended.audit import AuditTrail, NullAudit
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 50
+MAX_BATCH = 200
+RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
 
 
@@ -82,8 +94,11 @@ class ScrubRunner:
         observer: Observer | None = None,
         audit: AuditTrail | None = None,
         stop: threading.Event | None = None,
+        claim_timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.database = database
+        self.claim_timeout = claim_timeout
+        self._claims: ClaimSession | None = None
         self.deleters = deleters
         self.observer = observer or NullObserver()
         self.audit = audit or NullAudit()
@@ -101,13 +116,23 @@ class ScrubRunner:
         for image_id, reason in plan.missing:
             self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
         batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
-        for batch in _batches(plan.images, options):
+        for batch in _batches(_rotated(plan.images, options), options):
             batches.put(batch)
         workers = max(1, min(options.concurrency, len(plan.images) or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scrub") as executor:
-            futures = [executor.submit(self._worker, batches, options, report) for _ in range(workers)]
-            for future in futures:
-                future.result()
+        if not options.dry_run and plan.images:
+            self._claims = ClaimSession(self.database.engine, purpose="scrub", timeout_seconds=self.claim_timeout)
+            self._claims.start()
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scrub") as executor:
+                futures = [executor.submit(self._worker, batches, options, report) for _ in range(workers)]
+                for future in futures:
+                    future.result()
+        finally:
+            if self._claims is not None:
+                self._claims.close()
+                self._claims = None
+        order = {image.id: index for index, image in enumerate(plan.images)}
+        report.images.sort(key=lambda result: order.get(result.id, -1))
         while not batches.empty():
             report.summary.not_started += len(batches.get())
         report.summary.interrupted = self.stop.is_set()
@@ -118,6 +143,8 @@ class ScrubRunner:
     def _worker(self, batches: queue.SimpleQueue[list[PlannedImage]], options: RunOptions, report: Report) -> None:
         try:
             with self.database.connect() as connection:
+                if not options.dry_run:
+                    connection.execution_options(sqlite_write=True)  # SQLite: writes BEGIN IMMEDIATE
                 while not self.stop.is_set():
                     try:
                         batch = batches.get_nowait()
@@ -139,39 +166,62 @@ class ScrubRunner:
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
     ) -> None:
         ids = [image.id for image in batch]
-        done: list[ImageResult] = []
-        with claimed(connection, ids) as held:
-            others = len(ids) - len(held)
-            try:
-                with connection.begin():
-                    state = current_state(connection, [image_id for image_id in ids if image_id in held])
-                    works: list[_ImageWork] = []
-                    for image in batch:
-                        if image.id not in held:
-                            continue
-                        if self.stop.is_set():
-                            with self._lock:
-                                report.summary.not_started += 1
-                            continue
-                        work = self._erase_image(image, state, options.dry_run)
-                        if work is None:
-                            others += 1
-                        else:
-                            works.append(work)
-                    done = self._record(connection, works, options.dry_run)
-            except DBAPIError as error:
-                reason = f"database error, nothing recorded for this batch: {describe_db_error(error)}"
-                done = [
-                    ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ())
-                    for image in batch
-                    if image.id in held
-                ]
-                with self._lock:
-                    self._unreachable.add(f"database: {describe_db_error(error)}")
+        held, state = self._take_and_read(connection, batch, options.dry_run)  # a dead database stops the worker
+        others = len(ids) - len(held)
+        works: list[_ImageWork] = []
+        try:
+            for image in batch:
+                if image.id not in held:
+                    continue
+                if self.stop.is_set():
+                    with self._lock:
+                        report.summary.not_started += 1
+                    continue
+                work = self._erase_image(image, state, options.dry_run)
+                if work is None:
+                    others += 1
+                else:
+                    works.append(work)
+            done = self._record(connection, works, held, options.dry_run)
+        except (DBAPIError, ConflictLostError) as error:
+            done = self._batch_lost([work.image for work in works], error)
+        finally:
+            if self._claims is not None and held:
+                self._claims.release(connection, held)  # only those the record did not release
         with self._lock:
             report.summary.taken_by_other_run += others
         for result in done:
             self._finish(report, result)
+
+    def _take_and_read(
+        self, connection: Connection, batch: list[PlannedImage], dry_run: bool
+    ) -> tuple[set[str], CurrentState]:
+        """Claim a batch and re-read the rows of the images taken, in one transaction (a dry run
+        claims nothing and reads every image)."""
+        ids = [image.id for image in batch]
+        if dry_run or self._claims is None:
+            return set(ids), run_transaction(connection, lambda current: current_state(current, ids), what="re-read")
+        whole = {image.id for image in batch if image.whole_image}
+        try:
+            return self._claims.take_and_read(
+                connection,
+                ids,
+                lambda current, taken: current_state(current, sorted(taken)),
+                lambda current, candidates: still_to_do(current, candidates, whole),
+            )
+        except ConflictLostError:
+            return set(), current_state_of_nothing()  # other runs kept winning these rows: theirs
+
+    def _batch_lost(self, images: list[PlannedImage], error: Exception) -> list[ImageResult]:
+        """Results for the images of a batch whose record did not commit (their erases are in the audit trail)."""
+        if isinstance(error, ConflictLostError):
+            reason = f"{error}; nothing recorded for this batch, the next run records it"
+        else:
+            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
+            reason = f"database error, nothing recorded for this batch: {message}"
+            with self._lock:
+                self._unreachable.add(f"database: {message}")
+        return [ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ()) for image in images]
 
     def _finish(self, report: Report, result: ImageResult) -> None:
         with self._lock:
@@ -225,6 +275,8 @@ class ScrubRunner:
             if known_down is not None:
                 raise BackendUnavailableError(known_down)
             deleter = self.deleters.get(location.scheme, location.store)
+            if not dry_run and self._claims is not None and not self._claims.may_erase(work.image.id):
+                raise LocationFailed("this run's claim on the image could not be renewed in time; not erased")
             if not dry_run:
                 self._audit_location("erase", work, location, "started")
                 started = True
@@ -274,18 +326,35 @@ class ScrubRunner:
             },
         )
 
-    def _record(self, connection: Connection, works: Sequence[_ImageWork], dry_run: bool) -> list[ImageResult]:
-        """Record a batch with guarded updates (skipped in a dry run) and build its results."""
+    def _record(
+        self, connection: Connection, works: Sequence[_ImageWork], held: set[str], dry_run: bool
+    ) -> list[ImageResult]:
+        """Record a batch with guarded updates (skipped in a dry run), releasing its claims in the
+        same transaction, and build its results."""
         now = glance_timestamp()
         for work in works:
             if work.finished and not dry_run:
                 self.audit.record("mark_deleted", {"image_id": work.image.id, "bytes": work.bytes, "result": "deleted"})
-        unchanged_locations = mark_locations_deleted(
-            connection, [location_id for work in works for location_id in work.erased_ids], now, dry_run=dry_run
+        location_ids = [location_id for work in works for location_id in work.erased_ids]
+        image_ids = [work.image.id for work in works if work.finished]
+
+        claims = self._claims
+
+        def record(current: Connection) -> tuple[set[int], set[str]]:
+            unchanged = (
+                mark_locations_deleted(current, location_ids, now, dry_run=dry_run),
+                mark_images_deleted(current, image_ids, now, dry_run=dry_run),
+            )
+            if claims is not None:
+                claims.release_within(current, sorted(held))
+            return unchanged
+
+        unchanged_locations, unchanged_images = run_transaction(
+            connection, record, policy=RECORD_POLICY, what="recording the batch"
         )
-        unchanged_images = mark_images_deleted(
-            connection, [work.image.id for work in works if work.finished], now, dry_run=dry_run
-        )
+        if claims is not None:
+            claims.forget(held)
+            held.clear()
         results = []
         for work in works:
             raced = [location_id for location_id in work.erased_ids if location_id in unchanged_locations]
@@ -312,6 +381,16 @@ def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
     return ImageResult(
         image.id, image.entry.name, outcome, reason, work.bytes, tuple(work.locations), image.whole_image
     )
+
+
+def _rotated(images: Sequence[PlannedImage], options: RunOptions) -> Sequence[PlannedImage]:
+    """Start a run at a random place in its plan, so that runs on several controllers, which plan
+    the same images, begin on different batches instead of all racing for the first ones (results
+    are reported in plan order all the same)."""
+    if options.dry_run or len(images) < 2:
+        return images
+    offset = random.randrange(len(images))  # noqa: S311 - spreading work, not cryptography
+    return [*images[offset:], *images[:offset]]
 
 
 def _batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:

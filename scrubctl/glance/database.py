@@ -17,7 +17,12 @@ from scrubctl.glance.schema import REQUIRED_TABLES, alembic_version
 from scrubctl.settings.secrets import Secret, redact_database_url
 
 CONNECT_TIMEOUT_SECONDS = 10
+# No single read or write on a MySQL socket waits longer: a node that hangs (rather than dies) ends
+# the run with "unreachable" instead of holding a timer forever. Causal reads wait at most
+# wsrep_causal_read_timeout (Galera's default: 30 s), within this.
+SOCKET_TIMEOUT_SECONDS = 60
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
+GALERA_DEFAULT_SYNC_WAIT = 1  # causal reads: SELECTs wait for every write certified before them
 
 
 def normalize_url(url: str) -> str:
@@ -31,11 +36,15 @@ def normalize_url(url: str) -> str:
 class GlanceDatabase:
     """Glance's database: an engine, its URL fit to print, and what its dialect can do."""
 
-    def __init__(self, url: Secret, *, pool_size: int = 5) -> None:
+    def __init__(self, url: Secret, *, pool_size: int = 5, wsrep_sync_wait: int | None = None) -> None:
+        """``wsrep_sync_wait`` is oslo.db's ``[database] mysql_wsrep_sync_wait``: set on every MySQL
+        session when given; otherwise :data:`GALERA_DEFAULT_SYNC_WAIT` on a Galera node."""
         raw = normalize_url(url.reveal())
         self.shown_url = redact_database_url(raw)
         self.engine = _create_engine(raw, self.shown_url, pool_size)
         self.is_mysql = self.engine.dialect.name == "mysql"
+        if self.is_mysql:
+            event.listen(self.engine, "connect", _causal_reads(wsrep_sync_wait))
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -75,6 +84,8 @@ def _create_engine(raw: str, shown: str, pool_size: int) -> Engine:
             max_overflow=pool_size,
             connect_args={
                 "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                "read_timeout": SOCKET_TIMEOUT_SECONDS,
+                "write_timeout": SOCKET_TIMEOUT_SECONDS,
                 "charset": "utf8mb4",
                 "conv": _pymysql_conversions(),
             },
@@ -91,6 +102,26 @@ def _create_engine(raw: str, shown: str, pool_size: int) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _causal_reads(configured: int | None) -> Any:
+    """A connect hook: ``SET SESSION wsrep_sync_wait`` on Galera nodes (or wherever the operator set it)."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            value = configured
+            if value is None:
+                cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+                row = cursor.fetchone()
+                if row is not None and str(row[1]).upper() == "ON":
+                    value = GALERA_DEFAULT_SYNC_WAIT
+            if value is not None:
+                cursor.execute(f"SET SESSION wsrep_sync_wait = {int(value)}")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -2,9 +2,10 @@
 
 Unlike ``glance-scrubber --restore`` (which sets the image ``active`` and leaves its locations,
 properties, tags and members deleted: an active image without data), each image is restored whole,
-in one transaction, inside the same database claim the scrubber takes (:func:`claimed`):
+in one transaction, under the same claim the scrubber takes (:mod:`~scrubctl.coordination.claims`),
+committed before anything is read:
 
-1. the image row is re-read inside the claim and must still be ``pending_delete``;
+1. the image row is re-read under the claim and must still be ``pending_delete``;
 2. the rows Glance soft-deleted together with the image are found: locations still
    ``pending_delete``, and properties, tags and members whose ``deleted_at`` lies within
    :data:`DELETED_TOGETHER_TOLERANCE` of the image's (a real delete stamps the locations one second
@@ -15,7 +16,8 @@ in one transaction, inside the same database claim the scrubber takes (:func:`cl
 
 A claim held by a scrub means the restore waits for it and then sees the scrub's result, and a scrub
 that comes second sees an ``active`` image and leaves it alone: never an active image without data.
-Any refusal changes nothing for that image; the other images go on.
+A transaction another database node won is run again from the start. Any refusal changes nothing for
+that image; the other images go on. A dry run takes no claim and writes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import LocationBlocked, LocationFailed
-from scrubctl.coordination.claims import claimed
+from scrubctl.coordination.claims import ClaimSession
+from scrubctl.coordination.conflicts import ConflictLostError, run_transaction
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.image_details import load_image
@@ -55,7 +58,6 @@ from scrubctl.restore.model import (
     RestoreTools,
 )
 from scrubctl.settings.utc import glance_timestamp, iso_utc
-from scrubctl.unattended.audit import AuditTrail
 
 logger = logging.getLogger(__name__)
 
@@ -67,35 +69,45 @@ KEY_DELETED_ON_IMAGE_DELETION = "on_image_deletion"
 def restore_images(
     connection: Connection, tools: RestoreTools, image_ids: Sequence[str], *, dry_run: bool
 ) -> RestoreReport:
-    """Restore each image in its own claim and transaction; one refusal never stops the others.
+    """Restore each image under its own claim and transaction; one refusal never stops the others.
 
-    ``connection`` must not be in a transaction. With ``dry_run`` everything is read, claimed and
-    verified, and only the updates (and the audit record of them) are skipped.
+    ``connection`` must not be in a transaction. With ``dry_run`` everything is read and verified,
+    and nothing is claimed or written.
     """
-    results = tuple(
-        restore_image(connection, tools, image_id, dry_run=dry_run) for image_id in dict.fromkeys(image_ids)
-    )
-    return RestoreReport(dry_run=dry_run, images=results)
+    unique = list(dict.fromkeys(image_ids))
+    if dry_run:
+        results = tuple(restore_image(connection, tools, image_id, None) for image_id in unique)
+        return RestoreReport(dry_run=True, images=results)
+    connection.execution_options(sqlite_write=True)  # SQLite: writes BEGIN IMMEDIATE
+    with ClaimSession(connection.engine, purpose="restore", timeout_seconds=tools.claim_timeout) as claims:
+        results = tuple(restore_image(connection, tools, image_id, claims) for image_id in unique)
+    return RestoreReport(dry_run=False, images=results)
 
 
-def restore_image(connection: Connection, tools: RestoreTools, image_id: str, *, dry_run: bool) -> ImageRestore:
-    """Claim, re-read, verify and restore one image; return its result (refusals included)."""
+def restore_image(
+    connection: Connection, tools: RestoreTools, image_id: str, claims: ClaimSession | None
+) -> ImageRestore:
+    """Claim, re-read, verify and restore one image; return its result (refusals included).
+
+    Without ``claims`` this is a dry run: read and verify only.
+    """
+    dry_run = claims is None
     label = " (dry run; not making any changes)" if dry_run else ""
     done = "would be restored" if dry_run else "restored"
     try:
-        with claimed(connection, [image_id], wait_seconds=tools.wait_seconds) as held:
-            if image_id not in held:
-                raise RestoreRefused(
-                    f"another scrubctl run holds this image (waited {tools.wait_seconds}s); try again later"
-                )
+        if claims is None:
             with connection.begin():
                 plan = plan_restore(connection, tools, image_id)
-                write_restore(connection, plan, tools.audit, glance_timestamp(), dry_run=dry_run)
-            logger.info("image %s %s%s", image_id, done, label)
-            return _restored(plan, dry_run)
+        else:
+            plan = _restore_claimed(connection, tools, image_id, claims)
+        logger.info("image %s %s%s", image_id, done, label)
+        return _restored(plan, dry_run)
     except RestoreRefused as refused:
         logger.warning("image %s not restored: %s%s", image_id, refused, label)
         return ImageRestore(image_id, RestoreResult.REFUSED, str(refused), unreachable=refused.unreachable)
+    except ConflictLostError as lost:
+        logger.warning("image %s not restored: %s", image_id, lost)
+        return ImageRestore(image_id, RestoreResult.REFUSED, f"{lost}; nothing changed, try again")
     except DBAPIError as error:
         reason = describe_db_error(error)
         logger.error("image %s not restored: database error: %s", image_id, reason)
@@ -105,6 +117,29 @@ def restore_image(connection: Connection, tools: RestoreTools, image_id: str, *,
             f"database error, nothing changed: {reason}",
             unreachable=f"database: {reason}",
         )
+
+
+def _restore_claimed(connection: Connection, tools: RestoreTools, image_id: str, claims: ClaimSession) -> RestorePlan:
+    """Take the image's claim (waiting for another run to let it go), then plan and write in one
+    transaction, run again from the start when another database node wins it."""
+    if not claims.take_waiting(connection, image_id, tools.wait_seconds):
+        raise RestoreRefused(f"another scrubctl run holds this image (waited {tools.wait_seconds}s); try again later")
+    recorded: list[bool] = []
+
+    def plan_and_write(current: Connection) -> RestorePlan:
+        plan = plan_restore(current, tools, image_id)
+        if not claims.may_erase(image_id):
+            raise RestoreRefused("this run's claim on the image could not be renewed in time; nothing changed")
+        write_restore(current, plan, glance_timestamp())
+        if not recorded:  # once, before the first commit: a retry is the same restore
+            tools.audit.record("restore", _audit_fields(plan))
+            recorded.append(True)
+        return plan
+
+    try:
+        return run_transaction(connection, plan_and_write, what="restore")
+    finally:
+        claims.release(connection, [image_id])
 
 
 def _restored(plan: RestorePlan, dry_run: bool) -> ImageRestore:
@@ -298,16 +333,12 @@ def destroyed_key(properties: Mapping[str, str | None]) -> NotRestorable | None:
     )
 
 
-def write_restore(
-    connection: Connection, plan: RestorePlan, audit: AuditTrail, now: datetime, *, dry_run: bool
-) -> None:
-    """Write the plan back with guarded updates and record it in the audit trail (nothing with ``dry_run``).
+def write_restore(connection: Connection, plan: RestorePlan, now: datetime) -> None:
+    """Write the plan back with guarded updates.
 
     Runs inside the caller's transaction: a row count that does not match raises
     :class:`RestoreRefused`, and the caller's transaction rolls every row of the image back.
     """
-    if dry_run:
-        return
     _guarded(
         connection,
         update(images)
@@ -343,7 +374,6 @@ def write_restore(
                 len(ids),
                 f"{table.name} rows",
             )
-    audit.record("restore", _audit_fields(plan))
 
 
 def _guarded(connection: Connection, statement: Update, expected: int, what: str) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from scrubctl.backends import DeleterPool
+from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
 from scrubctl.glance.locations import Location, LocationDecoder
 from scrubctl.unattended.audit import AuditTrail
@@ -146,5 +147,6 @@ class RestoreTools:
     deleters: DeleterPool
     audit: AuditTrail
     wait_seconds: int = CLAIM_WAIT_SECONDS
+    claim_timeout: float = DEFAULT_TIMEOUT_SECONDS
     tolerance: timedelta = DELETED_TOGETHER_TOLERANCE
     check_encrypted_sharing: bool = False  # a metadata_encryption_key is set: compare decrypted URLs too

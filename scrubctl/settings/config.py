@@ -24,6 +24,7 @@ SINGLE_STORE_GROUP = "glance_store"
 BACKEND_DEFAULTS_GROUP = "backend_defaults"
 RESERVED_STORES = ("os_glance_staging_store", "os_glance_tasks_store")
 SCRUBCTL_GROUP = "scrubctl"
+DEFAULT_CLAIM_TIMEOUT_SECONDS = 300
 
 # Glance driver serving each location URL scheme; an unlisted scheme is its own driver name.
 SCHEME_DRIVERS = {
@@ -107,6 +108,8 @@ class Settings:
     default_backend: str | None
     audit_log: Path | None
     metrics_file: Path | None
+    claim_timeout: int = DEFAULT_CLAIM_TIMEOUT_SECONDS
+    wsrep_sync_wait: int | None = None
 
     @property
     def multi_store(self) -> bool:
@@ -199,6 +202,8 @@ def load_settings(config_files: Sequence[Path] | None, database_url: str | None)
         default_backend=default_backend,
         audit_log=_optional_path(config.get(SCRUBCTL_GROUP, "audit_log")),
         metrics_file=_optional_path(config.get(SCRUBCTL_GROUP, "metrics_file")),
+        claim_timeout=_claim_timeout(config),
+        wsrep_sync_wait=_wsrep_sync_wait(config),
     )
 
 
@@ -234,6 +239,24 @@ def _non_negative_int(config: OsloConfig, group: str, key: str, default: int) ->
     if value < 0:
         raise ConfigError(f"[{group}] {key} must not be negative")
     return value
+
+
+def _claim_timeout(config: OsloConfig) -> int:
+    """``[scrubctl] claim_timeout``: seconds after which a claim whose holder stopped renewing it expires."""
+    value = _non_negative_int(config, SCRUBCTL_GROUP, "claim_timeout", default=DEFAULT_CLAIM_TIMEOUT_SECONDS)
+    if value < 1:
+        raise ConfigError(f"[{SCRUBCTL_GROUP}] claim_timeout must be at least 1 second")
+    return value
+
+
+def _wsrep_sync_wait(config: OsloConfig) -> int | None:
+    """oslo.db's ``[database] mysql_wsrep_sync_wait`` (a bitmask 0-15), when the operator set it."""
+    text = config.get("database", "mysql_wsrep_sync_wait")
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or int(text) > 15:
+        raise ConfigError(f"[database] mysql_wsrep_sync_wait must be a number from 0 to 15, not {text!r}")
+    return int(text)
 
 
 def _optional_path(text: str | None) -> Path | None:

@@ -7,10 +7,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.errors import ScrubctlError
+from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.opening import open_database
+from scrubctl.glance.topology import read_topology
 from scrubctl.settings.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
 
 # Glance drivers whose locations are references to data scrubctl must never erase.
@@ -35,19 +39,29 @@ def run_checks(config_files: Sequence[Path], database_url: str | None, registry:
         yield Check("configuration", False, str(error))
         return
     yield Check("configuration", True, "read " + (", ".join(map(str, settings.config_files)) or "no file (--db-url)"))
-    yield _database(settings)
+    yield from _database(settings)
     yield from _stores(settings, registry)
     yield from _outputs(settings)
 
 
-def _database(settings: Settings) -> Check:
+def _database(settings: Settings) -> Iterator[Check]:
+    database = None
     try:
-        database = open_database(settings.database_url, read_only=True)
+        database = open_database(settings.database_url, read_only=True, wsrep_sync_wait=settings.wsrep_sync_wait)
         revision = database.verify()
-        database.dispose()
+        with database.connect() as connection:
+            topology = read_topology(connection)
     except ScrubctlError as error:
-        return Check("database", False, str(error))
-    return Check("database", True, f"{database.shown_url}: Glance schema, alembic revision {revision or 'unknown'}")
+        yield Check("database", False, str(error))
+        return
+    except DBAPIError as error:
+        yield Check("database", False, f"cannot read the server's state: {describe_db_error(error)}")
+        return
+    finally:
+        if database is not None:
+            database.dispose()
+    yield Check("database", True, f"{database.shown_url}: Glance schema, alembic revision {revision or 'unknown'}")
+    yield Check("database server", topology.problem is None, topology.problem or topology.describe())
 
 
 def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
