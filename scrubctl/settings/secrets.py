@@ -8,6 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "***"
 
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s]*@)")
+# glance_store wrote S3 keys unquoted: a secret may hold '/' (but never '@').
+_S3_USERINFO = re.compile(r"(?P<scheme>\bs3(?:\+https?)?://)(?P<userinfo>[^@\s]*@)", re.IGNORECASE)
 
 
 class Secret:
@@ -49,7 +51,7 @@ def mask_url(url: str) -> str:
 
     if "@" not in url:
         return url
-    return _USERINFO.sub(_replace, url)
+    return _USERINFO.sub(_replace, _S3_USERINFO.sub(_replace, url))
 
 
 def mask_text(text: str, secrets: list[str]) -> str:
