@@ -168,6 +168,128 @@ def s3_store_section(
     return "\n".join(lines) + "\n"
 
 
+class SwiftSide:
+    """The test user's Swift view of the gateway (v1 auth), to arrange objects as Glance does."""
+
+    def __init__(self, env: RgwEnv, container: str = "glance") -> None:
+        import swiftclient
+
+        self.env = env
+        self.container = container
+        self.client: Any = swiftclient.Connection(
+            authurl=env.swift_auth_url, user=env.swift_user, key=env.swift_key, auth_version="1", retries=2
+        )
+        self.client.put_container(container)
+        self.created: list[tuple[str, str]] = []
+
+    def put(self, name: str | None = None, size: int = OBJECT_BYTES, container: str | None = None) -> str:
+        """A plain object, as Glance writes an image below ``swift_store_large_object_size``."""
+        name = name or str(uuid.uuid4())
+        container = container or self.container
+        self.client.put_object(container, name, os.urandom(size))
+        self.created.append((container, name))
+        return name
+
+    def dlo(self, segments: int = 4, size: int = 4096, *, manifest: bool = True) -> str:
+        """A large image as Glance writes it: ``<id>-00001``... then a zero-byte manifest (or none)."""
+        name = str(uuid.uuid4())
+        for index in range(1, segments + 1):
+            self.put(f"{name}-{index:05d}", size)
+        if manifest:
+            self.client.put_object(
+                self.container, name, b"", headers={"X-Object-Manifest": f"{self.container}/{name}-"}
+            )
+            self.created.append((self.container, name))
+        return name
+
+    def slo(self, segments: int = 3, size: int = 16 * 1024) -> str:
+        """A static large object (Glance never writes one, but accepts it)."""
+        import hashlib
+        import json
+
+        name = str(uuid.uuid4())
+        parts = []
+        for index in range(segments):
+            data = os.urandom(size)
+            segment = f"{name}/slo/{index:05d}"
+            self.client.put_object(self.container, segment, data)
+            self.created.append((self.container, segment))
+            parts.append(
+                {
+                    "path": f"/{self.container}/{segment}",
+                    "etag": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                    "size_bytes": size,
+                }
+            )
+        self.client.put_object(self.container, name, json.dumps(parts), query_string="multipart-manifest=put")
+        self.created.append((self.container, name))
+        return name
+
+    def exists(self, name: str, container: str | None = None) -> bool:
+        """HEAD: 200 or 404."""
+        from swiftclient import ClientException
+
+        try:
+            self.client.head_object(container or self.container, name)
+        except ClientException as error:
+            if error.http_status == 404:
+                return False
+            raise
+        return True
+
+    def names(self, prefix: str, container: str | None = None) -> list[str]:
+        """Every name the container lists under ``prefix`` (all pages)."""
+        _headers, items = self.client.get_container(container or self.container, prefix=prefix, full_listing=True)
+        return sorted(item["name"] for item in items)
+
+    def url(self, name: str, *, reference: str = "ref1", container: str | None = None) -> str:
+        """``swift+config://ref1/glance/<id>``, as glance_store 5 writes it."""
+        return f"swift+config://{reference}/{container or self.container}/{name}"
+
+    def url_with_credentials(self, name: str) -> str:
+        """``swift+http://user:key@auth/glance/<id>``, as older Glance wrote it (credentials quoted)."""
+        from urllib.parse import quote
+
+        auth = self.env.swift_auth_url.split("://", 1)[1]
+        credentials = f"{quote(self.env.swift_user, safe='')}:{quote(self.env.swift_key, safe='')}"
+        return f"swift+http://{credentials}@{auth}/{self.container}/{name}"
+
+    def cleanup(self) -> None:
+        """Remove every object a test created (already gone is fine)."""
+        from swiftclient import ClientException
+
+        for container, name in self.created:
+            try:
+                self.client.delete_object(container, name)
+            except ClientException as error:
+                if error.http_status != 404:
+                    raise
+        self.created.clear()
+
+
+def swift_store_section(
+    env: RgwEnv,
+    name: str,
+    directory: Path,
+    *,
+    key: str | None = None,
+    auth_url: str | None = None,
+    timeout: int = TIMEOUT,
+) -> str:
+    """A multi-store section for a Swift store on the test gateway, with its glance-swift.conf
+    (reference ``ref1``, v1 auth: RGW's built-in auth) written into ``directory``."""
+    references = directory / f"{name}-glance-swift.conf"
+    references.write_text(
+        f"[ref1]\nuser = {env.swift_user}\nkey = {key or env.swift_key}\n"
+        f"auth_address = {auth_url or env.swift_auth_url}\nauth_version = 1\n",
+        encoding="utf-8",
+    )
+    return (
+        f"\n[{name}]\nswift_store_config_file = {references}\ndefault_swift_reference = ref1\n"
+        f"swift_store_container = glance\nscrubctl_store_timeout = {timeout}\n"
+    )
+
+
 @pytest.fixture(scope="session", name="rgw")
 def rgw_fixture() -> RgwEnv:
     """The test gateway's endpoint and credentials."""
@@ -178,6 +300,16 @@ def rgw_fixture() -> RgwEnv:
 def s3_fixture(rgw: RgwEnv) -> Iterator[S3Side]:
     """S3 access for one test; its buckets are removed afterwards."""
     side = S3Side(rgw)
+    try:
+        yield side
+    finally:
+        side.cleanup()
+
+
+@pytest.fixture(name="swift")
+def swift_fixture(rgw: RgwEnv) -> Iterator[SwiftSide]:
+    """Swift access for one test; the objects it creates are removed afterwards."""
+    side = SwiftSide(rgw)
     try:
         yield side
     finally:

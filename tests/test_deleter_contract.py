@@ -14,11 +14,23 @@ from scrubctl.backends.base import Deleter
 from scrubctl.backends.file import FileDeleter
 from scrubctl.backends.rbd import RbdDeleter
 from scrubctl.backends.s3 import S3Deleter
+from scrubctl.backends.swift import SwiftDeleter
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.oslo_syntax import OsloConfig
 from scrubctl.testing.deleter_contract import DeleterContract
 from tests.ceph import Cluster, ceph_fixture, ceph_session_fixture  # noqa: F401 - fixtures
-from tests.rgw import TIMEOUT, RgwEnv, S3Side, dead_endpoint, rgw_fixture, s3_fixture, s3_store_section  # noqa: F401 - fixtures
+from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3, swift
+    TIMEOUT,
+    RgwEnv,
+    S3Side,
+    SwiftSide,
+    dead_endpoint,
+    rgw_fixture,  # noqa: F401
+    s3_fixture,  # noqa: F401
+    s3_store_section,
+    swift_fixture,  # noqa: F401
+    swift_store_section,
+)
 
 
 def store_from(text: str, tmp_path: Path, name: str, driver: str) -> StoreConfig:
@@ -140,3 +152,31 @@ class TestS3Deleter(DeleterContract):
         dead = dead_endpoint()
         store = store_from(s3_store_section(rgw, "dead", bucket, host=dead), tmp_path, "dead", "s3")
         return closing(S3Deleter(store)), f"s3://{dead}/{bucket}/{uuid.uuid4()}"
+
+
+@pytest.mark.ceph
+class TestSwiftDeleter(DeleterContract):
+    @pytest.fixture
+    def timeout(self) -> float:
+        return float(TIMEOUT)
+
+    @pytest.fixture
+    def deleter(self, rgw: RgwEnv, tmp_path: Path, closing: Callable[[Any], Any]) -> Deleter:
+        section = swift_store_section(rgw, "objects", tmp_path)
+        return closing(SwiftDeleter(store_from(section, tmp_path, "objects", "swift")))
+
+    @pytest.fixture
+    def make_data(self, swift: SwiftSide) -> Callable[[], str]:
+        return lambda: swift.url(swift.put())
+
+    @pytest.fixture
+    def foreign_url(self, swift: SwiftSide) -> str:
+        swift.client.put_container("other-service")
+        return swift.url(swift.put(container="other-service"), container="other-service")
+
+    @pytest.fixture
+    def unreachable(self, rgw: RgwEnv, tmp_path: Path, closing: Callable[[Any], Any]) -> tuple[Deleter, str]:
+        section = swift_store_section(rgw, "dead", tmp_path, auth_url=f"http://{dead_endpoint()}/auth/1.0")
+        return closing(
+            SwiftDeleter(store_from(section, tmp_path, "dead", "swift"))
+        ), f"swift+config://ref1/glance/{uuid.uuid4()}"
