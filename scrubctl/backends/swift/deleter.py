@@ -53,6 +53,7 @@ class SwiftDeleter:
         self._requests = optional_module("requests")
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._references: dict[str, Credentials] = {}
         self._local = threading.local()
         self._down: str | None = None
 
@@ -122,11 +123,23 @@ class SwiftDeleter:
             raise BackendUnavailableError(f"store {self.store.label}: {self._problem}")
         if self._down is not None:
             raise BackendUnavailableError(self._down)
-        credentials = location_credentials(self.store, location)
-        storage_url, token = self._authenticate(credentials)
+        storage_url, token = self._authenticate(self._credentials(location))
         if location.multi_tenant:
             storage_url = location.http_address()
         return location, self._connection(storage_url, token), storage_url
+
+    def _credentials(self, location: SwiftUrl) -> Credentials:
+        """The location's credentials; those of a reference are read once per run."""
+        if location.reference is None and not location.multi_tenant:
+            return location_credentials(self.store, location)
+        key = location.reference or ""
+        with self._lock:
+            known = self._references.get(key)
+        if known is None:
+            known = location_credentials(self.store, location)
+            with self._lock:
+                self._references[key] = known
+        return known
 
     def _in_store(self, container: str) -> bool:
         return container == self.container or container.startswith(self.container + "_")
