@@ -20,7 +20,6 @@ from scrubctl.settings.oslo_syntax import OsloConfig
 from scrubctl.testing.deleter_contract import DeleterContract
 from tests.ceph import Cluster, ceph_fixture, ceph_session_fixture  # noqa: F401 - fixtures
 from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3, swift
-    TIMEOUT,
     RgwEnv,
     S3Side,
     SwiftSide,
@@ -28,6 +27,7 @@ from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3, 
     rgw_fixture,  # noqa: F401
     s3_fixture,  # noqa: F401
     s3_store_section,
+    silent_endpoint,
     swift_fixture,  # noqa: F401
     swift_store_section,
 )
@@ -126,7 +126,7 @@ class TestRbdDeleter(DeleterContract):
 class TestS3Deleter(DeleterContract):
     @pytest.fixture
     def timeout(self) -> float:
-        return float(TIMEOUT)
+        return 2.0
 
     @pytest.fixture
     def bucket(self, s3: S3Side) -> str:
@@ -147,18 +147,19 @@ class TestS3Deleter(DeleterContract):
 
     @pytest.fixture
     def unreachable(
-        self, rgw: RgwEnv, bucket: str, tmp_path: Path, closing: Callable[[Any], Any]
-    ) -> tuple[Deleter, str]:
-        dead = dead_endpoint()
-        store = store_from(s3_store_section(rgw, "dead", bucket, host=dead), tmp_path, "dead", "s3")
-        return closing(S3Deleter(store)), f"s3://{dead}/{bucket}/{uuid.uuid4()}"
+        self, rgw: RgwEnv, bucket: str, tmp_path: Path, timeout: float, closing: Callable[[Any], Any]
+    ) -> Iterator[tuple[Deleter, str]]:
+        with silent_endpoint() as hung:  # accepts, never answers: the timeout must end each call
+            section = s3_store_section(rgw, "dead", bucket, host=hung, timeout=int(timeout))
+            store = store_from(section, tmp_path, "dead", "s3")
+            yield closing(S3Deleter(store)), f"s3://{hung}/{bucket}/{uuid.uuid4()}"
 
 
 @pytest.mark.ceph
 class TestSwiftDeleter(DeleterContract):
     @pytest.fixture
     def timeout(self) -> float:
-        return float(TIMEOUT)
+        return 2.0
 
     @pytest.fixture
     def deleter(self, rgw: RgwEnv, tmp_path: Path, closing: Callable[[Any], Any]) -> Deleter:
@@ -175,8 +176,11 @@ class TestSwiftDeleter(DeleterContract):
         return swift.url(swift.put(container="other-service"), container="other-service")
 
     @pytest.fixture
-    def unreachable(self, rgw: RgwEnv, tmp_path: Path, closing: Callable[[Any], Any]) -> tuple[Deleter, str]:
-        section = swift_store_section(rgw, "dead", tmp_path, auth_url=f"http://{dead_endpoint()}/auth/1.0")
-        return closing(
-            SwiftDeleter(store_from(section, tmp_path, "dead", "swift"))
-        ), f"swift+config://ref1/glance/{uuid.uuid4()}"
+    def unreachable(
+        self, rgw: RgwEnv, tmp_path: Path, timeout: float, closing: Callable[[Any], Any]
+    ) -> Iterator[tuple[Deleter, str]]:
+        with silent_endpoint() as hung:  # accepts, never answers: the timeout must end each call
+            auth_url = f"http://{hung}/auth/1.0"
+            section = swift_store_section(rgw, "dead", tmp_path, auth_url=auth_url, timeout=int(timeout))
+            deleter = SwiftDeleter(store_from(section, tmp_path, "dead", "swift"))
+            yield closing(deleter), f"swift+config://ref1/glance/{uuid.uuid4()}"
