@@ -5,8 +5,10 @@ For each concurrency: N Glance-shaped objects (4 KiB, named by the image id, a q
 in the MariaDB database ``scrubctl_bench_swift``, erased by a real ``scrubctl scrub --yes -f json``
 subprocess; then an identical fresh set erased by a bare loop doing what glance_store does per object
 in as many threads: HEAD; for a DLO, list its segments (every page) and DELETE each; DELETE the object.
-Prints objects/s of each and their ratio (target: scrubctl at 0.9 of the bare loop or better). Every
-run is checked: every object and segment of the set gone from the listing.
+Prints objects/s of each and their ratio (target: scrubctl at 0.9 of the bare loop or better), and,
+on a third identical set, scrubctl's swift deleter alone (no database, no claims) in as many threads,
+to show where a scrub's time goes. Every run is checked: every object and segment of the set gone
+from the listing.
 
     .venv/bin/python bench/scrub_swift.py [--objects 200] [--concurrency 1 8] [--rounds 3]
 
@@ -196,6 +198,45 @@ def run_bare_loop(rgw: Rgw, names: list[str], concurrency: int) -> Measurement:
     return Measurement(len(names), finished - started, finished - authenticated)
 
 
+def run_deleter_alone(rgw: Rgw, names: list[str], concurrency: int, workdir: Path) -> Measurement:
+    """scrubctl's swift deleter without the engine (no database, no claims), in as many threads:
+    where the time of a full scrub goes."""
+    from scrubctl.backends.swift import SwiftDeleter
+    from scrubctl.settings.config import StoreConfig
+    from scrubctl.settings.oslo_syntax import OsloConfig
+
+    references = workdir / "alone-swift.conf"
+    references.write_text(
+        f"[ref1]\nuser = {rgw.user}\nkey = {rgw.key}\nauth_address = {rgw.auth_url}\nauth_version = 1\n"
+    )
+    config = workdir / "alone-api.conf"
+    config.write_text(f"[glance_store]\nswift_store_config_file = {references}\ndefault_swift_reference = ref1\n")
+    store = StoreConfig(name=None, driver="swift", group="glance_store", config=OsloConfig.from_files([config]))
+    started = time.monotonic()
+    deleter = SwiftDeleter(store, {})
+    deleter.check()  # authenticates
+    authenticated = time.monotonic()
+    pending = iter(names)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                name = next(pending, None)
+            if name is None:
+                return
+            deleter.erase(f"swift+config://ref1/{CONTAINER}/{name}", dry_run=False)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finished = time.monotonic()
+    deleter.close()
+    return Measurement(len(names), finished - started, finished - authenticated)
+
+
 def verify_gone(rgw: Rgw, names: list[str]) -> None:
     """Nothing of the set (object or segment) is listed any more."""
     _headers, items = connection(rgw).get_container(CONTAINER, full_listing=True)
@@ -205,19 +246,19 @@ def verify_gone(rgw: Rgw, names: list[str]) -> None:
         raise SystemExit(f"{len(left)} objects or segments of the set are still listed")
 
 
-def one_round(
-    rgw: Rgw, count: int, concurrency: int, workdir: Path, bare_first: bool
-) -> tuple[Measurement, Measurement]:
-    """scrubctl and the bare loop once each, on identical fresh sets, in the order asked."""
+def one_round(rgw: Rgw, count: int, concurrency: int, workdir: Path, bare_first: bool) -> dict[str, Measurement]:
+    """scrubctl, the bare loop and the deleter alone once each, on identical fresh sets."""
     results: dict[str, Measurement] = {}
-    for side in ("bare", "scrubctl") if bare_first else ("scrubctl", "bare"):
+    for side in ("bare", "scrubctl", "alone") if bare_first else ("scrubctl", "bare", "alone"):
         names, _large = create_objects(rgw, count)
         if side == "scrubctl":
             results[side] = run_scrubctl(rgw, names, concurrency, workdir)
-        else:
+        elif side == "bare":
             results[side] = run_bare_loop(rgw, names, concurrency)
+        else:
+            results[side] = run_deleter_alone(rgw, names, concurrency, workdir)
         verify_gone(rgw, names)
-    return results["scrubctl"], results["bare"]
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,13 +278,14 @@ def main(argv: list[str] | None = None) -> int:
                 one_round(rgw, args.objects, concurrency, workdir, bare_first=index % 2 == 1)
                 for index in range(args.rounds)
             ]
-            whole = statistics.median(scrubctl.rate for scrubctl, _ in pairs)
-            work = statistics.median(scrubctl.work_rate for scrubctl, _ in pairs)
-            bare = statistics.median(loop.work_rate for _, loop in pairs)
-            paired = sorted(scrubctl.work_rate / loop.work_rate for scrubctl, loop in pairs)
+            whole = statistics.median(pair["scrubctl"].rate for pair in pairs)
+            work = statistics.median(pair["scrubctl"].work_rate for pair in pairs)
+            bare = statistics.median(pair["bare"].work_rate for pair in pairs)
+            alone = statistics.median(pair["alone"].work_rate for pair in pairs)
+            paired = sorted(pair["scrubctl"].work_rate / pair["bare"].work_rate for pair in pairs)
             table.append(
                 f"| {concurrency} | {whole:.0f} / {work:.0f} | {bare:.0f} | {whole / bare:.2f} / {work / bare:.2f} "
-                f"| {paired[0]:.2f}-{paired[-1]:.2f} |"
+                f"| {paired[0]:.2f}-{paired[-1]:.2f} | {alone:.0f} ({alone / bare:.2f}) |"
             )
             print(f"concurrency {concurrency} done", file=sys.stderr)
     finally:
@@ -257,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| concurrency | scrubctl objects/s (whole run / after start-up) | bare swiftclient loop objects/s "
-        "| ratio (whole / after start-up) | after start-up ratio, per round |"
+        "| ratio (whole / after start-up) | after start-up ratio, per round | deleter alone objects/s (ratio) |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     print("\n".join(table))
     return 0
 
