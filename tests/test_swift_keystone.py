@@ -1,12 +1,18 @@
-"""The Keystone v3 path of the swift deleter: the token request it sends and the catalog endpoint it
-picks, against a small local stand-in for Keystone's ``POST /v3/auth/tokens`` that hands out a real
-RGW token and catalog; the objects are then erased on the real radosgw. (A real Keystone is not part
-of the test tier; see README.md.)"""
+"""The Keystone v3 path of the swift deleter.
+
+Against a real Keystone (``scripts/keystone-start``: Keystone on SQLite and a radosgw validating
+Swift tokens with it, named by ``SCRUBCTL_TEST_KEYSTONE_ENV``): ``scrubctl scrub`` on SQLite and
+MariaDB erases through a ``swift+config`` reference as glance_store 5 writes it, and a refused
+password blocks with one line. Against a small local stand-in for ``POST /v3/auth/tokens`` that
+hands out a real RGW token: the exact request body and the catalog endpoint picked among several
+(interface, region)."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +24,9 @@ from scrubctl.backends.base import EraseOutcome, LocationBlocked
 from scrubctl.backends.swift import SwiftDeleter
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.oslo_syntax import OsloConfig
+from tests.conftest import require_tier
 from tests.rgw import RgwEnv, SwiftSide, rgw_fixture, swift_fixture  # noqa: F401 - fixtures
+from tests.world import GlanceWorld
 
 pytestmark = pytest.mark.ceph
 PASSWORD = "v3-password/with+odd:chars"
@@ -116,3 +124,115 @@ def test_keystone_v3_refusal_blocks_with_one_line(keystone: StandIn, swift: Swif
     assert "Keystone refused" in str(refused.value)
     assert "wrong-password" not in str(refused.value)
     assert swift.exists(name)
+
+
+# -- a real Keystone -----------------------------------------------------------------------------
+
+KEYSTONE_ENV = "SCRUBCTL_TEST_KEYSTONE_ENV"
+
+
+class KeystoneSide:
+    """The real Keystone's test user, and Swift on the Keystone-backed gateway with its token."""
+
+    def __init__(self, path: Path) -> None:
+        import requests
+        import swiftclient
+
+        values = dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
+        self.auth_url = values["KEYSTONE_AUTH_URL"]
+        self.user = values["KEYSTONE_USER"]
+        self.password = values["KEYSTONE_PASSWORD"]
+        project, _, user = self.user.partition(":")
+        person = {"name": user, "domain": {"id": "default"}, "password": self.password}
+        identity = {"methods": ["password"], "password": {"user": person}}
+        scope = {"project": {"name": project, "domain": {"id": "default"}}}
+        answer = requests.post(
+            f"{self.auth_url}/auth/tokens", json={"auth": {"identity": identity, "scope": scope}}, timeout=30
+        )
+        answer.raise_for_status()
+        self.client: Any = swiftclient.Connection(
+            preauthurl=values["RGW_KS_ENDPOINT"] + "/swift/v1", preauthtoken=answer.headers["X-Subject-Token"]
+        )
+        self.container = f"ks{uuid.uuid4().hex[:10]}"  # bucket names are unique per gateway
+        self.client.put_container(self.container)
+
+    def exists(self, name: str) -> bool:
+        from swiftclient import ClientException
+
+        try:
+            self.client.head_object(self.container, name)
+        except ClientException as error:
+            if error.http_status == 404:
+                return False
+            raise
+        return True
+
+    def cleanup(self) -> None:
+        _headers, items = self.client.get_container(self.container, full_listing=True)
+        for item in items:
+            self.client.delete_object(self.container, item["name"])
+        self.client.delete_container(self.container)
+
+
+@pytest.fixture
+def keystone_side() -> Iterator[KeystoneSide]:
+    name = os.environ.get(KEYSTONE_ENV)
+    if not name or not Path(name).is_file():
+        require_tier("ceph", f"{KEYSTONE_ENV} does not name a file (scripts/test runs scripts/keystone-start)")
+    side = KeystoneSide(Path(str(name)))
+    try:
+        yield side
+    finally:
+        side.cleanup()
+
+
+def keystone_world(world: GlanceWorld, side: KeystoneSide, tmp_path: Path, password: str | None = None) -> None:
+    references = tmp_path / "glance-swift.conf"
+    references.write_text(
+        f"[ref1]\nuser = {side.user}\nkey = {password or side.password}\nauth_address = {side.auth_url}\n"
+        "user_domain_id = default\nproject_domain_id = default\n",
+        encoding="utf-8",
+    )
+    world.object_stores = {"objects": "swift"}
+    world.extra_config = (
+        f"\n[objects]\nswift_store_config_file = {references}\ndefault_swift_reference = ref1\n"
+        f"swift_store_container = {side.container}\nswift_store_region = RegionOne\n"
+        "swift_store_endpoint_type = internalURL\nscrubctl_store_timeout = 10\n"
+    )
+
+
+def test_scrub_through_a_real_keystone(world: GlanceWorld, keystone_side: KeystoneSide, tmp_path: Path) -> None:
+    keystone_world(world, keystone_side, tmp_path)
+    plain, large = str(uuid.uuid4()), str(uuid.uuid4())
+    keystone_side.client.put_object(keystone_side.container, plain, b"x" * 4096)
+    for index in (1, 2, 3):
+        keystone_side.client.put_object(keystone_side.container, f"{large}-{index:05d}", b"y" * 1024)
+    manifest = {"X-Object-Manifest": f"{keystone_side.container}/{large}-"}
+    keystone_side.client.put_object(keystone_side.container, large, b"", headers=manifest)
+    for image in (plain, large):
+        url = f"swift+config://ref1/{keystone_side.container}/{image}"
+        world.image(image_id=image, urls=[url], stores=["objects"], write_files=False)
+    checked = world.cli("check")
+    assert "store objects (swift): reachable" in checked.stdout, checked.stdout + checked.stderr
+    result = world.cli("scrub", "--yes", "-f", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert {item["result"] for item in json.loads(result.stdout)["images"]} == {"scrubbed"}
+    assert not keystone_side.exists(plain)
+    assert not keystone_side.exists(large)
+    assert keystone_side.client.get_container(keystone_side.container, full_listing=True)[1] == []
+    assert world.status(plain) == world.status(large) == "deleted"
+
+
+def test_a_password_keystone_refuses_blocks(world: GlanceWorld, keystone_side: KeystoneSide, tmp_path: Path) -> None:
+    wrong = "not-the-password-1234"
+    keystone_world(world, keystone_side, tmp_path, password=wrong)
+    image = str(uuid.uuid4())
+    keystone_side.client.put_object(keystone_side.container, image, b"x")
+    world.image(image_id=image, urls=[f"swift+config://ref1/{keystone_side.container}/{image}"], stores=["objects"])
+    result = world.cli("scrub", "--yes", "-f", "json")
+    assert result.exit_code == 1
+    reason = json.loads(result.stdout)["images"][0]["reason"]
+    assert "Keystone refused" in reason
+    assert wrong not in result.stdout + result.stderr
+    assert keystone_side.exists(image)
+    assert world.status(image) == "pending_delete"
