@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.backends.s3 import BINDINGS_HINT as S3_HINT
 from scrubctl.backends.s3 import parse_url as parse_s3
 from scrubctl.backends.swift import BINDINGS_HINT as SWIFT_HINT
 from scrubctl.backends.swift import parse_url as parse_swift
+from scrubctl.settings.config import StoreConfig
+from scrubctl.settings.oslo_syntax import OsloConfig
 from scrubctl.settings.secrets import mask_url
 from tests.world import GlanceWorld
 
@@ -89,3 +93,18 @@ def test_a_missing_client_library_blocks_with_the_install_hint(
     assert "pip install 'scrubctl[s3]'" in S3_HINT
     checked = world.cli("check")
     assert "scrubctl[swift]" in checked.stdout + checked.stderr
+
+
+def test_schemes_of_one_deleter_share_the_store_connection(tmp_path: Path) -> None:
+    config = tmp_path / "glance-api.conf"
+    config.write_text("[objects]\nswift_store_container = glance\n[s3store]\ns3_store_host = h\n", encoding="utf-8")
+    parsed = OsloConfig.from_files([config])
+    swift = StoreConfig(name="objects", driver="swift", group="objects", config=parsed)
+    s3 = StoreConfig(name="s3store", driver="s3", group="s3store", config=parsed)
+    pool = DeleterPool(DeleterRegistry())
+    try:
+        deleters = {pool.get(scheme, swift) for scheme in ("swift", "swift+http", "swift+https", "swift+config")}
+        assert len(deleters) == 1
+        assert len({pool.get(scheme, s3) for scheme in ("s3", "s3+http", "s3+https")}) == 1
+    finally:
+        pool.close()
