@@ -236,3 +236,20 @@ def test_a_password_keystone_refuses_blocks(world: GlanceWorld, keystone_side: K
     assert wrong not in result.stdout + result.stderr
     assert keystone_side.exists(image)
     assert world.status(image) == "pending_delete"
+
+
+def test_a_token_is_asked_for_again_before_it_expires(
+    keystone: StandIn, swift: SwiftSide, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scrubctl.backends.swift.deleter as module
+
+    monkeypatch.setattr(module, "TOKEN_REUSE_SECONDS", 0.0)
+    names = [swift.put(), swift.put()]
+    deleter = SwiftDeleter(v3_store(tmp_path, keystone.url))
+    try:
+        for name in names:
+            assert deleter.erase(swift.url(name), dry_run=False).outcome is EraseOutcome.ERASED
+    finally:
+        deleter.close()
+    assert not any(swift.exists(name) for name in names)
+    assert len(keystone.requests) == 2

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +34,9 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 # Names asked for per listing page; servers may return fewer (RGW caps any limit at 1,000), so only an
 # empty page ends a listing.
 LISTING_PAGE = 1000
+# A token is used for at most this long, then asked for again (Keystone's default lifetime is an
+# hour; a long run must not outlive it).
+TOKEN_REUSE_SECONDS = 1800.0
 
 
 def _truthy(text: str | None) -> bool:
@@ -52,7 +56,7 @@ class SwiftDeleter:
         self._client = optional_module("swiftclient.client")
         self._requests = optional_module("requests")
         self._lock = threading.Lock()
-        self._sessions: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._sessions: dict[tuple[str, ...], tuple[str, str, float]] = {}
         self._references: dict[str, Credentials] = {}
         self._local = threading.local()
         self._down: str | None = None
@@ -65,8 +69,9 @@ class SwiftDeleter:
         self.mask.add(*credentials.secrets)
         key = (credentials.auth_url, credentials.user, credentials.key, credentials.version, credentials.where)
         with self._lock:
-            if key in self._sessions:
-                return self._sessions[key]
+            known = self._sessions.get(key)
+            if known is not None and time.monotonic() - known[2] < TOKEN_REUSE_SECONDS:
+                return known[0], known[1]
         doing = f"authenticating to {credentials.auth_url} ({credentials.where})"
         with self._native(doing):
             if credentials.version == "3":
@@ -88,14 +93,16 @@ class SwiftDeleter:
                 raise LocationBlocked(f"{doing}: auth version {credentials.version} is not supported (use 3, or 1)")
         self.mask.add(session[1])
         with self._lock:
-            self._sessions[key] = (str(session[0]), str(session[1]))
-        return self._sessions[key]
+            self._sessions[key] = (str(session[0]), str(session[1]), time.monotonic())
+        return str(session[0]), str(session[1])
 
     def _connection(self, storage_url: str, token: str) -> Any:
         """A connection of this thread to one storage URL (HTTP connections are not shared by threads)."""
         connections: dict[tuple[str, str], Any] = self._local.__dict__.setdefault("connections", {})
         connection = connections.get((storage_url, token))
         if connection is None:
+            for stale in [key for key in connections if key[0] == storage_url]:  # a token renewed
+                connections.pop(stale).close()
             client: Any = self._client
             connection = client.Connection(
                 preauthurl=storage_url,
