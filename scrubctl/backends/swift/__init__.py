@@ -22,8 +22,9 @@ Erase, after a HEAD (a missing object is already gone):
   manifest: those segments are deleted.
 
 Every call is bounded by ``scrubctl_store_timeout`` (30 s) with no retries; a store found unreachable
-stays unreachable for the rest of the run. One authentication per store and credentials for the run;
-each worker thread keeps its own HTTP connection (swiftclient connections are not thread-safe).
+stays unreachable for the rest of the run. One authentication per store and credentials (renewed after
+30 minutes); each worker thread keeps its own HTTP connection (swiftclient connections are not
+thread-safe).
 """
 
 from scrubctl.backends.swift.deleter import BINDINGS_HINT, SwiftDeleter
