@@ -102,7 +102,7 @@ COLOR_CODE = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])[;m]")
 
 
 def test_no_color_is_honoured(world: GlanceWorld) -> None:
-    world.image(urls=["swift://auth.example/container/object"], stores=[None], write_files=False)
+    world.image(urls=["cinder://5c1e7c4a-2f0b-4d3e-9a61-0c4b8f1d2e3a"], stores=[None], write_files=False)
     for command in (["list-pending"], ["check"]):
         colored, errors = spawn(world, *command, env={"FORCE_COLOR": "1"}).communicate(timeout=60)
         plain = spawn(world, *command, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).communicate(timeout=60)[0]

@@ -44,6 +44,9 @@ class GlanceWorld:
     encryption_key: str | None = None
     stores: dict[str, Path] = field(default_factory=dict)
     extra_config: str = ""
+    # Stores of other drivers (name -> Glance driver, e.g. {"objects": "s3"}), enabled alongside the
+    # file stores; their sections come from ``extra_config``.
+    object_stores: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("fast", "archive", "legacy"):
@@ -58,12 +61,15 @@ class GlanceWorld:
         multi = [name for name in self.stores if name != "legacy"]
         key_line = f"metadata_encryption_key = {self.encryption_key}\n" if self.encryption_key else ""
         sections = "".join(f"\n[{name}]\nfilesystem_store_datadir = {self.stores[name]}\n" for name in multi)
+        enabled = [f"{name}:file" for name in multi] + [
+            f"{name}:{driver}" for name, driver in self.object_stores.items()
+        ]
         path.write_text(
             "[DEFAULT]\n"
             "delayed_delete = True\n"
             f"scrub_time = {self.scrub_time}\n"
             f"{key_line}"
-            f"enabled_backends = {', '.join(f'{name}:file' for name in multi)}\n\n"
+            f"enabled_backends = {', '.join(enabled)}\n\n"
             f"[database]\nconnection = {self.url}\n\n"
             f"[glance_store]\ndefault_backend = fast\nfilesystem_store_datadir = {self.stores['legacy']}\n"
             f"{sections}{self.extra_config}",
@@ -92,10 +98,13 @@ class GlanceWorld:
         moment = now or utc_now()
         locations = []
         for index, store in enumerate(stores):
-            path = self.stores[store or "legacy"] / image_id
-            url = urls[index] if urls is not None else f"file://{path}"
-            if write_files and urls is None:
-                path.write_bytes(os.urandom(size))
+            if urls is not None:
+                url = urls[index]
+            else:
+                path = self.stores[store or "legacy"] / image_id
+                url = f"file://{path}"
+                if write_files:
+                    path.write_bytes(os.urandom(size))
             locations.append(NewLocation(url=url, store=store))
         new = NewImage(
             id=image_id,

@@ -28,6 +28,13 @@ ENTRY_POINT_GROUP = "scrubctl.deleters"
 BUILTIN_DELETERS = {
     "file": "scrubctl.backends.file:FileDeleter",
     "rbd": "scrubctl.backends.rbd:RbdDeleter",
+    "swift": "scrubctl.backends.swift:SwiftDeleter",
+    "swift+http": "scrubctl.backends.swift:SwiftDeleter",
+    "swift+https": "scrubctl.backends.swift:SwiftDeleter",
+    "swift+config": "scrubctl.backends.swift:SwiftDeleter",
+    "s3": "scrubctl.backends.s3:S3Deleter",
+    "s3+http": "scrubctl.backends.s3:S3Deleter",
+    "s3+https": "scrubctl.backends.s3:S3Deleter",
 }
 
 logger = logging.getLogger(__name__)
@@ -77,7 +84,10 @@ class DeleterRegistry:
 
 
 class DeleterPool:
-    """One deleter per store for the length of a run, created on first use, closed at the end."""
+    """One deleter per store for the length of a run, created on first use, closed at the end.
+
+    Schemes served by the same factory (``swift``, ``swift+https``...) share the store's deleter,
+    and so its connection."""
 
     def __init__(self, registry: DeleterRegistry, options: Mapping[str, str] | None = None) -> None:
         self._registry = registry
@@ -88,7 +98,7 @@ class DeleterPool:
 
     def get(self, scheme: str, store: StoreConfig) -> Deleter:
         """Return the deleter for locations of ``scheme`` in ``store``."""
-        key = (scheme, store.name, store.group)
+        key = (self._registry.schemes.get(scheme, scheme), store.name, store.group)
         with self._lock:
             if key in self._deleters:
                 return self._deleters[key]

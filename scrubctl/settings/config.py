@@ -48,6 +48,8 @@ SCHEME_DRIVERS = {
 LEGACY_STORE_KEYS = {
     "file": ("filesystem_store_datadir", "filesystem_store_datadirs"),
     "rbd": ("rbd_store_pool", "rbd_store_ceph_conf"),
+    "swift": ("swift_store_config_file", "default_swift_reference"),
+    "s3": ("s3_store_host",),
 }
 
 

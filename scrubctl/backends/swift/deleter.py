@@ -1,0 +1,366 @@
+"""The Swift deleter itself: one authentication per store and credentials, then HEAD, and erase
+the object the way its kind needs (plain, DLO, SLO, or the segments a lost manifest left)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote, unquote
+
+from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.backends.remote import SecretMask, dependency_hint, optional_module, store_timeout
+from scrubctl.backends.swift.auth import (
+    Credentials,
+    default_reference,
+    keystone_v3,
+    location_credentials,
+    reference_credentials,
+)
+from scrubctl.backends.swift.urls import SwiftUrl, parse_url
+from scrubctl.errors import BackendUnavailableError
+from scrubctl.settings.config import StoreConfig
+
+logger = logging.getLogger(__name__)
+
+BINDINGS_HINT = dependency_hint("swiftclient", "python-swiftclient", "swift")
+DEFAULT_CONTAINER = "glance"
+TRUE_WORDS = ("1", "true", "yes", "on")
+# Names asked for per listing page; servers may return fewer (RGW caps any limit at 1,000), so only an
+# empty page ends a listing.
+LISTING_PAGE = 1000
+# A token is used for at most this long, then asked for again (Keystone's default lifetime is an
+# hour; a long run must not outlive it).
+TOKEN_REUSE_SECONDS = 1800.0
+
+
+def _truthy(text: str | None) -> bool:
+    return (text or "").strip().lower() in TRUE_WORDS
+
+
+class SwiftDeleter:
+    """Erases the objects behind the locations of one Swift store (see the package docstring)."""
+
+    def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.timeout, self._problem = store_timeout(store)
+        self.container = store.get("swift_store_container") or DEFAULT_CONTAINER
+        self.insecure = _truthy(store.get("swift_store_auth_insecure"))
+        self.cacert = store.get("swift_store_cacert") or None
+        self.mask = SecretMask()
+        self._client = optional_module("swiftclient.client")
+        self._requests = optional_module("requests")
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, ...], tuple[str, str, float]] = {}
+        self._references: dict[str, Credentials] = {}
+        self._local = threading.local()
+        self._down: str | None = None
+
+    # -- authentication and connections ---------------------------------------------------------
+
+    def _authenticate(self, credentials: Credentials) -> tuple[str, str]:
+        """``(storage URL, token)``, once per credentials for the run."""
+        client: Any = self._client
+        self.mask.add(*credentials.secrets)
+        key = (credentials.auth_url, credentials.user, credentials.key, credentials.version, credentials.where)
+        with self._lock:
+            known = self._sessions.get(key)
+            if known is not None and time.monotonic() - known[2] < TOKEN_REUSE_SECONDS:
+                return known[0], known[1]
+        doing = f"authenticating to {credentials.auth_url} ({credentials.where})"
+        with self._native(doing):
+            if credentials.version == "3":
+                verify: bool | str = self.cacert or not self.insecure
+                session = keystone_v3(self._requests, credentials, self.store, timeout=self.timeout, verify=verify)
+            elif credentials.version == "1":
+                session = client.get_auth(
+                    credentials.auth_url,
+                    credentials.user,
+                    credentials.key,
+                    auth_version="1",
+                    timeout=self.timeout,
+                    insecure=self.insecure,
+                    cacert=self.cacert,
+                )
+                endpoint = self.store.get("swift_store_endpoint")
+                session = (endpoint or session[0], session[1])
+            else:
+                raise LocationBlocked(f"{doing}: auth version {credentials.version} is not supported (use 3, or 1)")
+        self.mask.add(session[1])
+        with self._lock:
+            self._sessions[key] = (str(session[0]), str(session[1]), time.monotonic())
+        return str(session[0]), str(session[1])
+
+    def _connection(self, storage_url: str, token: str) -> Any:
+        """A connection of this thread to one storage URL (HTTP connections are not shared by threads)."""
+        connections: dict[tuple[str, str], Any] = self._local.__dict__.setdefault("connections", {})
+        connection = connections.get((storage_url, token))
+        if connection is None:
+            for stale in [key for key in connections if key[0] == storage_url]:  # a token renewed
+                connections.pop(stale).close()
+            client: Any = self._client
+            connection = client.Connection(
+                preauthurl=storage_url,
+                preauthtoken=token,
+                retries=0,
+                timeout=self.timeout,
+                insecure=self.insecure,
+                cacert=self.cacert,
+            )
+            connections[(storage_url, token)] = connection
+        return connection
+
+    def _locate(self, url: str) -> tuple[SwiftUrl, Any, str]:
+        """Parse, check the container is this store's, authenticate; ``(location, connection, storage URL)``."""
+        if self._client is None:
+            raise LocationBlocked(BINDINGS_HINT)
+        location = parse_url(url)
+        self.mask.add(location.key)
+        if not self._in_store(location.container):
+            raise LocationBlocked(
+                f"container {location.container} is not a container of store {self.store.label} "
+                f"({self.container}, or {self.container}_*)"
+            )
+        if self._problem is not None:
+            raise BackendUnavailableError(f"store {self.store.label}: {self._problem}")
+        if self._down is not None:
+            raise BackendUnavailableError(self._down)
+        storage_url, token = self._authenticate(self._credentials(location))
+        if location.multi_tenant:
+            storage_url = location.http_address()
+        return location, self._connection(storage_url, token), storage_url
+
+    def _credentials(self, location: SwiftUrl) -> Credentials:
+        """The location's credentials; those of a reference are read once per run."""
+        if location.reference is None and not location.multi_tenant:
+            return location_credentials(self.store, location)
+        key = location.reference or ""
+        with self._lock:
+            known = self._references.get(key)
+        if known is None:
+            known = location_credentials(self.store, location)
+            with self._lock:
+                self._references[key] = known
+        return known
+
+    def _in_store(self, container: str) -> bool:
+        return container == self.container or container.startswith(self.container + "_")
+
+    @contextmanager
+    def _native(self, doing: str) -> Iterator[None]:
+        """Map swiftclient's and requests' errors onto our vocabulary; unreachable is down for the run."""
+        client: Any = self._client
+        requests: Any = self._requests
+        try:
+            yield
+        except client.ClientException as error:
+            status = error.http_status
+            if status in (401, 403):
+                raise LocationBlocked(self.mask(f"{doing}: Swift refused the credentials (HTTP {status})")) from None
+            if status is None:
+                self._mark_down(doing, error)
+            raise LocationFailed(
+                self.mask(f"{doing} failed: HTTP {status} {error.http_reason or ''}".strip())
+            ) from None
+        except (requests.exceptions.RequestException, OSError) as error:
+            if isinstance(error, requests.exceptions.HTTPError) and error.response is not None:
+                raise LocationFailed(self.mask(f"{doing} failed: HTTP {error.response.status_code}")) from None
+            self._mark_down(doing, error)
+
+    def _mark_down(self, doing: str, error: BaseException) -> None:
+        self._down = self.mask(
+            f"Swift store {self.store.label}: {doing}: no answer within {self.timeout:g} s "
+            f"or connection refused ({type(error).__name__})"
+        )
+        raise BackendUnavailableError(self._down) from None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _head(self, connection: Any, location: SwiftUrl) -> dict[str, str] | None:
+        """The object's headers, or ``None`` when it is gone."""
+        client: Any = self._client
+        with self._native(f"reading Swift object {location.name}"):
+            try:
+                return dict(connection.head_object(location.container, location.obj))
+            except client.ClientException as error:
+                if error.http_status == 404:
+                    return None
+                raise
+
+    def _listing(self, connection: Any, container: str, prefix: str) -> list[dict[str, Any]]:
+        """Every object of ``container`` whose name starts with ``prefix``: pages are requested with
+        a marker until one comes back empty (a short page is not the end: RGW caps ``limit``)."""
+        client: Any = self._client
+        found: list[dict[str, Any]] = []
+        marker = ""
+        with self._native(f"listing {container}/{prefix}*"):
+            while True:
+                try:
+                    _headers, page = connection.get_container(
+                        container, prefix=prefix, marker=marker, limit=LISTING_PAGE
+                    )
+                except client.ClientException as error:
+                    if error.http_status == 404:
+                        return found
+                    raise
+                if not page:
+                    return found
+                found.extend(page)
+                marker = str(page[-1]["name"])
+
+    def _leftovers(self, connection: Any, location: SwiftUrl) -> list[dict[str, Any]]:
+        """Segments Glance wrote for this object (``<object>-00001``...) that outlived their manifest."""
+        numbered = re.compile(re.escape(location.obj) + r"-\d+\Z")
+        items = self._listing(connection, location.container, f"{location.obj}-")
+        return [item for item in items if numbered.match(str(item["name"]))]
+
+    # -- erasing ------------------------------------------------------------------------------
+
+    def _delete(self, connection: Any, container: str, name: str) -> bool:
+        """DELETE one object; ``False`` when it was already gone."""
+        client: Any = self._client
+        with self._native(f"deleting Swift object {container}/{name}"):
+            try:
+                connection.delete_object(container, name)
+            except client.ClientException as error:
+                if error.http_status == 404:
+                    return False
+                raise
+        return True
+
+    def _delete_segments(self, connection: Any, container: str, segments: list[dict[str, Any]]) -> int:
+        """Delete every segment; the first failure stops here (the manifest stays for a retry)."""
+        for segment in segments:
+            self._delete(connection, container, str(segment["name"]))
+        return sum(int(segment.get("bytes", 0)) for segment in segments)
+
+    def _delete_slo(self, connection: Any, storage_url: str, location: SwiftUrl) -> int:
+        """``DELETE ?multipart-manifest=delete`` and read the bulk-delete body: errors are in the body
+        (the status is 200 even when nothing was deleted)."""
+        client: Any = self._client
+        path = f"{quote(location.container)}/{quote(location.obj)}"
+        doing = f"deleting Swift SLO {location.name} and its segments"
+        with self._native(doing):
+            parsed, http = client.http_connection(
+                storage_url, timeout=self.timeout, insecure=self.insecure, cacert=self.cacert
+            )
+            try:
+                headers = {"X-Auth-Token": connection.token, "Accept": "application/json"}
+                http.request("DELETE", f"{parsed.path.rstrip('/')}/{path}?multipart-manifest=delete", "", headers)
+                response = http.getresponse()
+                body = response.read()
+            finally:
+                http.close()
+        if response.status == 404:
+            return 0
+        if response.status in (401, 403):
+            raise LocationBlocked(f"{doing}: Swift refused the credentials (HTTP {response.status})")
+        try:
+            result = json.loads(body or b"{}")
+        except ValueError:
+            raise LocationFailed(f"{doing}: HTTP {response.status}, unreadable bulk-delete answer") from None
+        errors = result.get("Errors") or []
+        answer = str(result.get("Response Status", f"{response.status}"))
+        if response.status >= 300 or errors or not answer.startswith("200"):
+            shown = "; ".join(f"{unquote(str(name))}: {why}" for name, why in errors[:3])
+            raise LocationFailed(f"{doing}: {answer}" + (f" ({shown})" if shown else ""))
+        return int(result.get("Number Deleted", 0))
+
+    def erase(self, url: str, *, dry_run: bool) -> EraseResult:
+        """HEAD, then erase by kind: SLO through its manifest delete, DLO segments (all of them)
+        before the manifest, a plain object; a lost manifest's segments are erased too."""
+        location, connection, storage_url = self._locate(url)
+        headers = self._head(connection, location)
+        if headers is None:
+            leftovers = self._leftovers(connection, location)
+            if not leftovers:
+                return EraseResult(EraseOutcome.ALREADY_GONE, f"Swift object {location.name} already gone", 0)
+            what = f"{len(leftovers)} segment(s) left by the lost manifest of {location.name}"
+            if dry_run:
+                size = sum(int(item.get("bytes", 0)) for item in leftovers)
+                return EraseResult(EraseOutcome.WOULD_ERASE, f"would delete {what}", size)
+            size = self._delete_segments(connection, location.container, leftovers)
+            return EraseResult(EraseOutcome.ERASED, f"deleted {what}", size)
+        size = int(headers.get("content-length", 0) or 0)
+        if _truthy(headers.get("x-static-large-object")):
+            if dry_run:
+                return EraseResult(EraseOutcome.WOULD_ERASE, f"would delete Swift SLO {location.name}", size)
+            deleted = self._delete_slo(connection, storage_url, location)
+            return EraseResult(EraseOutcome.ERASED, f"deleted Swift SLO {location.name} ({deleted} objects)", size)
+        manifest = headers.get("x-object-manifest")
+        if manifest:
+            segment_container, _, prefix = unquote(manifest).partition("/")
+            if not self._in_store(segment_container):
+                raise LocationBlocked(f"DLO {location.name} names segments in {segment_container}, outside the store")
+            segments = self._listing(connection, segment_container, prefix)
+            if dry_run:
+                detail = f"would delete Swift DLO {location.name} and {len(segments)} segment(s)"
+                return EraseResult(EraseOutcome.WOULD_ERASE, detail, size)
+            self._delete_segments(connection, segment_container, segments)
+            self._delete(connection, location.container, location.obj)
+            detail = f"deleted Swift DLO {location.name} and {len(segments)} segment(s)"
+            return EraseResult(EraseOutcome.ERASED, detail, size)
+        if dry_run:
+            return EraseResult(EraseOutcome.WOULD_ERASE, f"would delete Swift object {location.name}", size)
+        if not self._delete(connection, location.container, location.obj):
+            return EraseResult(EraseOutcome.ALREADY_GONE, f"Swift object {location.name} already gone", 0)
+        return EraseResult(EraseOutcome.ERASED, f"deleted Swift object {location.name}", size)
+
+    # -- the rest of the Deleter protocol -----------------------------------------------------
+
+    def exists(self, url: str) -> bool:
+        """Whether the object (or the manifest of a large one) answers a HEAD."""
+        location, connection, _storage_url = self._locate(url)
+        return self._head(connection, location) is not None
+
+    def blockers(self, url: str) -> list[str]:
+        """A container outside the store, missing or refused credentials, multi-tenant without a
+        way in; changes nothing."""
+        if self._client is None:
+            raise LocationBlocked(BINDINGS_HINT)
+        try:
+            location, connection, _storage_url = self._locate(url)
+            self._head(connection, location)
+        except (LocationBlocked, LocationFailed) as problem:
+            return [str(problem)]
+        return []
+
+    def check(self) -> list[str]:
+        """Authenticate with the store's default reference and HEAD its container."""
+        if self._client is None:
+            return [BINDINGS_HINT]
+        reference = default_reference(self.store)
+        if reference is None:
+            logger.info("store %s: no default_swift_reference; locations carry their credentials", self.store.label)
+            return []
+        client: Any = self._client
+        try:
+            credentials = reference_credentials(self.store, reference)
+            storage_url, token = self._authenticate(credentials)
+            with self._native(f"reading container {self.container}"):
+                try:
+                    self._connection(storage_url, token).head_container(self.container)
+                except client.ClientException as error:
+                    if error.http_status == 404 and not _truthy(self.store.get("swift_store_multi_tenant")):
+                        return [f"container {self.container} of store {self.store.label} does not exist"]
+                    if error.http_status != 404:
+                        raise
+        except (BackendUnavailableError, LocationBlocked, LocationFailed) as problem:
+            return [self.mask(str(problem))]
+        return []
+
+    def close(self) -> None:
+        """Forget the sessions; this thread's connections are closed (the others' die with them)."""
+        for connection in self._local.__dict__.get("connections", {}).values():
+            try:
+                connection.close()
+            except Exception:  # closing must reach every connection
+                logger.debug("closing a Swift connection failed", exc_info=True)
+        self._local.__dict__.pop("connections", None)
+        with self._lock:
+            self._sessions.clear()

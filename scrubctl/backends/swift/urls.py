@@ -1,0 +1,76 @@
+"""Reading ``swift``, ``swift+http``, ``swift+https`` and ``swift+config`` location URLs as glance_store does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from scrubctl.backends.base import LocationBlocked
+
+SCHEMES = ("swift", "swift+http", "swift+https", "swift+config")
+
+
+@dataclass(frozen=True)
+class SwiftUrl:
+    """One Swift location.
+
+    ``reference`` names a section of ``swift_store_config_file`` (``swift+config``); otherwise
+    ``address`` is the auth URL (credentials in the URL) or, with no credentials, the storage URL of
+    the owner's account (multi-tenant). The last two path parts are the container and the object."""
+
+    scheme: str
+    container: str
+    obj: str
+    address: str = ""
+    reference: str | None = None
+    user: str | None = None
+    key: str | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """``container/object``, for messages."""
+        return f"{self.container}/{self.obj}"
+
+    @property
+    def multi_tenant(self) -> bool:
+        """A storage URL of the owner's account, with no credentials (``swift_store_multi_tenant``)."""
+        return self.reference is None and self.user is None
+
+    def http_address(self, secure_default: bool = True) -> str:
+        """The address with its scheme: ``swift+http`` means http, ``swift``/``swift+https`` https."""
+        if self.address.startswith(("http://", "https://")):
+            return self.address
+        secure = self.scheme in ("swift", "swift+https") or (self.scheme == "swift+config" and secure_default)
+        return ("https://" if secure else "http://") + self.address
+
+
+def parse_url(url: str) -> SwiftUrl:
+    """Split a Swift location URL as glance_store does, or raise :class:`LocationBlocked`.
+
+    Credentials ``user:key@`` are percent-decoded and split on the last ``:`` (the user is
+    ``project:user``); the messages never repeat them."""
+    scheme, separator, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not separator or scheme not in SCHEMES:
+        raise LocationBlocked("not a swift:// URL")
+    if "://" in rest:
+        raise LocationBlocked("Swift URL holds '://' twice")
+    user = key = None
+    if "@" in rest:
+        credentials, *after = rest.split("@")
+        if len(after) != 1:
+            raise LocationBlocked("Swift URL holds more than one '@'")
+        user, colon, key = unquote(credentials).rpartition(":")
+        if not colon or not user or not key:
+            raise LocationBlocked("Swift URL credentials are not USER:KEY")
+        rest = after[0]
+    pieces = rest.strip("/").split("/")
+    if len(pieces) < 3 or not all(pieces[-2:]) or not pieces[0]:
+        raise LocationBlocked("Swift URL must be HOST[/PATH]/CONTAINER/OBJECT")
+    container, obj = pieces[-2], pieces[-1]
+    head = "/".join(pieces[:-2])
+    if scheme == "swift+config":
+        if user is not None or len(pieces) != 3:
+            raise LocationBlocked("swift+config URL must be swift+config://REFERENCE/CONTAINER/OBJECT")
+        return SwiftUrl(scheme=scheme, container=container, obj=obj, reference=head)
+    return SwiftUrl(scheme=scheme, container=container, obj=obj, address=head, user=user, key=key)

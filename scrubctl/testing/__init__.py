@@ -1,0 +1,1 @@
+"""Test helpers a deleter's own test suite can import (they need pytest): the deleter contract."""
