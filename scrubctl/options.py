@@ -113,72 +113,44 @@ audit_log = click.option(
 
 
 # The global options, accepted before the command (``scrubctl --config-file F check``) and after it
-# (``scrubctl check --config-file F``): operators type both.
-CONFIG_FILE_HELP = (
-    "Glance configuration file (repeatable; later files override earlier ones). "
-    "Default: /etc/glance/glance-api.conf then /etc/glance/glance-scrubber.conf when present."
+# (``scrubctl check --config-file F``): operators type both. Declarations, settings, environment variable.
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any], str | None], ...] = (
+    (
+        ("--config-file", "config_files"),
+        {
+            "multiple": True,
+            "type": click.Path(path_type=Path, dir_okay=False),
+            "help": "Glance configuration file (repeatable; later files override earlier ones; env "
+            "SCRUBCTL_CONFIG_FILE). Default: /etc/glance/glance-api.conf then /etc/glance/glance-scrubber.conf "
+            "when present.",
+        },
+        "SCRUBCTL_CONFIG_FILE",
+    ),
+    (
+        ("--db-url",),
+        {"default": None, "help": "Database URL overriding [database] connection (env SCRUBCTL_DB_URL)."},
+        "SCRUBCTL_DB_URL",
+    ),
+    (("-v", "--verbose"), {"count": True, "help": "More log output (repeatable)."}, None),
+    (("-q", "--quiet"), {"count": True, "help": "Less log output (repeatable)."}, None),
+    (("--debug",), {"is_flag": True, "help": "Show a traceback for unexpected errors."}, None),
 )
-DB_URL_HELP = "Database URL overriding [database] connection (env SCRUBCTL_DB_URL)."
 
 
 def global_options(function: F) -> F:
     """Decorate the root command with the global options (their values go to its callback)."""
-    decorators = [
-        click.option(
-            "--config-file",
-            "config_files",
-            multiple=True,
-            type=click.Path(path_type=Path, dir_okay=False),
-            envvar="SCRUBCTL_CONFIG_FILE",
-            help=CONFIG_FILE_HELP + " Env SCRUBCTL_CONFIG_FILE.",
-        ),
-        click.option("--db-url", envvar="SCRUBCTL_DB_URL", default=None, help=DB_URL_HELP),
-        click.option("-v", "--verbose", count=True, help="More log output (repeatable)."),
-        click.option("-q", "--quiet", count=True, help="Less log output (repeatable)."),
-        click.option("--debug", is_flag=True, help="Show a traceback for unexpected errors."),
-    ]
-    for decorate in reversed(decorators):
-        function = decorate(function)
+    for declarations, settings, envvar in reversed(GLOBAL_OPTIONS):
+        function = click.option(*declarations, envvar=envvar, **settings)(function)
     return function
 
 
 def add_global_options(command: click.Command) -> click.Command:
     """Let ``command`` take the global options after its name too; they update the application the
     root command built (given in both places: files are read in order, the later ``--db-url`` wins,
-    ``-v`` and ``-q`` add up)."""
+    ``-v`` and ``-q`` add up). Environment variables are read by the root command only."""
     command.params.extend(
-        [
-            click.Option(
-                ["--config-file", "config_files"],
-                multiple=True,
-                type=click.Path(path_type=Path, dir_okay=False),
-                expose_value=False,
-                callback=_after_the_command,
-                help=CONFIG_FILE_HELP,
-            ),
-            click.Option(["--db-url"], expose_value=False, callback=_after_the_command, help=DB_URL_HELP),
-            click.Option(
-                ["-v", "--verbose"],
-                count=True,
-                expose_value=False,
-                callback=_after_the_command,
-                help="More log output (repeatable).",
-            ),
-            click.Option(
-                ["-q", "--quiet"],
-                count=True,
-                expose_value=False,
-                callback=_after_the_command,
-                help="Less log output (repeatable).",
-            ),
-            click.Option(
-                ["--debug"],
-                is_flag=True,
-                expose_value=False,
-                callback=_after_the_command,
-                help="Show a traceback for unexpected errors.",
-            ),
-        ]
+        click.Option(list(declarations), expose_value=False, callback=_after_the_command, **settings)
+        for declarations, settings, _envvar in GLOBAL_OPTIONS
     )
     return command
 

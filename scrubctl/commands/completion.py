@@ -23,17 +23,13 @@ SHELLS = ("bash", "zsh", "fish")
     ),
 )
 @click.argument("shell", type=click.Choice(SHELLS))
-@click.pass_context
-def command(ctx: click.Context, shell: str) -> int:
+@click.pass_obj
+def command(app: Application, shell: str) -> int:
     """Print the completion script for SHELL: commands, options and their choices complete on Tab.
     In bash, eval "$(scrubctl completion bash)" in ~/.bashrc does the same for one user."""
     completion = get_completion_class(shell)
     if completion is None:  # pragma: no cover - click knows the three SHELLS
         raise click.BadParameter(f"no completion for {shell}")
-    root = ctx.find_root().command
-    app = ctx.find_object(Application)
-    renderer = app.renderer() if app is not None else None
-    script = completion(root, {}, "scrubctl", COMPLETE_VAR).source()
-    if renderer is not None:
-        renderer.raw(script)
+    root = click.get_current_context().find_root().command
+    app.renderer().raw(completion(root, {}, "scrubctl", COMPLETE_VAR).source())
     return 0

@@ -2,8 +2,8 @@
 the command only reads, and never creating a database file.
 
 scrubctl supports MySQL and MariaDB (through PyMySQL) and SQLite. Glance also runs on PostgreSQL
-through oslo.db; scrubctl refuses it, plainly, rather than run on it without the claims it relies on
-(named locks on MySQL/MariaDB, the write lock on SQLite).
+through oslo.db; scrubctl refuses it, plainly, rather than run its claims and guarded updates on a
+server whose locking and conflict errors it was never tested against.
 
 A SQLite path is opened through an SQLite URI: ``mode=ro`` for read-only commands (``list-pending``,
 ``show``, ``check``, every ``--dry-run``), ``mode=rw`` otherwise; neither creates a missing file,
