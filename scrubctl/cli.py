@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scrubctl import __version__
 from scrubctl.app import Application
 from scrubctl.commands import check, list_pending, restore, sandbox, scrub, show, systemd_units
+from scrubctl.commands import orphans as orphans_command
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.unattended.logs import configure_logging
@@ -62,6 +63,7 @@ scrubctl.add_command(check.command)
 scrubctl.add_command(systemd_units.command)
 scrubctl.add_command(sandbox.command)
 scrubctl.add_command(restore.command)
+scrubctl.add_command(orphans_command.command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
