@@ -195,6 +195,15 @@ def test_reclaim_dry_run_changes_nothing_then_reclaim_erases_exactly_the_reclaim
     assert again.exit_code == 0 and json.loads(again.stdout)["orphans"] == []
 
 
+def test_data_not_named_like_a_glance_image_is_never_reclaimable(world: GlanceWorld) -> None:
+    foreign = stray(world, name="volume-backup.img")
+    _code, listing = orphans(world)
+    assert [(item["url"], item["kind"], item["reclaimable"]) for item in listing] == [
+        (url(foreign), "unreferenced", False)
+    ]
+    assert "not a Glance image id" in listing[0]["blockers"][0]
+
+
 def test_max_delete_refuses_to_start(world: GlanceWorld) -> None:
     pieces = [stray(world) for _ in range(3)]
     result = world.cli("orphans", "--reclaim", "--yes", "--max-delete", "2")

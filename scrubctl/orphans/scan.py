@@ -115,7 +115,7 @@ def _judge(
         kind = STAGING_KIND
     elif protected:
         kind = UNLINKED
-    elif examined.partial or status == "killed":
+    elif image_id is not None and (examined.partial or status == "killed"):
         kind = PARTIAL_UPLOAD
     elif key in use.deleted_only:
         kind = DELETED_ROWS_ONLY
@@ -125,6 +125,10 @@ def _judge(
         blockers.append(
             f"image {image_id} is {status} and names this data by its id: see `scrubctl broken`; "
             "`scrubctl broken --repair` links it back"
+        )
+    if image_id is None:
+        blockers.append(
+            "its name is not a Glance image id: Glance did not write it (Nova, Cinder or an operator may have)"
         )
     moment = examined.last_activity or examined.created_at
     too_young = moment is None or moment > cutoff
