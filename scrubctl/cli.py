@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scrubctl import __version__
 from scrubctl.app import Application
+from scrubctl.commands import broken as broken_command
 from scrubctl.commands import check, list_pending, restore, sandbox, scrub, show, systemd_units
 from scrubctl.commands import orphans as orphans_command
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_USAGE, ScrubctlError
@@ -64,6 +65,7 @@ scrubctl.add_command(systemd_units.command)
 scrubctl.add_command(sandbox.command)
 scrubctl.add_command(restore.command)
 scrubctl.add_command(orphans_command.command)
+scrubctl.add_command(broken_command.command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -188,6 +188,10 @@ class FileDeleter:
         modified = datetime.fromtimestamp(status.st_mtime, timezone.utc).replace(tzinfo=None)
         return Examined(exists=True, bytes=status.st_size, created_at=modified, last_activity=modified)
 
+    def scope(self) -> tuple[str, ...]:
+        """``file:<real data directory>/`` of each data directory that exists."""
+        return tuple(f"file:{os.path.realpath(directory)}/" for directory in self.directories if directory.is_dir())
+
     def read_chunks(self, url: str) -> Iterator[bytes]:
         """Read a file of the store in chunks of 1 MiB."""
         _directory, path = self._resolve(url)

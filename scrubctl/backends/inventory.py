@@ -67,6 +67,11 @@ class Inventory(Protocol):
         """Read the data behind ``url`` from its start, in chunks (to verify checksums)."""
         ...
 
+    def scope(self) -> tuple[str, ...]:
+        """The key prefixes :meth:`inventory` lists in full (a key under one of them that the listing
+        lacks is data that is not there)."""
+        ...
+
 
 # -- normalised keys: location rows and listed pieces are compared by these, never by raw text --------
 

@@ -368,6 +368,10 @@ class RbdDeleter:
         """A read-only look at one listed image: size, age, ``snap`` present, what blocks removing it."""
         return inventory.examine(self, piece)
 
+    def scope(self) -> tuple[str, ...]:
+        """``rbd:<pool>/``: the store's pool (images in other pools are not listed)."""
+        return (f"rbd:{self.pool}/",)
+
     def read_chunks(self, url: str) -> Iterator[bytes]:
         """Read the image at the URL's snapshot from its start."""
         return inventory.read_chunks(self, url)
