@@ -230,3 +230,11 @@ def test_two_concurrent_reclaims_erase_each_piece_once(world: GlanceWorld, tmp_p
         erased += [line["url"] for line in lines if line["result"] == "erased"]
     assert sorted(erased) == sorted(url(piece) for piece in pieces)
     assert not any(piece.exists() for piece in pieces)
+
+
+def test_check_says_which_stores_orphans_lists(world: GlanceWorld) -> None:
+    world.extra_config = f"\n[os_glance_tasks_store]\nfilesystem_store_datadir = {world.root / 'no-such-dir'}\n"
+    result = world.cli("check")
+    assert "store fast (file): reachable; listed by orphans and broken" in result.stdout
+    assert "staging os_glance_tasks_store" in result.stdout and "does not exist on this node" in result.stdout
+    assert result.exit_code == 3
