@@ -5,12 +5,14 @@ Every kind is found and nothing else: an RBD image that only an encrypted row na
 registered under another image's id, a short ``rbd://<name>`` row, an upload in flight are not orphans;
 a partial upload (no ``snap``), a purged image, a trash entry are. ``--reclaim --dry-run`` leaves the
 rows and the pool as they were; ``--reclaim`` removes exactly the reclaimable images; a clone blocks its
-parent, naming the child.
+parent, naming the child. ``broken`` finds an RBD image lost under a live row, and ``--repair`` links an
+unlinked one back after hashing it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 import uuid
@@ -18,13 +20,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from scrubctl.glance.schema import images
 from tests.ceph import Cluster, ceph_env, store_config
 from tests.test_orphans import purge_locations, set_status
 from tests.world import GlanceWorld
 
 pytestmark = pytest.mark.ceph
 KEY = "0123456789abcdef0123456789abcdef"
+
+
+def remove_image(cluster: Cluster, name: str) -> None:
+    """Remove an RBD image and its snapshots behind Glance's back (data lost under a live row)."""
+    with cluster.rbd.Image(cluster.ioctx, name) as image:
+        image.unprotect_snap("snap")
+        image.remove_snap("snap")
+    cluster.rbd.RBD().remove(cluster.ioctx, name)
 
 
 def ceph_cli(cluster: Cluster, *args: str) -> None:
@@ -162,3 +174,40 @@ def test_a_clone_blocks_its_orphan_parent_naming_the_child(ceph_world: GlanceWor
     assert parent in pool.names() and child in pool.names()  # the child is not named like Glance's: kept
     assert pool.snapshots(parent) == [("snap", 0, True)]
     assert not named(listing)[child]["reclaimable"]
+
+
+def test_broken_finds_and_repairs_rbd_images(ceph_world: GlanceWorld, pool: Cluster) -> None:
+    unlinked = pool.glance_image()
+    pool.row(ceph_world, image_id=unlinked)
+    data = pool.read(unlinked, 4 * 1024 * 1024)
+    with ceph_world.engine.begin() as connection:
+        connection.execute(
+            update(images)
+            .where(images.c.id == unlinked)
+            .values(
+                status="active",
+                deleted=False,
+                deleted_at=None,
+                checksum=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                os_hash_algo="sha512",
+                os_hash_value=hashlib.sha512(data).hexdigest(),
+            )
+        )
+    purge_locations(ceph_world, unlinked)
+    lost = pool.glance_image()
+    pool.row(ceph_world, image_id=lost)
+    set_status(ceph_world, lost, "active")
+    with ceph_world.engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"UPDATE image_locations SET deleted = 0, status = 'active' WHERE image_id = '{lost}'"
+        )
+        connection.execute(update(images).where(images.c.id == lost).values(deleted=False, deleted_at=None))
+    remove_image(pool, lost)
+    listing = json.loads(ceph_world.cli("broken", "-f", "json").stdout)
+    assert {(item["id"], item["problem"]) for item in listing} == {(unlinked, "unlinked"), (lost, "data_missing")}
+    done = ceph_world.cli("broken", "--repair", "-f", "json", unlinked)
+    assert done.exit_code == 0, done.stdout
+    assert json.loads(done.stdout)["images"][0]["locations_linked"] == 1
+    live = [row for row in ceph_world.rows("image_locations", unlinked) if not row["deleted"]]
+    assert [row["status"] for row in live] == ["active"] and live[0]["meta_data"] == "{}"
+    assert {item["id"] for item in json.loads(ceph_world.cli("broken", "-f", "json").stdout)} == {lost}
