@@ -178,7 +178,10 @@ def test_reclaim_dry_run_changes_nothing_then_reclaim_erases_exactly_the_reclaim
     assert document["summary"]["would_reclaim"] == 5 and document["summary"]["dry_run"] is True
     assert {item["result"] for item in document["orphans"]} == {"would_reclaim"}
     audit = tmp_path / "audit.jsonl"
-    done = world.cli("orphans", "--reclaim", "--yes", "-f", "json", "--audit-log", str(audit))
+    metrics = tmp_path / "orphans.prom"
+    done = world.cli(
+        "orphans", "--reclaim", "--yes", "-f", "json", "--audit-log", str(audit), "--metrics-file", str(metrics)
+    )
     assert done.exit_code == 0, done.stderr
     document = json.loads(done.stdout)
     gone = {name for name, path in found.items() if not path.exists()}
@@ -188,6 +191,9 @@ def test_reclaim_dry_run_changes_nothing_then_reclaim_erases_exactly_the_reclaim
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [line["result"] for line in lines] == ["started", "erased"] * 5
     assert all(line["action"] == "reclaim" for line in lines)
+    text = metrics.read_text()
+    assert 'scrubctl_orphans_last_run_pieces{result="reclaimed"} 5' in text
+    assert 'scrubctl_orphans_found{kind="unlinked"} 1' in text
     _code, listing = orphans(world)
     assert {item["kind"] for item in listing} == {"unlinked", "unreferenced"}  # unlinked and the young stray
     assert not any(item["reclaimable"] for item in listing)

@@ -11,6 +11,7 @@ from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BadInputError
+from scrubctl.orphans import metrics as reclaim_metrics
 from scrubctl.orphans.model import DEFAULT_MIN_AGE, OrphanScan
 from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans
 from scrubctl.orphans.rows import KeyMaker
@@ -42,6 +43,13 @@ from scrubctl.settings.utc import utc_now
     help="Orphan RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
 )
 @options.audit_log
+@click.option(
+    "--metrics-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --reclaim, write Prometheus metrics here (default: scrubctl-orphans.prom next to "
+    "[scrubctl] metrics_file).",
+)
 @options.output_options()
 @click.pass_obj
 def command(
@@ -54,6 +62,7 @@ def command(
     max_delete: int | None,
     rbd_clones: str,
     audit_log: Path | None,
+    metrics_file: Path | None,
     output_format: str,
     columns: tuple[str, ...],
 ) -> int:
@@ -97,6 +106,9 @@ def command(
     finally:
         pool.close()
     _render_reclaim(renderer, report.as_dict(), output_format)
+    metrics_path = metrics_file or reclaim_metrics.default_path(app.settings.metrics_file)
+    if metrics_path is not None:
+        reclaim_metrics.publish(metrics_path, scan, report)
     return report.exit_code
 
 
