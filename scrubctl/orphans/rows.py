@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
-from sqlalchemy import ColumnElement, Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, case, or_, select
 
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.backends.inventory import RBD_DEFAULT_POOL, STAGING, StoredPiece, file_key, rbd_key
@@ -65,6 +66,15 @@ class KeyMaker:
             store = self._store(name, scheme)
         return location_key(scheme, url, store), True
 
+    def decrypt(self, value: str) -> tuple[str | None, bool, str | None]:
+        """Decrypt a stored value (see :meth:`LocationDecoder.decrypt`)."""
+        return self._decoder.decrypt(value)
+
+    def key_of(self, url: str) -> str | None:
+        """The key of a plaintext URL that needs no store (``file://``, four-component ``rbd://``)."""
+        scheme = url_scheme(url)
+        return location_key(scheme, url, None) if scheme in ("file", "rbd") else None
+
     def _store(self, name: str | None, scheme: str) -> StoreConfig | None:
         cached = (name, scheme)
         if cached not in self._stores:
@@ -75,25 +85,68 @@ class KeyMaker:
         return self._stores[cached]
 
 
-def row_use(connection: Connection, keys: KeyMaker, wanted: Collection[str]) -> RowUse:
-    """Stream every location row once and tell which of ``wanted`` keys rows need."""
+def row_use(connection: Connection, keys: KeyMaker, wanted: Collection[str], names: Collection[str]) -> RowUse:
+    """Stream every location row once and tell which of ``wanted`` keys rows need.
+
+    ``names`` holds the name of every listed piece (a file name, an RBD image name): a plaintext row
+    whose URL ends in none of them cannot point at listed data and is passed over without parsing.
+    Only the URL and, for rows marked deleted, the image id are read; the few short ``rbd://<name>``
+    rows that do name a listed image are read again with their ``meta_data`` (their pool is their
+    store's).
+    """
     use = RowUse()
-    statement = select(
-        image_locations.c.image_id, image_locations.c.value, image_locations.c.meta_data, image_locations.c.status
+    owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
+    result = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+        select(image_locations.c.value, owner)
     )
-    result = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(statement)
+    short: list[str] = []
     try:
-        for image_id, value, meta_data, status in result:
+        for value, deleted_owner in result:
             use.rows += 1
-            key, readable = keys.key(value, meta_data)
-            if not readable:
-                use.undecryptable += 1
-            elif key is not None and key in wanted:
-                _count(use, key, image_id, status)
+            if value.startswith(PLAIN_PREFIXES):
+                if not _may_name(value, names):
+                    continue
+                url = value
+            else:
+                decrypted, _encrypted, _problem = keys.decrypt(value)
+                if decrypted is None:
+                    use.undecryptable += 1
+                    continue
+                url = decrypted
+            if url.startswith("rbd://") and url.count("/") == 2:
+                short.append(value)
+                continue
+            key = keys.key_of(url)
+            if key is not None and key in wanted:
+                _count(use, key, deleted_owner)
     finally:
         result.close()
+    for chunk in _chunks(sorted(set(short))):
+        rows = connection.execute(
+            select(image_locations.c.value, image_locations.c.meta_data, owner).where(
+                image_locations.c.value.in_(chunk)
+            )
+        )
+        for value, meta_data, deleted_owner in rows:
+            key, _readable = keys.key(value, meta_data)
+            if key is not None and key in wanted:
+                _count(use, key, deleted_owner)
     _settle(connection, use)
     return use
+
+
+PLAIN_PREFIXES = ("file://", "rbd://")
+
+
+def _may_name(url: str, names: Collection[str]) -> bool:
+    """Whether a plaintext URL could name one of ``names`` (its last component, or the image of a
+    four-component ``rbd://``, percent-decoded as glance_store reads it)."""
+    if url.rpartition("/")[2] in names:
+        return True
+    if url.startswith("rbd://"):
+        parts = url.split("/")
+        return len(parts) == 6 and (parts[4] in names or unquote(parts[4]) in names)
+    return False
 
 
 def recheck_use(
@@ -106,26 +159,24 @@ def recheck_use(
     matches: ColumnElement[bool] = image_locations.c.value.in_(plain)
     if encrypted_rows:
         matches = or_(matches, image_locations.c.value.not_like("%://%"))
-    rows = connection.execute(
-        select(
-            image_locations.c.image_id, image_locations.c.value, image_locations.c.meta_data, image_locations.c.status
-        ).where(matches)
-    )
-    for image_id, value, meta_data, status in rows:
+    owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
+    rows = connection.execute(select(image_locations.c.value, image_locations.c.meta_data, owner).where(matches))
+    for value, meta_data, deleted_owner in rows:
         key, readable = keys.key(value, meta_data)
         if not readable:
             use.undecryptable += 1
         elif key is not None and key in wanted:
-            _count(use, key, image_id, status)
+            _count(use, key, deleted_owner)
     _settle(connection, use)
     return use
 
 
-def _count(use: RowUse, key: str, image_id: str, status: str) -> None:
-    if status != DELETED:
+def _count(use: RowUse, key: str, deleted_owner: str | None) -> None:
+    """A row that is not deleted needs its data; a deleted one is noted with its image."""
+    if deleted_owner is None:
         use.needed.add(key)
     elif key not in use.needed:
-        use.deleted_only.setdefault(key, set()).add(image_id)
+        use.deleted_only.setdefault(key, set()).add(deleted_owner)
 
 
 def _settle(connection: Connection, use: RowUse) -> None:

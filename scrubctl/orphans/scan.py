@@ -73,7 +73,8 @@ def find_orphans(
 ) -> OrphanScan:
     """Scan ``stores`` against Glance's rows; pieces younger than ``cutoff`` are listed but blocked."""
     listed, scans = list_stores(stores)
-    use = row_use(connection, keys, listed)
+    names = {piece.name for entries in listed.values() for _scanned, piece in entries}
+    use = row_use(connection, keys, listed, names)
     result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
