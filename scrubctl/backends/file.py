@@ -188,6 +188,10 @@ class FileDeleter:
         modified = datetime.fromtimestamp(status.st_mtime, timezone.utc).replace(tzinfo=None)
         return Examined(exists=True, bytes=status.st_size, created_at=modified, last_activity=modified)
 
+    def erase_piece(self, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+        """Erase a listed file exactly as :meth:`erase` does."""
+        return self.erase(piece.url, dry_run=dry_run)
+
     def scope(self) -> tuple[str, ...]:
         """``file:<real data directory>/`` of each data directory that exists."""
         return tuple(f"file:{os.path.realpath(directory)}/" for directory in self.directories if directory.is_dir())

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from scrubctl.backends.base import EraseResult
+
 DATA = "data"
 TRASH = "trash"
 STAGING = "staging"
@@ -65,6 +67,11 @@ class Inventory(Protocol):
 
     def read_chunks(self, url: str) -> Iterator[bytes]:
         """Read the data behind ``url`` from its start, in chunks (to verify checksums)."""
+        ...
+
+    def erase_piece(self, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+        """Erase one listed piece (the deleter's own :meth:`erase` for data; an RBD trash entry by its
+        id); with ``dry_run``, check everything and erase nothing."""
         ...
 
     def scope(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
+from scrubctl.backends.inventory import Inventory
 from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS, ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, run_transaction
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BackendUnavailableError, RefusedError
@@ -218,14 +219,14 @@ class Reclaimer:
         fields = {"subject": orphan.subject, "url": orphan.url, "backend": orphan.store.label, "kind": orphan.kind}
         started = False
         try:
-            if orphan.deleter is None:
-                raise LocationBlocked("no deleter for this store")
+            if not isinstance(orphan.deleter, Inventory):
+                raise LocationBlocked("no deleter with an inventory for this store")
             if claims is not None and not claims.may_erase(orphan.subject):
                 raise LocationFailed("this run's claim could not be renewed in time; not erased")
             if not dry_run:
                 self.audit.record("reclaim", {**fields, "result": "started"})
                 started = True
-            outcome = orphan.deleter.erase(orphan.piece.url, dry_run=dry_run)
+            outcome = orphan.deleter.erase_piece(orphan.piece, dry_run=dry_run)
         except (LocationBlocked, LocationFailed, BackendUnavailableError) as error:
             blocked = isinstance(error, LocationBlocked)
             if isinstance(error, BackendUnavailableError):

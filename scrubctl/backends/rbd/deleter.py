@@ -368,6 +368,10 @@ class RbdDeleter:
         """A read-only look at one listed image: size, age, ``snap`` present, what blocks removing it."""
         return inventory.examine(self, piece)
 
+    def erase_piece(self, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+        """Erase a listed image as :meth:`erase` does, or a trash entry no clone keeps."""
+        return inventory.erase_piece(self, piece, dry_run=dry_run)
+
     def scope(self) -> tuple[str, ...]:
         """``rbd:<pool>/``: the store's pool (images in other pools are not listed)."""
         return (f"rbd:{self.pool}/",)

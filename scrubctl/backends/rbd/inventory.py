@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from scrubctl.backends.base import LocationBlocked, LocationFailed
+from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import DATA, TRASH, Examined, StoredPiece, rbd_key
 from scrubctl.backends.rbd.native import child_name, listed
 from scrubctl.backends.rbd.urls import RbdUrl, parse_url
@@ -93,20 +93,50 @@ def _examine_trash(deleter: RbdDeleter, piece: StoredPiece) -> Examined:
     """A trash entry: its size and the clones still keeping it (opened by id, read-only)."""
     location = parse_url(piece.url)
     ioctx = deleter._ioctx(location)
+    found = _trash_children(deleter, ioctx, piece)
+    if found is None:
+        return Examined(exists=False)
+    size, children = found
+    blockers = [f"{len(children)} clone(s) keep it: {listed(children)}"] if children else []
+    return Examined(exists=True, bytes=size, last_activity=piece.deleted_at, blockers=tuple(blockers))
+
+
+def _trash_children(deleter: RbdDeleter, ioctx: Any, piece: StoredPiece) -> tuple[int, list[str]] | None:
+    """``(size, clones)`` of a trash entry, or ``None`` when it is gone."""
     rbd = deleter.bindings.rbd
-    blockers = [
-        "an RBD trash entry: scrubctl does not remove trash entries (rbd trash purge does, once no clone needs it)"
-    ]
-    size: int | None = None
-    try:
-        with rbd.Image(ioctx, image_id=piece.trash_id, read_only=True) as image:
-            size = int(image.size())
-            children = sorted(child_name(child) for child in image.list_children2())
-        if children:
-            blockers.append(f"{len(children)} clone(s) keep it: {listed(children)}")
-    except (rbd.Error, TypeError) as error:
-        logger.debug("cannot open trash entry %s: %s", piece.trash_id, error)
-    return Examined(exists=True, bytes=size, created_at=None, last_activity=piece.deleted_at, blockers=tuple(blockers))
+    with deleter._native(f"reading RBD trash entry {piece.trash_id}", parse_url(piece.url)):
+        try:
+            with rbd.Image(ioctx, image_id=piece.trash_id, read_only=True) as image:
+                return int(image.size()), sorted(child_name(child) for child in image.list_children2())
+        except rbd.ImageNotFound:
+            return None
+
+
+def erase_piece(deleter: RbdDeleter, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+    """Erase one listed piece: an image as scrub does (:meth:`RbdDeleter.erase`), a trash entry with
+    ``trash_remove`` once no clone keeps it (never forced: a deferment still running blocks it)."""
+    if piece.area != TRASH:
+        return deleter.erase(piece.url, dry_run=dry_run)
+    location = parse_url(piece.url)
+    ioctx = deleter._ioctx(location)
+    found = _trash_children(deleter, ioctx, piece)
+    spec = f"{deleter.pool} trash entry {piece.trash_id} ({piece.name})"
+    if found is None:
+        return EraseResult(EraseOutcome.ALREADY_GONE, f"{spec} already gone", 0)
+    size, children = found
+    if children:
+        raise LocationBlocked(f"{spec} is kept by {len(children)} clone(s): {listed(children)}")
+    if dry_run:
+        return EraseResult(EraseOutcome.WOULD_ERASE, f"would remove {spec}", size)
+    rbd = deleter.bindings.rbd
+    with deleter._native(f"removing {spec}", location):
+        try:
+            rbd.RBD().trash_remove(ioctx, piece.trash_id, False)
+        except rbd.ImageNotFound:
+            return EraseResult(EraseOutcome.ALREADY_GONE, f"{spec} already gone", 0)
+        except (rbd.PermissionError, rbd.ImageBusy) as error:
+            raise LocationBlocked(f"{spec} cannot be removed yet ({error})") from None
+    return EraseResult(EraseOutcome.ERASED, f"removed {spec}", size)
 
 
 def read_chunks(deleter: RbdDeleter, url: str) -> Iterator[bytes]:
