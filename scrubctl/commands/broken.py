@@ -16,7 +16,7 @@ from scrubctl.orphans.rows import KeyMaker
 from scrubctl.orphans.scan import list_stores
 from scrubctl.orphans.stores import stores_to_scan
 from scrubctl.output.orphan_views import BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS
-from scrubctl.output.renderer import Renderer, plain_table
+from scrubctl.output.renderer import Renderer, plain_table, select_columns
 from scrubctl.restore import RestoreTools
 
 
@@ -82,8 +82,6 @@ def _render_listing(renderer: Renderer, views: list[dict[str, object]]) -> None:
     if renderer.output_format != "table":
         renderer.listing([("Broken images", iter(views))], BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS)
         return
-    from scrubctl.output.renderer import select_columns
-
     chosen = select_columns(BROKEN_COLUMNS, renderer.wanted_columns, BROKEN_TABLE_COLUMNS)
     rows = [[column.human(view) for column in chosen] for view in views]
     plain_table(renderer, "Broken images", [column.header for column in chosen], rows)
