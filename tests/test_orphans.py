@@ -106,6 +106,8 @@ def build(world: GlanceWorld) -> dict[str, Path]:
     in_flight = staging / saving  # its staged data
     in_flight.write_bytes(b"y")
     age(in_flight)
+    shouted = stray(world)  # a row with an upper-case scheme, which glance_store reads all the same
+    world.image(deleted_ago=None, urls=[f"FILE://{shouted}"])
     borrowed = stray(world, name=str(uuid.uuid4()))  # named by another image's row (a Nova-style snapshot)
     world.image(deleted_ago=None, urls=[url(borrowed)])
     alias = world.root / "alias"

@@ -207,12 +207,14 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
 
 def location_key(scheme: str, url: str, store: StoreConfig | None) -> str | None:
     """The normalised key of a location URL, or ``None`` when it names nothing a store could list."""
+    # The scheme is matched whatever its case, as glance_store's URL parsing does: a row written as
+    # FILE:///... still needs its file (never a false orphan).
+    rest = url.split("://", 1)[1] if "://" in url else ""
     try:
         if scheme == "file":
-            path = url[len("file://") :] if url.startswith("file://") else ""
-            return file_key(path) if path.startswith("/") else None
+            return file_key(rest) if rest.startswith("/") else None
         if scheme == "rbd":
-            parsed = parse_url(url)
+            parsed = parse_url("rbd://" + rest)
             pool = parsed.pool or (store.get("rbd_store_pool") if store is not None else None) or RBD_DEFAULT_POOL
             return rbd_key(pool, parsed.image)
     except LocationBlocked:
