@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
+from scrubctl.coordination.claims import ClaimSession
 from scrubctl.glance.schema import image_locations, images
 from tests.world import GlanceWorld
 
@@ -246,3 +247,18 @@ def test_check_says_which_stores_orphans_lists(world: GlanceWorld) -> None:
     assert "store fast (file): reachable; listed by orphans and broken" in result.stdout
     assert "staging os_glance_tasks_store" in result.stdout and "does not exist on this node" in result.stdout
     assert result.exit_code == 3
+
+
+def test_a_piece_whose_image_another_run_holds_is_left_alone(world: GlanceWorld) -> None:
+    held = world.image(deleted_ago=timedelta(days=40))  # its rows purged: an orphan named by its id
+    purge_locations(world, held)
+    age(world.data_file(held))
+    free = stray(world)
+    with ClaimSession(world.engine, purpose="restore", holder="controller-2:1:cafe") as other:
+        with world.engine.connect() as connection:
+            assert other.take(connection, [held]) == {held}
+        done = world.cli("orphans", "--reclaim", "--yes", "-f", "json")
+    document = json.loads(done.stdout)
+    assert done.exit_code == 0 and document["summary"]["taken_by_other_run"] == 1
+    assert [item["url"] for item in document["orphans"]] == [url(free)]
+    assert world.data_file(held).exists() and not free.exists()
