@@ -103,6 +103,9 @@ def test_repair_makes_them_whole_and_refuses_what_it_cannot_verify(world: Glance
     purge_locations(world, corrupt)
     missing = world.image(deleted_ago=None)
     world.data_file(missing).unlink()
+    stamped = world.image(deleted_ago=None)  # live, but deleted_at set: db purge could hard-delete it
+    with world.engine.begin() as connection:
+        connection.execute(update(images).where(images.c.id == stamped).values(deleted_at=images.c.created_at))
     # orphans never offers their data for reclaiming
     _ = [age(world.data_file(image)) for image in (restored, purged, corrupt)]
     age(world.data_file(unlinked, "archive"))
@@ -113,23 +116,23 @@ def test_repair_makes_them_whole_and_refuses_what_it_cannot_verify(world: Glance
     assert dry.stdout, dry.stderr
     assert world.checksum() == before
     results = {item["id"]: item["result"] for item in json.loads(dry.stdout)["images"]}
-    assert results == {**dict.fromkeys((restored, purged, unlinked), "would_repair"), corrupt: "refused"}
+    assert results == {**dict.fromkeys((restored, purged, unlinked, stamped), "would_repair"), corrupt: "refused"}
     refused = world.cli("broken", "--repair", "-f", "json", corrupt, missing)
     assert refused.exit_code == 1
     reasons = {item["id"]: item["reason"] for item in json.loads(refused.stdout)["images"]}
     assert "not the recorded checksum" in reasons[corrupt] and "never repaired" in reasons[missing]
     assert world.checksum() == before
     audit = tmp_path / "audit.jsonl"
-    done = world.cli("broken", "--repair", "-f", "json", "--audit-log", str(audit), restored, purged, unlinked)
+    done = world.cli("broken", "--repair", "-f", "json", "--audit-log", str(audit), restored, purged, unlinked, stamped)
     assert done.exit_code == 0, done.stdout
     document = json.loads(done.stdout)
     by_id = {item["id"]: item for item in document["images"]}
-    repaired = dict.fromkeys((restored, purged, unlinked), "repaired")
+    repaired = dict.fromkeys((restored, purged, unlinked, stamped), "repaired")
     assert {key: item["result"] for key, item in by_id.items()} == repaired
     assert by_id[restored]["locations_restored"] == 1 and by_id[restored]["properties_restored"] == 1
     assert by_id[restored]["tags_restored"] == 1 and by_id[restored]["members_restored"] == 1
     assert by_id[purged]["locations_linked"] == 1 and by_id[unlinked]["locations_linked"] == 1
-    for image_id, store in ((restored, "fast"), (purged, "fast"), (unlinked, "archive")):
+    for image_id, store in ((restored, "fast"), (purged, "fast"), (unlinked, "archive"), (stamped, "fast")):
         row = world.rows("images", image_id)[0]
         assert (row["status"], row["deleted"], row["deleted_at"]) == ("active", 0, None)
         live = [location for location in world.rows("image_locations", image_id) if not location["deleted"]]
@@ -137,7 +140,7 @@ def test_repair_makes_them_whole_and_refuses_what_it_cannot_verify(world: Glance
             (f"file://{world.data_file(image_id, store)}", "active")
         ]
         assert json.loads(live[0]["meta_data"]) == {"store": store}
-    assert [line["action"] for line in map(json.loads, audit.read_text().splitlines())] == ["repair"] * 3
+    assert [line["action"] for line in map(json.loads, audit.read_text().splitlines())] == ["repair"] * 4
     assert problems(broken(world)) == {corrupt: ["unlinked"], missing: ["data_missing"]}
 
 
