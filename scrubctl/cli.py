@@ -15,7 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scrubctl import __version__, options
 from scrubctl.app import Application
+from scrubctl.commands import broken as broken_command
 from scrubctl.commands import check, completion, list_pending, restore, sandbox, scrub, show, systemd_units
+from scrubctl.commands import orphans as orphans_command
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.unattended.logs import configure_logging
@@ -58,6 +60,8 @@ for _command in (
     systemd_units.command,
     sandbox.command,
     restore.command,
+    orphans_command.command,
+    broken_command.command,
     completion.command,
 ):
     scrubctl.add_command(options.add_global_options(_command))

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.backends.inventory import DATA, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
 
 DEFAULT_DATADIR = "/var/lib/glance/images"
+READ_CHUNK = 1024 * 1024
 
 
 def data_directories(store: StoreConfig) -> list[Path]:
@@ -55,6 +58,7 @@ class FileDeleter:
         # directory replaced by a link meanwhile cannot lead it outside the store.
         self._real_parents: dict[str, Path] = {}
         self._real_directories: dict[Path, Path] = {}
+        self.area = DATA  # what inventory() calls its files (a staging directory's are STAGING)
 
     def _resolve(self, url: str) -> tuple[Path, Path]:
         """Return ``(data directory, checked path)`` or raise :class:`LocationBlocked`."""
@@ -151,3 +155,52 @@ class FileDeleter:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    # -- the optional Inventory (scrubctl.backends.inventory) ----------------------------------
+
+    def inventory(self) -> Iterator[StoredPiece]:
+        """Every regular file directly in the store's data directories (one listing each, no stat)."""
+        for directory in self.directories:
+            real = self._real_directory(directory)
+            try:
+                entries = os.scandir(directory)
+            except OSError as error:
+                raise BackendUnavailableError(f"cannot list {directory} of store {self.store.label}: {error}") from None
+            with entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False):
+                        yield StoredPiece(
+                            url="file://" + os.path.join(str(directory), entry.name),
+                            key=f"file:{real}/{entry.name}",
+                            name=entry.name,
+                            area=self.area,
+                        )
+
+    def examine(self, piece: StoredPiece) -> Examined:
+        """Size and modification time of one file, and what forbids erasing it."""
+        try:
+            _directory, path = self._resolve(piece.url)
+            status = self._regular_file(path)
+        except (LocationBlocked, LocationFailed) as problem:
+            return Examined(exists=True, blockers=(str(problem),))
+        if status is None:
+            return Examined(exists=False)
+        modified = datetime.fromtimestamp(status.st_mtime, timezone.utc).replace(tzinfo=None)
+        return Examined(exists=True, bytes=status.st_size, created_at=modified, last_activity=modified)
+
+    def erase_piece(self, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+        """Erase a listed file exactly as :meth:`erase` does."""
+        return self.erase(piece.url, dry_run=dry_run)
+
+    def scope(self) -> tuple[str, ...]:
+        """``file:<real data directory>/`` of each data directory that exists."""
+        return tuple(f"file:{os.path.realpath(directory)}/" for directory in self.directories if directory.is_dir())
+
+    def read_chunks(self, url: str) -> Iterator[bytes]:
+        """Read a file of the store in chunks of 1 MiB."""
+        _directory, path = self._resolve(url)
+        if self._regular_file(path) is None:
+            raise LocationFailed(f"{path} is gone")
+        with open(path, "rb") as data:
+            while chunk := data.read(READ_CHUNK):
+                yield chunk

@@ -348,3 +348,15 @@ def _plain(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
+
+
+def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Write one titled table to stdout (for the table format of ``orphans`` and ``broken``)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(_plain(cell) for cell in row))
+    if not rows:
+        table.add_row(*("-" for _ in headers))
+    renderer.out.print(table)

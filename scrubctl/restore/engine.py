@@ -157,13 +157,25 @@ def _restored(plan: RestorePlan, dry_run: bool) -> ImageRestore:
 def plan_restore(connection: Connection, tools: RestoreTools, image_id: str) -> RestorePlan:
     """Read one claimed image and decide what to write back; raise :class:`RestoreRefused` if it must not be."""
     image = load_image(connection, image_id)
-    deletion = _deletion_time(image, image_id)
+    return plan_revival(connection, tools, image_id, _deletion_time(image, image_id))
+
+
+def plan_revival(
+    connection: Connection, tools: RestoreTools, image_id: str, deletion: datetime, *, without_locations: bool = False
+) -> RestorePlan:
+    """Decide what to write back for an image deleted at ``deletion`` (``restore``, and ``broken --repair``
+    of an image ``glance-scrubber --restore`` left half done): its pending_delete locations deleted with
+    it, their data verified, and its properties, tags and members deleted with it.
+
+    Raises :class:`RestoreRefused` when no location comes back, unless ``without_locations`` (the caller
+    brings data back another way, or the image has live locations).
+    """
     rows = connection.execute(
         select(image_locations).where(image_locations.c.image_id == image_id).order_by(image_locations.c.id)
     ).mappings()
     locations = [_decode(tools.decoder, image_id, dict(row)) for row in rows]
     chosen = [location for location in locations if _pending_since(location, deletion, tools.tolerance)]
-    if not chosen:
+    if not chosen and not without_locations:
         raise RestoreRefused(
             "no pending_delete location was deleted with the image: restoring it would leave an active "
             "image without data"
@@ -333,17 +345,26 @@ def destroyed_key(properties: Mapping[str, str | None]) -> NotRestorable | None:
     )
 
 
-def write_restore(connection: Connection, plan: RestorePlan, now: datetime) -> None:
+def write_restore(
+    connection: Connection, plan: RestorePlan, now: datetime, *, image_status: str = PENDING_DELETE
+) -> None:
     """Write the plan back with guarded updates.
 
     Runs inside the caller's transaction: a row count that does not match raises
-    :class:`RestoreRefused`, and the caller's transaction rolls every row of the image back.
+    :class:`RestoreRefused`, and the caller's transaction rolls every row of the image back. The image
+    row must still be ``image_status``; a ``pending_delete`` image becomes ``active``, any other keeps
+    its status (``broken --repair`` of an active or deactivated image).
     """
     _guarded(
         connection,
         update(images)
-        .where(images.c.id == plan.image_id, images.c.status == PENDING_DELETE)
-        .values(status=ACTIVE, deleted=False, deleted_at=None, updated_at=now),
+        .where(images.c.id == plan.image_id, images.c.status == image_status)
+        .values(
+            status=ACTIVE if image_status == PENDING_DELETE else image_status,
+            deleted=False,
+            deleted_at=None,
+            updated_at=now,
+        ),
         1,
         "image row",
     )

@@ -11,10 +11,12 @@ from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.base import LocationBlocked
+from scrubctl.backends.inventory import Inventory
 from scrubctl.errors import ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.opening import open_database
 from scrubctl.glance.topology import read_topology
+from scrubctl.orphans.stores import staging_directories
 from scrubctl.settings.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
 
 # Glance drivers whose locations are references to data scrubctl must never erase.
@@ -73,13 +75,20 @@ def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
                 yield Check(name, True, "read-only store: its locations are references, nothing to erase")
                 continue
             scheme = next((scheme for scheme, driver in SCHEME_DRIVERS.items() if driver == store.driver), store.driver)
+            scanned = ""
             try:
-                problems = pool.get(scheme, store).check()
+                deleter = pool.get(scheme, store)
+                problems = deleter.check()
+                scanned = "; listed by orphans and broken" if isinstance(deleter, Inventory) else ""
             except LocationBlocked as blocked:
                 problems = [str(blocked)]
             except ScrubctlError as error:
                 problems = [str(error)]
-            yield Check(name, not problems, "; ".join(problems) or "reachable")
+            yield Check(name, not problems, "; ".join(problems) or f"reachable{scanned}")
+        for staging, directory in staging_directories(settings):
+            found = directory.is_dir()
+            detail = f"{directory} listed by orphans" if found else f"{directory} does not exist on this node"
+            yield Check(f"staging {staging.label}", found, detail)
     finally:
         pool.close()
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.backends.inventory import Examined, StoredPiece
+from scrubctl.backends.rbd import inventory
 from scrubctl.backends.rbd.native import (
     BINDINGS_HINT,
     Bindings,
@@ -353,3 +355,27 @@ class RbdDeleter:
             if self._handle is not None:
                 self._handle.shutdown()
                 self._handle = None
+
+    # -- the optional Inventory (scrubctl.backends.inventory) ----------------------------------
+
+    def inventory(self) -> Iterator[StoredPiece]:
+        """Every image of the store's pool and of its RBD trash (one call each)."""
+        if self._bindings is None:
+            raise LocationBlocked(BINDINGS_HINT)
+        return inventory.list_pool(self)
+
+    def examine(self, piece: StoredPiece) -> Examined:
+        """A read-only look at one listed image: size, age, ``snap`` present, what blocks removing it."""
+        return inventory.examine(self, piece)
+
+    def erase_piece(self, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+        """Erase a listed image as :meth:`erase` does, or a trash entry no clone keeps."""
+        return inventory.erase_piece(self, piece, dry_run=dry_run)
+
+    def scope(self) -> tuple[str, ...]:
+        """``rbd:<pool>/``: the store's pool (images in other pools are not listed)."""
+        return (f"rbd:{self.pool}/",)
+
+    def read_chunks(self, url: str) -> Iterator[bytes]:
+        """Read the image at the URL's snapshot from its start."""
+        return inventory.read_chunks(self, url)

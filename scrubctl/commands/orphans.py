@@ -1,0 +1,156 @@
+"""``scrubctl orphans``: data in the stores that no location row needs; ``--reclaim`` erases it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from scrubctl import options
+from scrubctl.app import Application
+from scrubctl.backends import DeleterPool
+from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BadInputError
+from scrubctl.orphans import metrics as reclaim_metrics
+from scrubctl.orphans.model import DEFAULT_MIN_AGE, OrphanScan
+from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans
+from scrubctl.orphans.rows import KeyMaker
+from scrubctl.orphans.scan import find_orphans
+from scrubctl.orphans.stores import stores_to_scan
+from scrubctl.output.orphan_views import ORPHAN_COLUMNS, ORPHAN_TABLE_COLUMNS, totals_by_store_and_kind
+from scrubctl.output.renderer import Renderer, plain_table, select_columns
+from scrubctl.settings.utc import utc_now
+
+
+@click.command(
+    "orphans",
+    short_help="Data no location row needs; --reclaim erases it.",
+    epilog=options.examples(
+        ("scrubctl orphans", "what every file and rbd store holds that no row needs"),
+        ("scrubctl orphans --store fast -f json", "one store's, as JSON"),
+        ("scrubctl orphans --reclaim --older-than 30d --dry-run", "what a reclaim would erase; changes nothing"),
+    ),
+)
+@click.option("--store", "store_name", default=None, help="Only this store (its name, or the driver in single-store).")
+@click.option(
+    "--older-than",
+    type=options.AGE,
+    default=None,
+    help="Age threshold: data last written after this is never reclaimable (default 7d). 90s, 30m, 12h, 7d, "
+    "2w, P7D, or a UTC timestamp.",
+)
+@click.option("--reclaim", is_flag=True, help="Erase the reclaimable orphans (plan first, asks on a terminal).")
+@options.dry_run
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("--max-delete", type=click.IntRange(min=0), default=None, help="Refuse to reclaim more pieces than this.")
+@click.option(
+    "--rbd-clones",
+    type=click.Choice(["block", "trash"]),
+    default="block",
+    show_default=True,
+    help="Orphan RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
+)
+@options.audit_log
+@click.option(
+    "--metrics-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --reclaim, write Prometheus metrics here (default: scrubctl-orphans.prom next to "
+    "[scrubctl] metrics_file).",
+)
+@options.output_options()
+@click.pass_obj
+def command(
+    app: Application,
+    store_name: str | None,
+    older_than: datetime | None,
+    reclaim: bool,
+    dry_run: bool,
+    yes: bool,
+    max_delete: int | None,
+    rbd_clones: str,
+    audit_log: Path | None,
+    metrics_file: Path | None,
+    output_format: str,
+    columns: tuple[str, ...],
+) -> int:
+    """List the data of every file and rbd store (and Glance's staging directories) that no location row
+    needs: unreferenced, deleted_rows_only, partial_upload, trash, staging, and unlinked (an active image's
+    data whose rows are gone: never reclaimable, see `scrubctl broken`). --reclaim erases the reclaimable
+    ones, re-checked inside the database under the scrub claims right before each erase."""
+    if (dry_run or yes or max_delete is not None) and not reclaim:
+        raise BadInputError("--dry-run, --yes and --max-delete go with --reclaim")
+    if reclaim and output_format not in ("table", "json"):
+        raise BadInputError("--reclaim prints table or json")
+    now = utc_now()
+    cutoff = older_than or now - DEFAULT_MIN_AGE
+    renderer = app.renderer(output_format, columns)
+    pool = DeleterPool(app.registry, {"rbd_clones": rbd_clones})
+    try:
+        stores, skipped = stores_to_scan(app.settings, pool, store_name)
+        if store_name is not None and not stores and not skipped:
+            raise BadInputError(f"no configured store is named {store_name!r}")
+        keys = KeyMaker(app.settings, app.decoder())
+        with app.connection(read_only=not reclaim or dry_run) as connection:
+            scan = find_orphans(connection, keys, stores, skipped, cutoff=cutoff, now=now)
+        for store in scan.not_scanned:
+            renderer.warning(f"store {store.label} ({store.driver}) not scanned: {store.reason}")
+        if not reclaim:
+            _render_listing(renderer, scan)
+            return EXIT_ENVIRONMENT if any(store.unreachable for store in scan.stores) else EXIT_OK
+        settings = app.settings
+        choice = ReclaimOptions(
+            dry_run=dry_run,
+            max_delete=max_delete,
+            encrypted_rows=settings.encryption_key is not None,
+            claim_timeout=settings.claim_timeout,
+        )
+        planned = [orphan for orphan in scan.orphans if orphan.reclaimable]
+        asking = bool(planned) and not dry_run and not yes and renderer.can_prompt
+        if asking and not renderer.confirm(f"Erase {len(planned)} orphan piece(s) of data?"):
+            renderer.warning("nothing done")
+            return EXIT_INCOMPLETE
+        report = reclaim_orphans(app.database(read_only=dry_run), keys, scan, choice, audit=app.audit_trail(audit_log))
+    finally:
+        pool.close()
+    _render_reclaim(renderer, report.as_dict(), output_format)
+    metrics_path = metrics_file or reclaim_metrics.default_path(app.settings.metrics_file)
+    if metrics_path is not None:
+        reclaim_metrics.publish(metrics_path, scan, report)
+    return report.exit_code
+
+
+def _render_listing(renderer: Renderer, scan: OrphanScan) -> None:
+    views = [orphan.as_dict() for orphan in scan.orphans]
+    if renderer.output_format != "table":
+        for view in views:
+            view["size"] = view["bytes"]
+        renderer.listing([("Orphans", iter(views))], ORPHAN_COLUMNS, ORPHAN_TABLE_COLUMNS)
+        return
+    chosen = select_columns(ORPHAN_COLUMNS, renderer.wanted_columns, ORPHAN_TABLE_COLUMNS)
+    rows = [[column.human(view) for column in chosen] for view in views]
+    plain_table(renderer, "Orphans", [column.header for column in chosen], rows)
+    plain_table(
+        renderer,
+        "Totals by store and kind",
+        ["Store", "Kind", "Pieces", "Size", "Reclaimable", "Reclaimable size"],
+        totals_by_store_and_kind(views),
+    )
+    scanned = ", ".join(f"{store.label} ({store.pieces} pieces)" for store in scan.stores if store.scanned)
+    renderer.message(f"Scanned: {scanned or 'no store'}; {scan.rows_scanned} location rows")
+
+
+def _render_reclaim(renderer: Renderer, document: dict[str, object], output_format: str) -> None:
+    if output_format == "json":
+        renderer.details("Reclaim", [], [], document)
+        return
+    summary = document["summary"]
+    assert isinstance(summary, dict)
+    pieces = document["orphans"]
+    assert isinstance(pieces, list)
+    rows = [
+        [item["store"], item["url"], item["kind"], item["bytes"], item["result"], item["reason"] or "-"]
+        for item in pieces
+    ]
+    plain_table(renderer, "Reclaim", ["Store", "URL", "Kind", "Bytes", "Result", "Reason"], rows)
+    renderer.message("Summary: " + ", ".join(f"{key} {value}" for key, value in summary.items()))

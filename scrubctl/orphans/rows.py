@@ -1,0 +1,222 @@
+"""What Glance's rows need: location rows matched to listed data by normalised key, and image rows
+that protect data named by their id.
+
+A location row needs its data unless the row is ``deleted`` and so is its image (a ``pending_delete``
+row waits for the scrubber; a row of an image that is not deleted may still be brought back). An image
+row that is not ``deleted``, ``pending_delete`` or ``killed`` protects data named by its id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from sqlalchemy import ColumnElement, Connection, case, or_, select
+
+from scrubctl.backends.base import LocationBlocked
+from scrubctl.backends.inventory import RBD_DEFAULT_POOL, STAGING, StoredPiece, file_key, rbd_key
+from scrubctl.backends.rbd.urls import parse_url
+from scrubctl.glance.locations import LocationDecoder, store_name_from_metadata, url_scheme
+from scrubctl.glance.schema import DELETED, image_locations, images
+from scrubctl.settings.config import Settings, StoreConfig
+
+STREAM_ROWS = 5000
+CHUNK = 1000
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def named_image_id(piece: StoredPiece) -> str | None:
+    """The image id a piece's name carries (``<id>``, or ``<id>.<ext>`` in staging), if any."""
+    name = piece.name.split(".", 1)[0] if piece.area == STAGING else piece.name
+    return name if _UUID.fullmatch(name) else None
+
+
+@dataclass
+class RowUse:
+    """Which of the wanted keys location rows point at."""
+
+    needed: set[str] = field(default_factory=set)
+    deleted_only: dict[str, set[str]] = field(default_factory=dict)  # key -> images of its deleted rows
+    undecryptable: int = 0
+    rows: int = 0
+
+
+class KeyMaker:
+    """Turns a location row into its normalised key (stores resolved once per name and scheme)."""
+
+    def __init__(self, settings: Settings, decoder: LocationDecoder) -> None:
+        self._settings = settings
+        self._decoder = decoder
+        self._stores: dict[tuple[str | None, str], StoreConfig | None] = {}
+
+    def key(self, value: str, meta_data: str | None) -> tuple[str | None, bool]:
+        """``(key, decrypted)``: the key (``None`` for a URL no store here lists), and whether the
+        value could be read at all."""
+        url, _encrypted, problem = self._decoder.decrypt(value)
+        if url is None or problem is not None:
+            return None, False
+        scheme = url_scheme(url)
+        if scheme not in ("file", "rbd"):
+            return None, True
+        store = None
+        if scheme == "rbd" and url.count("/") == 2:  # rbd://<image>: the pool is its store's
+            name, _problem = store_name_from_metadata(meta_data)
+            store = self._store(name, scheme)
+        return location_key(scheme, url, store), True
+
+    def decrypt(self, value: str) -> tuple[str | None, bool, str | None]:
+        """Decrypt a stored value (see :meth:`LocationDecoder.decrypt`)."""
+        return self._decoder.decrypt(value)
+
+    def key_of(self, url: str) -> str | None:
+        """The key of a plaintext URL that needs no store (``file://``, four-component ``rbd://``)."""
+        scheme = url_scheme(url)
+        return location_key(scheme, url, None) if scheme in ("file", "rbd") else None
+
+    def _store(self, name: str | None, scheme: str) -> StoreConfig | None:
+        cached = (name, scheme)
+        if cached not in self._stores:
+            try:
+                self._stores[cached] = self._settings.store(name, scheme)
+            except LookupError:
+                self._stores[cached] = None
+        return self._stores[cached]
+
+
+def row_use(connection: Connection, keys: KeyMaker, wanted: Collection[str], names: Collection[str]) -> RowUse:
+    """Stream every location row once and tell which of ``wanted`` keys rows need.
+
+    ``names`` holds the name of every listed piece (a file name, an RBD image name): a plaintext row
+    whose URL ends in none of them cannot point at listed data and is passed over without parsing.
+    Only the URL and, for rows marked deleted, the image id are read; the few short ``rbd://<name>``
+    rows that do name a listed image are read again with their ``meta_data`` (their pool is their
+    store's).
+    """
+    use = RowUse()
+    owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
+    result = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+        select(image_locations.c.value, owner)
+    )
+    short: list[str] = []
+    try:
+        for value, deleted_owner in result:
+            use.rows += 1
+            if value.startswith(PLAIN_PREFIXES):
+                if not _may_name(value, names):
+                    continue
+                url = value
+            else:
+                decrypted, _encrypted, _problem = keys.decrypt(value)
+                if decrypted is None:
+                    use.undecryptable += 1
+                    continue
+                url = decrypted
+            if url.startswith("rbd://") and url.count("/") == 2:
+                short.append(value)
+                continue
+            key = keys.key_of(url)
+            if key is not None and key in wanted:
+                _count(use, key, deleted_owner)
+    finally:
+        result.close()
+    for chunk in _chunks(sorted(set(short))):
+        rows = connection.execute(
+            select(image_locations.c.value, image_locations.c.meta_data, owner).where(
+                image_locations.c.value.in_(chunk)
+            )
+        )
+        for value, meta_data, deleted_owner in rows:
+            key, _readable = keys.key(value, meta_data)
+            if key is not None and key in wanted:
+                _count(use, key, deleted_owner)
+    _settle(connection, use)
+    return use
+
+
+PLAIN_PREFIXES = ("file://", "rbd://")
+
+
+def _may_name(url: str, names: Collection[str]) -> bool:
+    """Whether a plaintext URL could name one of ``names`` (its last component, or the image of a
+    four-component ``rbd://``, percent-decoded as glance_store reads it)."""
+    if url.rpartition("/")[2] in names:
+        return True
+    if url.startswith("rbd://"):
+        parts = url.split("/")
+        return len(parts) == 6 and (parts[4] in names or unquote(parts[4]) in names)
+    return False
+
+
+def recheck_use(
+    connection: Connection, keys: KeyMaker, wanted: Collection[str], texts: Iterable[str], *, encrypted_rows: bool
+) -> RowUse:
+    """Inside a claim: which of ``wanted`` keys rows need now, by one query for the URL texts Glance
+    writes for them (``texts``), plus every encrypted row decrypted when a key is configured."""
+    use = RowUse()
+    plain = sorted(set(texts))
+    matches: ColumnElement[bool] = image_locations.c.value.in_(plain)
+    if encrypted_rows:
+        matches = or_(matches, image_locations.c.value.not_like("%://%"))
+    owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
+    rows = connection.execute(select(image_locations.c.value, image_locations.c.meta_data, owner).where(matches))
+    for value, meta_data, deleted_owner in rows:
+        key, readable = keys.key(value, meta_data)
+        if not readable:
+            use.undecryptable += 1
+        elif key is not None and key in wanted:
+            _count(use, key, deleted_owner)
+    _settle(connection, use)
+    return use
+
+
+def _count(use: RowUse, key: str, deleted_owner: str | None) -> None:
+    """A row that is not deleted needs its data; a deleted one is noted with its image."""
+    if deleted_owner is None:
+        use.needed.add(key)
+    elif key not in use.needed:
+        use.deleted_only.setdefault(key, set()).add(deleted_owner)
+
+
+def _settle(connection: Connection, use: RowUse) -> None:
+    """A deleted row of an image that is not deleted still needs its data (the image may come back)."""
+    for key in [key for key in use.deleted_only if key in use.needed]:
+        del use.deleted_only[key]
+    owners = {image_id for ids in use.deleted_only.values() for image_id in ids}
+    statuses = image_statuses(connection, owners)
+    for key, ids in list(use.deleted_only.items()):
+        if any(statuses.get(image_id, DELETED) != DELETED for image_id in ids):
+            use.needed.add(key)
+            del use.deleted_only[key]
+
+
+def image_statuses(connection: Connection, image_ids: Iterable[str]) -> dict[str, str]:
+    """The status of each image that has a row, in chunks of primary-key lookups."""
+    wanted = sorted(set(image_ids))
+    found: dict[str, str] = {}
+    for chunk in _chunks(wanted):
+        found.update(connection.execute(select(images.c.id, images.c.status).where(images.c.id.in_(chunk))).all())
+    return found
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def location_key(scheme: str, url: str, store: StoreConfig | None) -> str | None:
+    """The normalised key of a location URL, or ``None`` when it names nothing a store could list."""
+    # The scheme is matched whatever its case, as glance_store's URL parsing does: a row written as
+    # FILE:///... still needs its file (never a false orphan).
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    try:
+        if scheme == "file":
+            return file_key(rest) if rest.startswith("/") else None
+        if scheme == "rbd":
+            parsed = parse_url("rbd://" + rest)
+            pool = parsed.pool or (store.get("rbd_store_pool") if store is not None else None) or RBD_DEFAULT_POOL
+            return rbd_key(pool, parsed.image)
+    except LocationBlocked:
+        return None
+    return None

@@ -1,0 +1,158 @@
+"""Finding orphans: one listing per store, one streamed query for the location rows, then a closer
+look only at the pieces no row needs.
+
+Rules (``docs`` and README: ``scrubctl orphans``): data is compared with location rows by parsed,
+decrypted, normalised URL, never by "name == image id"; a row needs its data unless it and its image
+are both ``deleted``; an image that is not ``deleted``, ``pending_delete`` or ``killed`` protects data
+named by its id (an upload in flight is not listed at all; an active image whose rows are gone is
+``unlinked``, never reclaimable); data younger than the age threshold is never reclaimable; a location
+row that cannot be decrypted makes every orphan unreclaimable (what it points at is unknown).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from scrubctl.backends.base import LocationBlocked, LocationFailed
+from scrubctl.backends.inventory import STAGING, TRASH, Examined, StoredPiece
+from scrubctl.errors import BackendUnavailableError
+from scrubctl.orphans.model import (
+    DELETED_ROWS_ONLY,
+    IN_FLIGHT,
+    PARTIAL_UPLOAD,
+    STAGING_KIND,
+    TRASH_KIND,
+    UNLINKED,
+    UNPROTECTED_BY_ID,
+    UNREFERENCED,
+    Orphan,
+    OrphanScan,
+    StoreScan,
+)
+from scrubctl.orphans.rows import KeyMaker, RowUse, image_statuses, named_image_id, row_use
+from scrubctl.orphans.stores import ScannedStore
+from scrubctl.settings.utc import iso_utc
+
+logger = logging.getLogger(__name__)
+
+Listed = dict[str, list[tuple[ScannedStore, StoredPiece]]]
+
+
+def list_stores(stores: Sequence[ScannedStore]) -> tuple[Listed, list[StoreScan]]:
+    """List every store once; a store that cannot be listed is reported, the others go on."""
+    listed: Listed = {}
+    scans: list[StoreScan] = []
+    for scanned in stores:
+        try:
+            pieces = list(scanned.inventory.inventory())
+        except (BackendUnavailableError, LocationBlocked, LocationFailed) as error:
+            scans.append(
+                StoreScan(
+                    scanned.store.label, scanned.store.driver, False, f"cannot be listed: {error}", unreachable=True
+                )
+            )
+            continue
+        for piece in pieces:
+            listed.setdefault(piece.key, []).append((scanned, piece))
+        scans.append(StoreScan(scanned.store.label, scanned.store.driver, True, pieces=len(pieces)))
+    return listed, scans
+
+
+def find_orphans(
+    connection: Connection,
+    keys: KeyMaker,
+    stores: Sequence[ScannedStore],
+    skipped: Sequence[StoreScan],
+    *,
+    cutoff: datetime,
+    now: datetime,
+) -> OrphanScan:
+    """Scan ``stores`` against Glance's rows; pieces younger than ``cutoff`` are listed but blocked."""
+    listed, scans = list_stores(stores)
+    names = {piece.name for entries in listed.values() for _scanned, piece in entries}
+    use = row_use(connection, keys, listed, names)
+    result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
+    candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
+    named = [named_image_id(piece) for _key, (_store, piece) in candidates]
+    statuses = image_statuses(connection, [image_id for image_id in named if image_id])
+    for key, (scanned, piece) in candidates:
+        orphan = _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
+        if orphan is not None:
+            result.orphans.append(orphan)
+    result.orphans.sort(key=lambda orphan: (orphan.store.label, orphan.kind, orphan.piece.url))
+    return result
+
+
+def _judge(
+    scanned: ScannedStore,
+    piece: StoredPiece,
+    key: str,
+    use: RowUse,
+    statuses: dict[str, str],
+    *,
+    cutoff: datetime,
+    now: datetime,
+) -> Orphan | None:
+    """Classify one piece no location row needs; ``None`` when it is not an orphan after all."""
+    image_id = named_image_id(piece)
+    status = statuses.get(image_id) if image_id else None
+    if status in IN_FLIGHT:
+        return None  # an upload or import in flight, whatever its age
+    try:
+        examined = scanned.inventory.examine(piece)
+    except (LocationBlocked, LocationFailed) as problem:
+        examined = Examined(exists=True, blockers=(str(problem),))
+    if not examined.exists:
+        return None  # gone since the listing
+    blockers = list(examined.blockers)
+    protected = status is not None and status not in UNPROTECTED_BY_ID
+    if piece.area == TRASH:
+        kind = TRASH_KIND
+    elif piece.area == STAGING:
+        kind = STAGING_KIND
+    elif protected:
+        kind = UNLINKED
+    elif image_id is not None and (examined.partial or status == "killed"):
+        kind = PARTIAL_UPLOAD
+    elif key in use.deleted_only:
+        kind = DELETED_ROWS_ONLY
+    else:
+        kind = UNREFERENCED
+    if protected and piece.area != STAGING:
+        blockers.append(
+            f"image {image_id} is {status} and names this data by its id: see `scrubctl broken`; "
+            "`scrubctl broken --repair` links it back"
+        )
+    if image_id is None:
+        blockers.append(
+            "its name is not a Glance image id: Glance did not write it (Nova, Cinder or an operator may have)"
+        )
+    moment = examined.last_activity or examined.created_at
+    too_young = moment is None or moment > cutoff
+    if moment is None:
+        blockers.append("its age is unknown to the store: too young for the age threshold")
+    elif moment > cutoff:
+        blockers.append(f"too young for the age threshold: last written {iso_utc(moment)}, after {iso_utc(cutoff)}")
+    if use.undecryptable:
+        blockers.append(
+            f"{use.undecryptable} location row(s) cannot be decrypted (metadata_encryption_key missing or "
+            "wrong): what they point at is unknown"
+        )
+    since = examined.created_at or moment
+    return Orphan(
+        store=scanned.store,
+        scheme=scanned.scheme,
+        piece=piece,
+        image_id=image_id,
+        kind=kind,
+        bytes=examined.bytes,
+        created_at=examined.created_at,
+        age_seconds=None if since is None else (now - since).total_seconds(),
+        blockers=tuple(blockers),
+        too_young=too_young,
+        deleter=scanned.deleter,
+    )
