@@ -306,8 +306,9 @@ def test_a_row_changed_during_the_run_is_not_overwritten(world: GlanceWorld) -> 
     from scrubctl.backends import DeleterPool, DeleterRegistry
     from scrubctl.backends.base import EraseResult
     from scrubctl.backends.file import FileDeleter
+    from scrubctl.engine.model import RunOptions
     from scrubctl.engine.planner import ScrubSelection, build_plan
-    from scrubctl.engine.runner import RunOptions, ScrubRunner
+    from scrubctl.engine.runner import ScrubRunner
 
     image = world.image()
 

@@ -34,7 +34,8 @@ from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.encryption import encrypt_url
 from scrubctl.glance.image_details import load_image
 from scrubctl.glance.schema import ACTIVE, image_locations
-from scrubctl.restore.engine import pending_users, plan_revival, write_restore
+from scrubctl.restore.checks import pending_users
+from scrubctl.restore.engine import plan_revival, write_restore
 from scrubctl.restore.model import NotRestorable, RestorePlan, RestoreRefused, RestoreTools
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import glance_timestamp

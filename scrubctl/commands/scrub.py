@@ -10,8 +10,9 @@ import click
 from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
+from scrubctl.engine.model import RunOptions
 from scrubctl.engine.planner import ScrubSelection, build_plan
-from scrubctl.engine.runner import RunOptions, ScrubRunner
+from scrubctl.engine.runner import ScrubRunner
 from scrubctl.errors import EXIT_INCOMPLETE
 from scrubctl.unattended import metrics
 from scrubctl.unattended.signals import stop_on_signals

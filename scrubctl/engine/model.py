@@ -250,3 +250,12 @@ class NullObserver:
 
     def image_finished(self, result: ImageResult) -> None:
         """Ignore."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to apply a plan."""
+
+    dry_run: bool
+    concurrency: int = 1
+    batch_size: int | None = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
 from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS, ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
+from scrubctl.engine.batches import cut_into_batches, rotated
 from scrubctl.engine.model import (
     ImageResult,
     LocationResult,
@@ -37,6 +37,7 @@ from scrubctl.engine.model import (
     PlannedImage,
     Report,
     Result,
+    RunOptions,
     Summary,
 )
 from scrubctl.engine.records import (
@@ -56,18 +57,8 @@ from scrubctl.unattended.audit import AuditTrail, NullAudit
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 200
 RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to apply a plan."""
-
-    dry_run: bool
-    concurrency: int = 1
-    batch_size: int | None = None
 
 
 @dataclass
@@ -116,7 +107,7 @@ class ScrubRunner:
         for image_id, reason in plan.missing:
             self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
         batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
-        for batch in _batches(_rotated(plan.images, options), options):
+        for batch in cut_into_batches(rotated(plan.images, options), options):
             batches.put(batch)
         workers = max(1, min(options.concurrency, len(plan.images) or 1))
         if not options.dry_run and plan.images:
@@ -381,29 +372,3 @@ def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
     return ImageResult(
         image.id, image.entry.name, outcome, reason, work.bytes, tuple(work.locations), image.whole_image
     )
-
-
-def _rotated(images: Sequence[PlannedImage], options: RunOptions) -> Sequence[PlannedImage]:
-    """Start a run at a random place in its plan, so that runs on several controllers, which plan
-    the same images, begin on different batches instead of all racing for the first ones (results
-    are reported in plan order all the same)."""
-    if options.dry_run or len(images) < 2:
-        return images
-    offset = random.randrange(len(images))  # noqa: S311 - spreading work, not cryptography
-    return [*images[offset:], *images[:offset]]
-
-
-def _batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:
-    """Cut the plan into batches: large first, shrinking towards the end, so that no worker idles
-    while another still holds a full batch of slow erases (RBD: ~150 ms each)."""
-    if options.batch_size:
-        size = options.batch_size
-        return [list(images[start : start + size]) for start in range(0, len(images), size)]
-    workers = max(1, options.concurrency)
-    batches: list[list[PlannedImage]] = []
-    start = 0
-    while start < len(images):
-        size = max(1, min(MAX_BATCH, (len(images) - start) // (workers * 2)))
-        batches.append(list(images[start : start + size]))
-        start += size
-    return batches
