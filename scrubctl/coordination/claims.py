@@ -348,19 +348,3 @@ class ClaimSession:
             .where(claims_table.c.holder == self.holder)
             .values(expires_at=_later(connection, self.timeout))
         )
-
-
-def holders(connection: Connection, subjects: Sequence[str]) -> dict[str, str]:
-    """Who holds a live claim on each of ``subjects`` (for ``show``); empty when the table does not exist."""
-    if not subjects:
-        return {}
-    try:
-        rows = connection.execute(
-            select(claims_table.c.subject, claims_table.c.holder).where(
-                claims_table.c.subject.in_(list(subjects)), claims_table.c.expires_at >= _now(connection)
-            )
-        ).all()
-    except DBAPIError:
-        connection.rollback()
-        return {}
-    return {row.subject: row.holder for row in rows}
