@@ -19,11 +19,18 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
+from bench import glance_reference
 from scrubctl.glance.bootstrap import create_sqlite_database, load_mysql_schema
 from tests.galera import GaleraCluster, GaleraDatabase, create_database, galera_problem
 from tests.world import GlanceWorld
 
 MARIADB_URL = os.environ.get("SCRUBCTL_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+GLANCE_VENV = Path(
+    os.environ.get(
+        "SCRUBCTL_GLANCE_VENV",
+        Path.home() / ".cache" / "scrubctl" / f"glance-{glance_reference.GLANCE_VERSION}-venv",
+    )
+)
 REQUIRED_TIERS = set(os.environ.get("SCRUBCTL_REQUIRE_TIERS", "").replace(",", " ").split())
 
 
@@ -53,8 +60,9 @@ def mariadb_problem() -> str | None:
     return None
 
 
-def mariadb_database() -> Iterator[str]:
-    """Create an empty MariaDB database with the real Glance schema; drop it afterwards."""
+def mariadb_database(*, with_schema: bool = True) -> Iterator[str]:
+    """Create a MariaDB database, with the real Glance schema unless ``with_schema`` is false (for
+    ``glance-manage db sync`` to create); drop it afterwards."""
     problem = mariadb_problem()
     if problem:
         require_tier("mariadb", problem)
@@ -63,16 +71,28 @@ def mariadb_database() -> Iterator[str]:
     with server.begin() as connection:
         connection.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb3")
     url = MARIADB_URL.rstrip("/") + f"/{name}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        load_mysql_schema(connection)
-    engine.dispose()
+    if with_schema:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            load_mysql_schema(connection)
+        engine.dispose()
     try:
         yield url
     finally:
         with server.begin() as connection:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         server.dispose()
+
+
+@pytest.fixture(scope="session")
+def real_glance() -> glance_reference.GlanceInstall:
+    """Glance 33.0.0 from PyPI in a virtualenv of its own (built once, then reused); part of the
+    MariaDB tier, so a required tier fails when it cannot be installed."""
+    install = glance_reference.ensure_glance(GLANCE_VENV)
+    if install is None:
+        require_tier("mariadb", f"cannot install glance=={glance_reference.GLANCE_VERSION} into {GLANCE_VENV}")
+    assert install is not None
+    return install
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])

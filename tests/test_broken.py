@@ -19,7 +19,6 @@ from sqlalchemy import create_engine, update
 from bench import glance_reference
 from scrubctl.glance.schema import images
 from tests.conftest import mariadb_database
-from tests.test_claims import GLANCE_VENV
 from tests.test_orphans import age, purge_locations
 from tests.world import GlanceWorld
 
@@ -154,14 +153,6 @@ def glance_world(tmp_path: Path) -> Iterator[GlanceWorld]:
         engine = create_engine(url)
         yield GlanceWorld(kind="mariadb", url=url, engine=engine, root=tmp_path)
         engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def real_glance() -> glance_reference.GlanceInstall:
-    install = glance_reference.ensure_glance(GLANCE_VENV)
-    if install is None:
-        pytest.skip(f"cannot install glance=={glance_reference.GLANCE_VERSION} into {GLANCE_VENV}")
-    return install
 
 
 def run_glance(install: glance_reference.GlanceInstall, tool: str, config: Path, *args: str) -> str:

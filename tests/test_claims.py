@@ -3,11 +3,9 @@ and the real Glance (33.0.0) undisturbed by scrubctl's claims table."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,14 +18,8 @@ from scrubctl.coordination.claims import TABLE_NAME, ClaimSession
 from scrubctl.glance.database import GlanceDatabase
 from scrubctl.glance.topology import read_topology
 from scrubctl.settings.secrets import Secret
-from tests.conftest import MARIADB_URL, mariadb_problem, require_tier
+from tests.conftest import mariadb_database
 from tests.world import GlanceWorld
-
-GLANCE_VENV = Path(
-    os.environ.get(
-        "SCRUBCTL_GLANCE_VENV", Path.home() / ".cache" / "scrubctl" / f"glance-{glance_reference.GLANCE_VERSION}-venv"
-    )
-)
 
 
 def claim_rows(world: GlanceWorld) -> list[tuple[str, str]]:
@@ -100,32 +92,10 @@ def test_scrub_releases_its_claims(world: GlanceWorld) -> None:
     assert claim_rows(world) == []
 
 
-@pytest.fixture(scope="session")
-def real_glance() -> glance_reference.GlanceInstall:
-    """Glance 33.0.0 from PyPI in a virtualenv of its own (built once, then reused)."""
-    install = glance_reference.ensure_glance(GLANCE_VENV)
-    if install is None:
-        require_tier("mariadb", f"cannot install glance=={glance_reference.GLANCE_VERSION} into {GLANCE_VENV}")
-    assert install is not None
-    return install
-
-
 @pytest.fixture
 def glance_made_database() -> Iterator[str]:
     """An empty MariaDB database (the schema is for ``glance-manage db sync`` to create)."""
-    problem = mariadb_problem()
-    if problem:
-        require_tier("mariadb", problem)
-    name = f"scrubctl_g_{uuid.uuid4().hex[:12]}"
-    server = create_engine(MARIADB_URL)
-    with server.begin() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb3")
-    try:
-        yield MARIADB_URL.rstrip("/") + f"/{name}"
-    finally:
-        with server.begin() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        server.dispose()
+    yield from mariadb_database(with_schema=False)
 
 
 GLANCE_DB_API_PROBE = textwrap.dedent(
