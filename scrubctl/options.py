@@ -104,6 +104,14 @@ limit = click.option("--limit", type=click.IntRange(min=1), default=None, help="
 dry_run = click.option(
     "-n", "--dry-run", is_flag=True, help="Check everything and change nothing (no row, file or RBD image)."
 )
+yes = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+rbd_clones = click.option(
+    "--rbd-clones",
+    type=click.Choice(["block", "trash"]),
+    default="block",
+    show_default=True,
+    help="RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
+)
 audit_log = click.option(
     "--audit-log",
     type=click.Path(path_type=Path, dir_okay=False),

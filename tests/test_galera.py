@@ -147,33 +147,34 @@ def test_a_killed_run_blocks_its_images_only_until_its_claims_expire(cluster: Cl
     assert cluster.claims() == []
 
 
-def test_check_reports_the_cluster_and_fails_on_a_node_not_synced(cluster: ClusterWorld) -> None:
+def server_check(cluster: ClusterWorld, node: int) -> tuple[int, str]:
+    """Run ``scrubctl check`` against ``node``; return its exit code and its database-server line."""
     result = subprocess.run(
         [sys.executable, "-m", "scrubctl", "check"],
-        env=cluster.node_env(2),
+        env=cluster.node_env(node),
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    line = next(line for line in result.stdout.splitlines() if "database server" in line)
+    line = next(
+        (line for line in result.stdout.splitlines() if "database server" in line), result.stdout + result.stderr
+    )
+    return result.returncode, line
+
+
+def test_check_reports_the_cluster_and_fails_on_a_node_not_synced(cluster: ClusterWorld) -> None:
+    code, line = server_check(cluster, 2)
+    assert code == 0, line
     assert line.startswith("ok") and "galera" in line and "3 node(s)" in line and "Synced" in line, line
     desync = create_engine(cluster.node_urls[1])
     with desync.connect() as connection:
         connection.exec_driver_sql("SET GLOBAL wsrep_desync = ON")
         try:
-            result = subprocess.run(
-                [sys.executable, "-m", "scrubctl", "check"],
-                env=cluster.node_env(2),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            code, line = server_check(cluster, 2)
         finally:
             connection.exec_driver_sql("SET GLOBAL wsrep_desync = OFF")
     desync.dispose()
-    assert result.returncode == 3, result.stdout
-    line = next(line for line in result.stdout.splitlines() if "database server" in line)
+    assert code == 3, line
     assert line.startswith("FAIL") and "not Synced" in line, line
 
 
@@ -228,9 +229,9 @@ def test_a_transaction_another_node_won_is_run_again(cluster: ClusterWorld) -> N
         rival.dispose()
     assert len(attempts) == 2  # the first COMMIT failed certification (1213) and was run again
     assert cluster.rows("images", image)[0]["name"] == "try-2"
-    with pytest.raises(DBAPIError) as failure, create_engine(cluster.node_urls[1]).connect() as connection:
+    with pytest.raises(DBAPIError) as failure, cluster.engine.connect() as connection:
         connection.exec_driver_sql("SELECT 1 FROM no_such_table")
-    assert not is_conflict(failure.value) and not is_unreachable(failure.value)
+    assert not is_conflict(failure.value) and not is_unreachable(failure.value)  # an error of its own kind
 
 
 def test_sessions_on_a_galera_node_read_causally(cluster: ClusterWorld) -> None:

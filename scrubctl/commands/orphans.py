@@ -41,15 +41,9 @@ from scrubctl.settings.utc import utc_now
 )
 @click.option("--reclaim", is_flag=True, help="Erase the reclaimable orphans (plan first, asks on a terminal).")
 @options.dry_run
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@options.yes
 @click.option("--max-delete", type=click.IntRange(min=0), default=None, help="Refuse to reclaim more pieces than this.")
-@click.option(
-    "--rbd-clones",
-    type=click.Choice(["block", "trash"]),
-    default="block",
-    show_default=True,
-    help="Orphan RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
-)
+@options.rbd_clones
 @options.audit_log
 @click.option(
     "--metrics-file",

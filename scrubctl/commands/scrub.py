@@ -38,17 +38,11 @@ from scrubctl.unattended.signals import stop_on_signals
     "--max-delete", type=click.IntRange(min=0), default=None, help="Refuse to start when the plan holds more images."
 )
 @options.dry_run
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@options.yes
 @click.option(
     "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Images erased in parallel."
 )
-@click.option(
-    "--rbd-clones",
-    type=click.Choice(["block", "trash"]),
-    default="block",
-    show_default=True,
-    help="RBD images whose snapshot has clones: block them, or move them to the RBD trash (clone v2).",
-)
+@options.rbd_clones
 @options.audit_log
 @click.option(
     "--metrics-file",
