@@ -4,8 +4,11 @@ For each concurrency: N Glance-shaped objects (4 KiB, named by the image id, a q
 4 segments with their zero-byte manifest) in container ``glance_bench`` with their pending_delete rows
 in the MariaDB database ``scrubctl_bench_swift``, erased by a real ``scrubctl scrub --yes -f json``
 subprocess; then an identical fresh set erased by a bare loop doing what glance_store does per object
-in as many threads: HEAD; for a DLO, list its segments (every page) and DELETE each; DELETE the object.
-Prints objects/s of each and their ratio (target: scrubctl at 0.9 of the bare loop or better), and,
+in as many threads (``bench/swift_bare_loop.py``, also a process of its own, importing only
+swiftclient): HEAD; for a DLO, list its segments (every page) and DELETE each; DELETE the object.
+Both are timed whole (start-up, imports and authentication included) and after start-up (scrubctl:
+the run its summary reports; the bare loop: after authenticating). Prints objects/s of each and
+their ratios (target: scrubctl at 0.9 of the bare loop or better), and,
 on a third identical set, scrubctl's swift deleter alone (no database, no claims) in as many threads,
 to show where a scrub's time goes. Every run is checked: every object and segment of the set gone
 from the listing.
@@ -165,37 +168,19 @@ def run_scrubctl(rgw: Rgw, names: list[str], concurrency: int, workdir: Path) ->
     return Measurement(len(names), seconds, summary["duration_seconds"])
 
 
-def run_bare_loop(rgw: Rgw, names: list[str], concurrency: int) -> Measurement:
-    """What glance_store's delete does per object, in ``concurrency`` threads, nothing else."""
+def run_bare_loop(rgw: Rgw, names: list[str], concurrency: int, workdir: Path) -> Measurement:
+    """The bare loop (``bench/swift_bare_loop.py``) as a process of its own, timed like scrubctl:
+    start-up, import and authentication included (``work_seconds``: the calls alone)."""
+    listing = workdir / "bare-names.txt"
+    listing.write_text("\n".join(names))
+    command = [sys.executable, str(ROOT / "bench" / "swift_bare_loop.py"), str(listing), str(concurrency), CONTAINER]
+    env = {**os.environ, "RGW_SWIFT_AUTH_URL": rgw.auth_url, "RGW_SWIFT_USER": rgw.user, "RGW_SWIFT_KEY": rgw.key}
     started = time.monotonic()
-    storage_url, token = connection(rgw).get_auth()
-    authenticated = time.monotonic()
-    pending = iter(names)
-    lock = threading.Lock()
-
-    def worker() -> None:
-        client = swiftclient.Connection(preauthurl=storage_url, preauthtoken=token, retries=0)
-        while True:
-            with lock:
-                name = next(pending, None)
-            if name is None:
-                return
-            headers = client.head_object(CONTAINER, name)
-            manifest = headers.get("x-object-manifest")
-            if manifest:
-                container, _, prefix = manifest.partition("/")
-                _headers, segments = client.get_container(container, prefix=prefix, full_listing=True)
-                for segment in segments:
-                    client.delete_object(container, segment["name"])
-            client.delete_object(CONTAINER, name)
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    finished = time.monotonic()
-    return Measurement(len(names), finished - started, finished - authenticated)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"bare loop exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return Measurement(len(names), seconds, float(done.stdout.split()[-1]))
 
 
 def run_deleter_alone(rgw: Rgw, names: list[str], concurrency: int, workdir: Path) -> Measurement:
@@ -254,7 +239,7 @@ def one_round(rgw: Rgw, count: int, concurrency: int, workdir: Path, bare_first:
         if side == "scrubctl":
             results[side] = run_scrubctl(rgw, names, concurrency, workdir)
         elif side == "bare":
-            results[side] = run_bare_loop(rgw, names, concurrency)
+            results[side] = run_bare_loop(rgw, names, concurrency, workdir)
         else:
             results[side] = run_deleter_alone(rgw, names, concurrency, workdir)
         verify_gone(rgw, names)
@@ -280,12 +265,14 @@ def main(argv: list[str] | None = None) -> int:
             ]
             whole = statistics.median(pair["scrubctl"].rate for pair in pairs)
             work = statistics.median(pair["scrubctl"].work_rate for pair in pairs)
+            bare_whole = statistics.median(pair["bare"].rate for pair in pairs)
             bare = statistics.median(pair["bare"].work_rate for pair in pairs)
             alone = statistics.median(pair["alone"].work_rate for pair in pairs)
-            paired = sorted(pair["scrubctl"].work_rate / pair["bare"].work_rate for pair in pairs)
+            paired = sorted(pair["scrubctl"].rate / pair["bare"].rate for pair in pairs)
             table.append(
-                f"| {concurrency} | {whole:.0f} / {work:.0f} | {bare:.0f} | {whole / bare:.2f} / {work / bare:.2f} "
-                f"| {paired[0]:.2f}-{paired[-1]:.2f} | {alone:.0f} ({alone / bare:.2f}) |"
+                f"| {concurrency} | {whole:.0f} / {work:.0f} | {bare_whole:.0f} / {bare:.0f} "
+                f"| {whole / bare_whole:.2f} / {work / bare:.2f} | {paired[0]:.2f}-{paired[-1]:.2f} "
+                f"| {alone:.0f} ({alone / bare:.2f}) |"
             )
             print(f"concurrency {concurrency} done", file=sys.stderr)
     finally:
@@ -299,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| concurrency | scrubctl objects/s (whole run / after start-up) | bare swiftclient loop objects/s "
-        "| ratio (whole / after start-up) | after start-up ratio, per round | deleter alone objects/s (ratio) |"
+        "(whole run / after start-up) | ratio (whole / after start-up) | whole-run ratio, per round "
+        "| deleter alone objects/s (ratio after start-up) |"
     )
     print("|---|---|---|---|---|---|")
     print("\n".join(table))

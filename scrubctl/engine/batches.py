@@ -8,6 +8,12 @@ from collections.abc import Sequence
 from scrubctl.engine.model import PlannedImage, RunOptions
 
 MAX_BATCH = 200  # images claimed, re-read and recorded together
+LANES = 2  # batches in flight at once: one erasing while another is recorded and the next claimed
+
+
+def lanes_for(options: RunOptions) -> int:
+    """How many batches a run keeps in flight (each lane has its own database connection)."""
+    return max(1, min(LANES, options.concurrency))
 
 
 def rotated(images: Sequence[PlannedImage], options: RunOptions) -> Sequence[PlannedImage]:
@@ -21,16 +27,18 @@ def rotated(images: Sequence[PlannedImage], options: RunOptions) -> Sequence[Pla
 
 
 def cut_into_batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:
-    """Cut the plan into batches: large first, shrinking towards the end, so that no worker idles
-    while another still holds a full batch of slow erases (RBD: ~150 ms each)."""
+    """Cut the plan into batches: large first, shrinking towards the end, so that while the last
+    batch is recorded the other lanes still have images to erase; never smaller than the number of
+    erase threads, which take a batch's images one at a time."""
     if options.batch_size:
         size = options.batch_size
         return [list(images[start : start + size]) for start in range(0, len(images), size)]
-    workers = max(1, options.concurrency)
+    lanes = lanes_for(options)
+    smallest = max(1, options.concurrency)
     batches: list[list[PlannedImage]] = []
     start = 0
     while start < len(images):
-        size = max(1, min(MAX_BATCH, (len(images) - start) // (workers * 2)))
+        size = max(smallest, min(MAX_BATCH, (len(images) - start) // (lanes * 2)))
         batches.append(list(images[start : start + size]))
         start += size
     return batches

@@ -1,10 +1,12 @@
 """Applying a plan: claim, re-check, erase, record; dry-run or not, on one path.
 
-Images are taken in batches by ``concurrency`` workers, each with its own database connection. A
-batch is claimed (:mod:`~scrubctl.coordination.claims`; committed before anything is erased), its
-rows are re-read after the claim, and only locations still ``pending_delete`` of images still in
-the queue are erased. Results are recorded with guarded updates in one transaction per batch, after
-the audit trail has the record of every erase; a transaction another database node won is run again
+Images are taken in batches by a few lanes, each with its own database connection. A batch is
+claimed (:mod:`~scrubctl.coordination.claims`; committed before anything is erased), its rows are
+re-read after the claim, and only locations still ``pending_delete`` of images still in the queue
+are erased, by ``concurrency`` erase threads shared by all lanes that take the batch's images one at
+a time (while one lane records its batch and claims the next, the threads erase another lane's).
+Results are recorded with guarded updates in one transaction per batch, after the audit trail has
+the record of every erase; a transaction another database node won is run again
 (:mod:`~scrubctl.coordination.conflicts`). One failing location or image never stops the run. A dry
 run takes no claims and writes nothing.
 """
@@ -15,8 +17,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,7 @@ from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
 from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS, ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
-from scrubctl.engine.batches import cut_into_batches, rotated
+from scrubctl.engine.batches import cut_into_batches, lanes_for, rotated
 from scrubctl.engine.model import (
     ImageResult,
     LocationResult,
@@ -90,6 +92,8 @@ class ScrubRunner:
         self.database = database
         self.claim_timeout = claim_timeout
         self._claims: ClaimSession | None = None
+        self._erase_pool: Executor | None = None  # erase threads shared by the lanes (none: lanes erase)
+        self._erasers = 1
         self.deleters = deleters
         self.observer = observer or NullObserver()
         self.audit = audit or NullAudit()
@@ -107,18 +111,25 @@ class ScrubRunner:
         for image_id, reason in plan.missing:
             self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
         batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
-        for batch in cut_into_batches(rotated(plan.images, options), options):
+        cut = cut_into_batches(rotated(plan.images, options), options)
+        for batch in cut:
             batches.put(batch)
-        workers = max(1, min(options.concurrency, len(plan.images) or 1))
+        lanes = max(1, min(lanes_for(options), len(cut)))
+        erasers = max(1, min(options.concurrency, len(plan.images) or 1))
         if not options.dry_run and plan.images:
             self._claims = ClaimSession(self.database.engine, purpose="scrub", timeout_seconds=self.claim_timeout)
             self._claims.start()
         try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scrub") as executor:
-                futures = [executor.submit(self._worker, batches, options, report) for _ in range(workers)]
+            with (
+                ThreadPoolExecutor(max_workers=erasers, thread_name_prefix="erase") as erase_pool,
+                ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="scrub") as lane_pool,
+            ):
+                self._erase_pool, self._erasers = (erase_pool if erasers > 1 else None), erasers
+                futures = [lane_pool.submit(self._worker, batches, options, report) for _ in range(lanes)]
                 for future in futures:
                     future.result()
         finally:
+            self._erase_pool = None
             if self._claims is not None:
                 self._claims.close()
                 self._claims = None
@@ -156,23 +167,20 @@ class ScrubRunner:
     def _run_batch(
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
     ) -> None:
-        ids = [image.id for image in batch]
         held, state = self._take_and_read(connection, batch, options.dry_run)  # a dead database stops the worker
-        others = len(ids) - len(held)
+        taken = [image for image in batch if image.id in held]
+        others = len(batch) - len(taken)
         works: list[_ImageWork] = []
         try:
-            for image in batch:
-                if image.id not in held:
-                    continue
-                if self.stop.is_set():
-                    with self._lock:
-                        report.summary.not_started += 1
-                    continue
-                work = self._erase_image(image, state, options.dry_run)
-                if work is None:
+            outcomes, not_started = self._erase_images(taken, state, options.dry_run)
+            if not_started:
+                with self._lock:
+                    report.summary.not_started += not_started
+            for outcome in outcomes:
+                if outcome is None:
                     others += 1
                 else:
-                    works.append(work)
+                    works.append(outcome)
             done = self._record(connection, works, held, options.dry_run)
         except (DBAPIError, ConflictLostError) as error:
             done = self._batch_lost([work.image for work in works], error)
@@ -183,6 +191,36 @@ class ScrubRunner:
             report.summary.taken_by_other_run += others
         for result in done:
             self._finish(report, result)
+
+    def _erase_images(
+        self, images: list[PlannedImage], state: CurrentState, dry_run: bool
+    ) -> tuple[list[_ImageWork | None], int]:
+        """Erase the claimed ``images``, in order by one thread or taken one at a time by the shared
+        erase threads. Returns each started image's work (``None`` when another run has it), in
+        plan order, and how many were not started because the run was stopped."""
+        outcomes: list[_ImageWork | None] = [None] * len(images)
+        started = [False] * len(images)
+        order: Iterator[int] = iter(range(len(images)))
+        taking = threading.Lock()
+
+        def erase_some() -> None:
+            while not self.stop.is_set():
+                with taking:
+                    index = next(order, None)
+                if index is None:
+                    return
+                started[index] = True
+                outcomes[index] = self._erase_image(images[index], state, dry_run)
+
+        pool = self._erase_pool
+        if pool is None or len(images) < 2:
+            erase_some()
+        else:
+            helpers = [pool.submit(erase_some) for _ in range(min(self._erasers, len(images)))]
+            wait(helpers)  # every erase of the batch has ended before its claims can be released
+            for helper in helpers:
+                helper.result()
+        return [outcome for outcome, began in zip(outcomes, started, strict=True) if began], started.count(False)
 
     def _take_and_read(
         self, connection: Connection, batch: list[PlannedImage], dry_run: bool
