@@ -153,6 +153,31 @@ def test_every_kind_and_nothing_else(world: GlanceWorld) -> None:
     assert table.exit_code == 0 and "Totals by store and kind" in table.stdout and "unreferenced" in table.stdout
 
 
+def test_rows_in_every_id_range_and_with_awkward_values_still_protect_their_files(world: GlanceWorld) -> None:
+    """The location rows are read in primary-key ranges, aggregated by MySQL into one string per range
+    and split again: rows far apart in id, and values holding the separators (a newline, a tab, in a
+    live and in a deleted row), must each still protect their file."""
+    kept: list[Path] = []
+    for name in ("plain", "with\nnewline", "with\ttab"):
+        path = stray(world, name=f"{uuid.uuid4()}-{name}")
+        world.image(deleted_ago=None, urls=[url(path)])
+        kept.append(path)
+    restored = stray(world, name=f"{uuid.uuid4()}-dead\ttab")  # a deleted row of an image that is not deleted
+    restored_id = world.image(deleted_ago=None, urls=[url(restored)])
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations).where(image_locations.c.image_id == restored_id).values(status="deleted")
+        )
+    far = stray(world)  # a row in a range of its own, many ids past the others
+    far_image = world.image(deleted_ago=None, urls=[url(far)])
+    with world.engine.begin() as connection:
+        connection.execute(update(image_locations).where(image_locations.c.image_id == far_image).values(id=123_457))
+    loose = stray(world)
+    code, listing = orphans(world)
+    assert code == 0
+    assert [item["url"] for item in listing] == [url(loose)]
+
+
 def test_an_encrypted_row_protects_its_file_and_an_undecryptable_one_blocks_all(world: GlanceWorld) -> None:
     world.encryption_key = "0123456789abcdef0123456789abcdef"
     kept = world.image()

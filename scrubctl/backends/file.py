@@ -166,15 +166,12 @@ class FileDeleter:
                 entries = os.scandir(directory)
             except OSError as error:
                 raise BackendUnavailableError(f"cannot list {directory} of store {self.store.label}: {error}") from None
+            url_prefix, key_prefix = "file://" + os.path.join(str(directory), ""), f"file:{real}/"
             with entries:
                 for entry in entries:
                     if entry.is_file(follow_symlinks=False):
-                        yield StoredPiece(
-                            url="file://" + os.path.join(str(directory), entry.name),
-                            key=f"file:{real}/{entry.name}",
-                            name=entry.name,
-                            area=self.area,
-                        )
+                        name = entry.name
+                        yield StoredPiece(url=url_prefix + name, key=key_prefix + name, name=name, area=self.area)
 
     def examine(self, piece: StoredPiece) -> Examined:
         """Size and modification time of one file, and what forbids erasing it."""

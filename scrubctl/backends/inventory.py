@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from scrubctl.backends.base import EraseResult
 
@@ -23,9 +23,9 @@ TRASH = "trash"
 STAGING = "staging"
 
 
-@dataclass(frozen=True)
-class StoredPiece:
-    """One piece of data a store holds, as its listing names it.
+class StoredPiece(NamedTuple):
+    """One piece of data a store holds, as its listing names it (a named tuple: a listing makes
+    one per file or image, often hundreds of thousands).
 
     ``url`` is the location URL Glance would write for it in this store; ``key`` the normalised
     form location rows are compared by (see :mod:`scrubctl.orphans.keys`); ``name`` its name in the

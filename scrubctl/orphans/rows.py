@@ -20,9 +20,9 @@ from scrubctl.backends.inventory import RBD_DEFAULT_POOL, STAGING, StoredPiece, 
 from scrubctl.backends.rbd.urls import parse_url
 from scrubctl.glance.locations import LocationDecoder, store_name_from_metadata, url_scheme
 from scrubctl.glance.schema import DELETED, image_locations, images
+from scrubctl.orphans.location_rows import LocationRows
 from scrubctl.settings.config import Settings, StoreConfig
 
-STREAM_ROWS = 5000
 CHUNK = 1000
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -85,8 +85,11 @@ class KeyMaker:
         return self._stores[cached]
 
 
-def row_use(connection: Connection, keys: KeyMaker, wanted: Collection[str], names: Collection[str]) -> RowUse:
-    """Stream every location row once and tell which of ``wanted`` keys rows need.
+def row_use(
+    connection: Connection, keys: KeyMaker, wanted: Collection[str], names: Collection[str], rows: LocationRows
+) -> RowUse:
+    """Take every location row once from ``rows`` (:mod:`~scrubctl.orphans.location_rows`) and tell
+    which of ``wanted`` keys rows need.
 
     ``names`` holds the name of every listed piece (a file name, an RBD image name): a plaintext row
     whose URL ends in none of them cannot point at listed data and is passed over without parsing.
@@ -95,39 +98,36 @@ def row_use(connection: Connection, keys: KeyMaker, wanted: Collection[str], nam
     store's).
     """
     use = RowUse()
-    owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
-    result = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
-        select(image_locations.c.value, owner)
-    )
     short: list[str] = []
-    try:
-        for value, deleted_owner in result:
-            use.rows += 1
-            if value.startswith(PLAIN_PREFIXES):
-                if not _may_name(value, names):
-                    continue
-                url = value
-            else:
-                decrypted, _encrypted, _problem = keys.decrypt(value)
-                if decrypted is None:
-                    use.undecryptable += 1
-                    continue
-                url = decrypted
-            if url.startswith("rbd://") and url.count("/") == 2:
-                short.append(value)
-                continue
-            key = keys.key_of(url)
-            if key is not None and key in wanted:
-                _count(use, key, deleted_owner)
-    finally:
-        result.close()
+    lengths = {len(name) for name in names}
+    length = lengths.pop() if len(lengths) == 1 else 0
+    for rows_read in rows:
+        use.rows += len(rows_read.live) + len(rows_read.deleted)
+        # Most rows are plaintext file:// URLs, of which only one whose last component is a listed
+        # name can need listed data; every other row is looked at in full. (A deleted row's line
+        # holds exactly one tab, before its value.) When every listed name has the same length L
+        # (image ids), a URL's last L characters stand in for its last component: a URL they do not
+        # match cannot end in a listed name.
+        live, dead = rows_read.live, rows_read.deleted
+        if length:
+            live = [value for value in live if value[-length:] in names or value[:8] != "file:///"]
+            dead = [line for line in dead if line[-length:] in names or "\tfile:///" not in line]
+        else:
+            live = [value for value in live if value.rpartition("/")[2] in names or value[:8] != "file:///"]
+            dead = [line for line in dead if line.rpartition("/")[2] in names or "\tfile:///" not in line]
+        for value in live:
+            _look_at(use, keys, wanted, names, short, value, None)
+        for line in dead:
+            image_id, _tab, value = line.partition("\t")
+            _look_at(use, keys, wanted, names, short, value, image_id)
+    owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
     for chunk in _chunks(sorted(set(short))):
-        rows = connection.execute(
+        again = connection.execute(
             select(image_locations.c.value, image_locations.c.meta_data, owner).where(
                 image_locations.c.value.in_(chunk)
             )
         )
-        for value, meta_data, deleted_owner in rows:
+        for value, meta_data, deleted_owner in again:
             key, _readable = keys.key(value, meta_data)
             if key is not None and key in wanted:
                 _count(use, key, deleted_owner)
@@ -136,6 +136,40 @@ def row_use(connection: Connection, keys: KeyMaker, wanted: Collection[str], nam
 
 
 PLAIN_PREFIXES = ("file://", "rbd://")
+
+
+def _look_at(
+    use: RowUse,
+    keys: KeyMaker,
+    wanted: Collection[str],
+    names: Collection[str],
+    short: list[str],
+    value: str,
+    deleted_owner: str | None,
+) -> None:
+    """Count one row's use of a wanted key; a short ``rbd://<name>`` row is put aside in ``short``."""
+    if value.startswith("file:///"):  # the common case, as location_key would read it
+        if value.rpartition("/")[2] in names:
+            plain_key = file_key(value[7:])
+            if plain_key in wanted:
+                _count(use, plain_key, deleted_owner)
+        return
+    if value.startswith(PLAIN_PREFIXES):
+        if not _may_name(value, names):
+            return
+        url = value
+    else:
+        decrypted, _encrypted, _problem = keys.decrypt(value)
+        if decrypted is None:
+            use.undecryptable += 1
+            return
+        url = decrypted
+    if url.startswith("rbd://") and url.count("/") == 2:
+        short.append(value)
+        return
+    key = keys.key_of(url)
+    if key is not None and key in wanted:
+        _count(use, key, deleted_owner)
 
 
 def _may_name(url: str, names: Collection[str]) -> bool:

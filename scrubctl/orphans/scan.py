@@ -1,5 +1,5 @@
-"""Finding orphans: one listing per store, one streamed query for the location rows, then a closer
-look only at the pieces no row needs.
+"""Finding orphans: one listing per store, one read of every location row (on MySQL while the
+stores are listed), then a closer look only at the pieces no row needs.
 
 Rules (``docs`` and README: ``scrubctl orphans``): data is compared with location rows by parsed,
 decrypted, normalised URL, never by "name == image id"; a row needs its data unless it and its image
@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from scrubctl.backends.base import LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import STAGING, TRASH, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.orphans.location_rows import LocationRows
 from scrubctl.orphans.model import (
     DELETED_ROWS_ONLY,
     IN_FLIGHT,
@@ -57,7 +58,11 @@ def list_stores(stores: Sequence[ScannedStore]) -> tuple[Listed, list[StoreScan]
             )
             continue
         for piece in pieces:
-            listed.setdefault(piece.key, []).append((scanned, piece))
+            entries = listed.get(piece.key)
+            if entries is None:
+                listed[piece.key] = [(scanned, piece)]
+            else:
+                entries.append((scanned, piece))
         scans.append(StoreScan(scanned.store.label, scanned.store.driver, True, pieces=len(pieces)))
     return listed, scans
 
@@ -72,9 +77,10 @@ def find_orphans(
     now: datetime,
 ) -> OrphanScan:
     """Scan ``stores`` against Glance's rows; pieces younger than ``cutoff`` are listed but blocked."""
-    listed, scans = list_stores(stores)
-    names = {piece.name for entries in listed.values() for _scanned, piece in entries}
-    use = row_use(connection, keys, listed, names)
+    with LocationRows(connection) as rows:  # the database reads while the stores are listed
+        listed, scans = list_stores(stores)
+        names = {piece.name for entries in listed.values() for _scanned, piece in entries}
+        use = row_use(connection, keys, listed, names, rows)
     result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
