@@ -27,9 +27,10 @@ def rotated(images: Sequence[PlannedImage], options: RunOptions) -> Sequence[Pla
 
 
 def cut_into_batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:
-    """Cut the plan into batches: large first, shrinking towards the end, so that while the last
-    batch is recorded the other lanes still have images to erase; never smaller than the number of
-    erase threads, which take a batch's images one at a time."""
+    """Cut the plan into batches of at most :data:`MAX_BATCH`, each lane's share of what is left
+    (few batches: each costs a claim and a record transaction), never smaller than the number of
+    erase threads. The threads take images one at a time from whichever batch is claimed, so a
+    large batch leaves no thread idle; only the last record waits alone."""
     if options.batch_size:
         size = options.batch_size
         return [list(images[start : start + size]) for start in range(0, len(images), size)]
@@ -38,7 +39,7 @@ def cut_into_batches(images: Sequence[PlannedImage], options: RunOptions) -> lis
     batches: list[list[PlannedImage]] = []
     start = 0
     while start < len(images):
-        size = max(smallest, min(MAX_BATCH, (len(images) - start) // (lanes * 2)))
+        size = max(smallest, min(MAX_BATCH, (len(images) - start) // lanes))
         batches.append(list(images[start : start + size]))
         start += size
     return batches
