@@ -4,6 +4,7 @@ turns errors into a line on stderr and an exit code."""
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 import traceback
@@ -16,15 +17,45 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scrubctl import __version__, options
 from scrubctl.app import Application
-from scrubctl.commands import broken as broken_command
-from scrubctl.commands import check, completion, list_pending, restore, sandbox, scrub, show, systemd_units
-from scrubctl.commands import orphans as orphans_command
+from scrubctl.commands import completion
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.unattended.logs import configure_logging
 
+# Each command's module, imported only when the command runs (or is listed, for help and completion):
+# a scrub does not pay for importing what orphans or broken need.
+COMMAND_MODULES = {
+    "broken": "broken",
+    "check": "check",
+    "completion": "completion",
+    "list-pending": "list_pending",
+    "orphans": "orphans",
+    "restore": "restore",
+    "sandbox": "sandbox",
+    "scrub": "scrub",
+    "show": "show",
+    "systemd-units": "systemd_units",
+}
+
+
+class _RootGroup(click.Group):
+    """The root group, whose commands are imported on first use and given the global options."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        if cmd_name not in self.commands:
+            module = importlib.import_module(f"scrubctl.commands.{module_name}")
+            self.add_command(options.add_global_options(module.command), cmd_name)
+        return self.commands[cmd_name]
+
 
 @click.group(
+    cls=_RootGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=options.examples(
         ("scrubctl list-pending --due", "what the next scrub would take"),
@@ -51,21 +82,6 @@ def scrubctl(
     configure_logging(app.verbosity, app.mask)
     ctx.obj = app
     ctx.call_on_close(app.close)
-
-
-for _command in (
-    list_pending.command,
-    show.command,
-    scrub.command,
-    check.command,
-    systemd_units.command,
-    sandbox.command,
-    restore.command,
-    orphans_command.command,
-    broken_command.command,
-    completion.command,
-):
-    scrubctl.add_command(options.add_global_options(_command))
 
 
 # Collections of the youngest generation after this many new objects (Python's default: 700). A run

@@ -57,6 +57,7 @@ class SwiftDeleter:
         self._requests = optional_module("requests")
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, ...], tuple[str, str, float]] = {}
+        self._authenticating: dict[tuple[str, ...], threading.Lock] = {}
         self._references: dict[str, Credentials] = {}
         self._local = threading.local()
         self._down: str | None = None
@@ -65,13 +66,22 @@ class SwiftDeleter:
 
     def _authenticate(self, credentials: Credentials) -> tuple[str, str]:
         """``(storage URL, token)``, once per credentials for the run."""
-        client: Any = self._client
         self.mask.add(*credentials.secrets)
         key = (credentials.auth_url, credentials.user, credentials.key, credentials.version, credentials.where)
         with self._lock:
-            known = self._sessions.get(key)
+            authenticating = self._authenticating.setdefault(key, threading.Lock())
+        with authenticating:  # one thread authenticates; the others wait for its token
+            with self._lock:
+                known = self._sessions.get(key)
             if known is not None and time.monotonic() - known[2] < TOKEN_REUSE_SECONDS:
                 return known[0], known[1]
+            if self._down is not None:  # the endpoint went down while this thread waited
+                raise BackendUnavailableError(self._down)
+            return self._new_session(credentials, key)
+
+    def _new_session(self, credentials: Credentials, key: tuple[str, ...]) -> tuple[str, str]:
+        """Authenticate with ``credentials``; the session is kept under ``key``."""
+        client: Any = self._client
         doing = f"authenticating to {credentials.auth_url} ({credentials.where})"
         with self._native(doing):
             if credentials.version == "3":
