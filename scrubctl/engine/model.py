@@ -22,7 +22,7 @@ class Result(str, enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedLocation:
     """A pending location and, when known before touching anything, why it must not be erased."""
 
@@ -30,7 +30,7 @@ class PlannedLocation:
     blocked: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedImage:
     """One unit of work: a pending image, or the pending locations of a live image."""
 
@@ -102,7 +102,7 @@ class Plan:
         return self.to_scrub_count > 0 or self.locations_of_blocked_images_to_erase > 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LocationResult:
     """What happened to one location."""
 
@@ -125,7 +125,7 @@ class LocationResult:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageResult:
     """What happened to one image."""
 

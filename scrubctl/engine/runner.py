@@ -63,7 +63,7 @@ RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
 
 
-@dataclass
+@dataclass(slots=True)
 class _ImageWork:
     """What one image's erasing produced, before it is recorded."""
 

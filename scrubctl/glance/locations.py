@@ -16,7 +16,7 @@ from scrubctl.settings.secrets import mask_url
 STORE_KEYS = ("store", "backend")  # "backend" is the pre-Train spelling, still found after skipped upgrades
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """One location row, decoded.
 

@@ -57,7 +57,7 @@ class Selection:
     image_ids: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageEntry:
     """An image with its pending locations, its age, and what stands in the way of scrubbing it."""
 

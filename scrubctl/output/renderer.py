@@ -140,6 +140,20 @@ class Renderer:
         self.stdout.flush()
         return count, total
 
+    def _json_report(self, report: Report) -> None:
+        """``{"summary": ..., "images": [...]}`` as ``json.dumps`` writes it, written and masked image
+        by image (no document of every result is built in memory)."""
+        encode = json.JSONEncoder().encode
+        parts = [self.mask(f'{{"summary": {encode(report.summary.as_dict())}, "images": [')]
+        for index, image in enumerate(report.images):
+            parts.append((", " if index else "") + self.mask(encode(image.as_dict())))
+            if len(parts) >= JSON_WRITE_BATCH:
+                self.stdout.write("".join(parts))
+                parts.clear()
+        parts.append("]}\n")
+        self.stdout.write("".join(parts))
+        self.stdout.flush()
+
     def _csv_rows(
         self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
     ) -> tuple[int, int]:
@@ -279,8 +293,7 @@ class Renderer:
     def scrub_report(self, report: Report) -> None:
         """Write a run's results: the JSON document, or a table of images and a summary."""
         if self.output_format == "json":
-            self.stdout.write(self.mask(json.dumps(report.as_dict())) + "\n")
-            self.stdout.flush()
+            self._json_report(report)
             return
         summary = report.summary
         if report.images and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
