@@ -178,6 +178,21 @@ def test_rows_in_every_id_range_and_with_awkward_values_still_protect_their_file
     assert [item["url"] for item in listing] == [url(loose)]
 
 
+def test_a_range_cut_short_by_the_server_is_read_row_by_row(world: GlanceWorld, monkeypatch: Any) -> None:
+    """When MySQL cuts a range's aggregated string at group_concat_max_len, the range is read again
+    row by row: every row still protects its file."""
+    from scrubctl.orphans import location_rows
+
+    monkeypatch.setattr(location_rows, "CONCAT_LIMIT", 100)  # shorter than two URLs
+    kept = [stray(world) for _ in range(3)]
+    for path in kept:
+        world.image(deleted_ago=None, urls=[url(path)])
+    loose = stray(world)
+    code, listing = orphans(world)
+    assert code == 0
+    assert [item["url"] for item in listing] == [url(loose)]
+
+
 def test_an_encrypted_row_protects_its_file_and_an_undecryptable_one_blocks_all(world: GlanceWorld) -> None:
     world.encryption_key = "0123456789abcdef0123456789abcdef"
     kept = world.image()

@@ -28,7 +28,10 @@ RANGE_IDS = 25_000  # primary keys per aggregated range (each query costs the se
 READERS = 3  # connections reading ranges at once (the server aggregates while Python splits)
 BUFFERED_CHUNKS = 4  # chunks read ahead (~10 MB each at most) while the stores are being listed
 STREAM_ROWS = 5000
-_CONCAT_LIMIT = 256 * 1024 * 1024  # group_concat_max_len for the readers' sessions
+# group_concat_max_len for the readers' sessions: a quarter of the largest packet the server sends
+# (a range's row holds two strings), at most this; a longer string is cut, and its range is then read
+# row by row.
+CONCAT_LIMIT = 256 * 1024 * 1024
 # Per range: its row count, how many rows are marked deleted, the values of the rows that are not,
 # and "<image id>\t<value>" of those that are.
 _RANGE = text(
@@ -125,7 +128,9 @@ class LocationRows:
         try:
             with self._connection.engine.connect() as reader:
                 reader.execution_options(isolation_level="REPEATABLE READ")
-                reader.exec_driver_sql(f"SET SESSION group_concat_max_len = {_CONCAT_LIMIT}")
+                reader.exec_driver_sql(
+                    f"SET SESSION group_concat_max_len = LEAST(@@max_allowed_packet DIV 4, {int(CONCAT_LIMIT)})"
+                )
                 reader.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT")
                 self._snapshots.wait(timeout=60)
                 while not self._stop.is_set():
