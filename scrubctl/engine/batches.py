@@ -27,19 +27,22 @@ def rotated(images: Sequence[PlannedImage], options: RunOptions) -> Sequence[Pla
 
 
 def cut_into_batches(images: Sequence[PlannedImage], options: RunOptions) -> list[list[PlannedImage]]:
-    """Cut the plan into batches of at most :data:`MAX_BATCH`, each lane's share of what is left
-    (few batches: each costs a claim and a record transaction), never smaller than the number of
-    erase threads. The threads take images one at a time from whichever batch is claimed, so a
-    large batch leaves no thread idle; only the last record waits alone."""
+    """Cut the plan into batches of at most :data:`MAX_BATCH`; what is left for the last round is
+    shared evenly between the lanes. Batches are few (each costs a claim and a record transaction)
+    and never shrink towards the end: the erase threads take images one at a time from whichever
+    batch is claimed, so a large batch leaves no thread idle, while a string of small ones would make
+    each wait for the record and the claim of the one before."""
     if options.batch_size:
         size = options.batch_size
         return [list(images[start : start + size]) for start in range(0, len(images), size)]
     lanes = lanes_for(options)
-    smallest = max(1, options.concurrency)
     batches: list[list[PlannedImage]] = []
     start = 0
+    while len(images) - start > lanes * MAX_BATCH:
+        batches.append(list(images[start : start + MAX_BATCH]))
+        start += MAX_BATCH
+    last_round = -(-(len(images) - start) // lanes)  # the rest, in one batch per lane
     while start < len(images):
-        size = max(smallest, min(MAX_BATCH, (len(images) - start) // lanes))
-        batches.append(list(images[start : start + size]))
-        start += size
+        batches.append(list(images[start : start + last_round]))
+        start += last_round
     return batches
