@@ -218,11 +218,22 @@ def _settle(connection: Connection, use: RowUse) -> None:
     for key in [key for key in use.deleted_only if key in use.needed]:
         del use.deleted_only[key]
     owners = {image_id for ids in use.deleted_only.values() for image_id in ids}
-    statuses = image_statuses(connection, owners)
+    alive = images_not_deleted(connection, owners)
     for key, ids in list(use.deleted_only.items()):
-        if any(statuses.get(image_id, DELETED) != DELETED for image_id in ids):
+        if not alive.isdisjoint(ids):
             use.needed.add(key)
             del use.deleted_only[key]
+
+
+def images_not_deleted(connection: Connection, image_ids: Iterable[str]) -> set[str]:
+    """Which of ``image_ids`` have a row not marked ``deleted`` (only those come back: most owners
+    of deleted location rows are deleted images themselves)."""
+    wanted = sorted(set(image_ids))
+    found: set[str] = set()
+    for chunk in _chunks(wanted):
+        statement = select(images.c.id).where(images.c.id.in_(chunk), images.c.status != DELETED)
+        found.update(connection.execute(statement).scalars())
+    return found
 
 
 def image_statuses(connection: Connection, image_ids: Iterable[str]) -> dict[str, str]:
