@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from bench import glance_reference
-from scrubctl.coordination.claims import TABLE_NAME, ClaimSession
+from scrubctl.coordination.claims import TABLE_NAME, ClaimSession, ensure_claims_table
 from scrubctl.glance.database import GlanceDatabase
 from scrubctl.glance.topology import read_topology
 from scrubctl.settings.secrets import Secret
@@ -174,3 +174,32 @@ def test_mysql_wsrep_sync_wait_is_honoured_and_a_single_server_is_left_alone(wor
     world.extra_config = "\n[database]\nmysql_wsrep_sync_wait = 16\n"
     result = world.cli("list-pending")
     assert result.exit_code == 3 and "mysql_wsrep_sync_wait must be a number from 0 to 15" in result.stderr
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
+def test_a_user_without_create_scrubs_once_the_claims_table_exists(world: GlanceWorld) -> None:
+    """scrubctl looks for its table before creating it: a database user that may only read and
+    write rows scrubs once the table is there, and is told what it lacks while it is not."""
+    database = world.url.rsplit("/", 1)[1]
+    user, password = f"rw_{database[-12:]}", "rows-only-pw"
+    with world.engine.begin() as connection:
+        # ('%%': a literal percent sign, the driver formats the statement)
+        connection.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{password}'")
+        connection.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {database}.* TO '{user}'@'%%'")
+    limited = world.url.replace("root@", f"{user}:{password}@", 1)
+    try:
+        first = world.image(deleted_ago=timedelta(days=10))
+        refused = world.cli("--db-url", limited, "scrub", "--yes")
+        assert refused.exit_code == 3
+        assert "needs CREATE" in refused.stderr and password not in refused.stdout + refused.stderr
+        assert world.data_file(first).exists()
+        with world.engine.connect() as connection:
+            ensure_claims_table(connection)
+        done = world.cli("--db-url", limited, "scrub", "--yes", "-f", "json")
+        assert done.exit_code == 0, done.stderr
+        assert not world.data_file(first).exists()
+        assert claim_rows(world) == []
+    finally:
+        with world.engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP USER '{user}'@'%%'")

@@ -99,7 +99,12 @@ def new_holder() -> str:
 
 
 def ensure_claims_table(connection: Connection) -> None:
-    """Create ``scrubctl_claims`` when it does not exist yet (outside any transaction)."""
+    """Create ``scrubctl_claims`` when it does not exist yet (outside any transaction).
+
+    The table is looked for first: a ``CREATE TABLE IF NOT EXISTS`` on every run would be DDL on
+    every run, which a Galera cluster applies in total order on every node."""
+    if _claims_table_exists(connection):
+        return
     statements = (_MYSQL_DDL,) if connection.dialect.name == "mysql" else _SQLITE_DDL
     try:
         for statement in statements:
@@ -111,6 +116,17 @@ def ensure_claims_table(connection: Connection) -> None:
             f"cannot create scrubctl's claims table {TABLE_NAME} in the Glance database "
             f"(the database user needs CREATE there): {describe_db_error(error)}"
         ) from None
+
+
+def _claims_table_exists(connection: Connection) -> bool:
+    """Whether ``scrubctl_claims`` exists with every column scrubctl uses (a read of no rows)."""
+    try:
+        connection.execute(select(*claims_table.columns).limit(0)).all()
+    except DBAPIError:
+        connection.rollback()
+        return False
+    connection.rollback()
+    return True
 
 
 def _now(connection: Connection) -> ColumnElement[datetime]:
