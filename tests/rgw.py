@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +201,22 @@ class SwiftSide:
         self.client.put_object(container, name, os.urandom(size))
         self.created.append((container, name))
         return name
+
+    def put_many(self, names: Sequence[str], body: bytes = b"x", threads: int = 8) -> None:
+        """Many small objects at once, with one connection per thread (a swiftclient connection is
+        not safe to share between threads)."""
+        import swiftclient
+
+        storage_url, token = self.client.get_auth()
+        local = threading.local()
+
+        def put(name: str) -> None:
+            if not hasattr(local, "client"):
+                local.client = swiftclient.Connection(preauthurl=storage_url, preauthtoken=token, retries=2)
+            local.client.put_object(self.container, name, body)
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(put, names))
 
     def dlo(self, segments: int = 4, size: int = 4096, *, manifest: bool = True) -> str:
         """A large image as Glance writes it: ``<id>-00001``... then a zero-byte manifest (or none)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -91,8 +90,7 @@ def test_a_dlo_with_more_segments_than_a_listing_page(swift_world: GlanceWorld, 
         pytest.skip("one database is enough for the listing itself")
     name = str(uuid.uuid4())
     segments = [f"{name}-{index:05d}" for index in range(1, 1006)]
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda segment: swift.client.put_object(swift.container, segment, b"x"), segments))
+    swift.put_many(segments)
     swift.client.put_object(swift.container, name, b"", headers={"X-Object-Manifest": f"{swift.container}/{name}-"})
     rows(swift_world, name, swift.url(name))
     code, document, _ = scrub(swift_world)
