@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import glance_reference as reference  # noqa: E402
 import rados  # noqa: E402
 import rbd  # noqa: E402
+from erase_runs import Measurement, env_values  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
 from scrubctl.glance.writer import NewImage, NewLocation, create_image, delete_image  # noqa: E402
@@ -68,28 +69,9 @@ class Ceph:
     user: str
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """One erase of the whole set."""
-
-    images: int
-    seconds: float
-    work_seconds: float
-
-    @property
-    def rate(self) -> float:
-        """Images per second, whole run (process start-up included)."""
-        return self.images / self.seconds
-
-    @property
-    def work_rate(self) -> float:
-        """Images per second once connected and planned."""
-        return self.images / self.work_seconds
-
-
 def read_env(path: Path) -> Ceph:
     """Read ``KEY=value`` lines of scripts/ceph-start's env file."""
-    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    values = env_values(path)
     return Ceph(values["CEPH_CONF"], values["CEPH_FSID"], values["CEPH_POOL"], values["CEPH_USER"])
 
 

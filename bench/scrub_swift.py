@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import glance_reference as reference  # noqa: E402
 import swiftclient  # noqa: E402
+from erase_runs import Measurement, env_values  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
 from scrubctl.glance.writer import NewImage, NewLocation, create_image, delete_image  # noqa: E402
@@ -67,28 +68,9 @@ class Rgw:
     key: str
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """One erase of the whole set."""
-
-    objects: int
-    seconds: float
-    work_seconds: float
-
-    @property
-    def rate(self) -> float:
-        """Objects per second, whole run (process start-up included)."""
-        return self.objects / self.seconds
-
-    @property
-    def work_rate(self) -> float:
-        """Objects per second once authenticated and planned."""
-        return self.objects / self.work_seconds
-
-
 def read_env(path: Path) -> Rgw:
     """Read ``KEY=value`` lines of scripts/rgw-start's env file."""
-    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    values = env_values(path)
     return Rgw(values["RGW_SWIFT_AUTH_URL"], values["RGW_SWIFT_USER"], values["RGW_SWIFT_KEY"])
 
 

@@ -32,7 +32,7 @@ from scrubctl.broken.model import (
     FoundData,
 )
 from scrubctl.errors import BackendUnavailableError
-from scrubctl.glance.locations import LocationDecoder
+from scrubctl.glance.locations import Location, LocationDecoder
 from scrubctl.glance.schema import image_locations, images
 from scrubctl.orphans.rows import KeyMaker, named_image_id
 from scrubctl.orphans.scan import Listed
@@ -146,14 +146,7 @@ class BrokenFinder:
             return False
         if not any(key.startswith(prefix) for prefix in self.scopes):
             return False  # a store this scan did not list
-        location = self.decoder.decode(
-            location_id=row.location_id,
-            image_id=row.id,
-            value=row.value,
-            meta_data=row.meta_data,
-            status=row.location_status,
-            deleted_at=None,
-        )
+        location = self._location(row)
         scanned = self.stores.get(location.store_label or "")
         if scanned is None or location.url is None:
             return False
@@ -162,16 +155,20 @@ class BrokenFinder:
         except (LocationBlocked, LocationFailed, BackendUnavailableError):
             return False
 
-    def _view(self, row: Any) -> dict[str, Any]:
-        url, _encrypted, _problem = self.decoder.decrypt(row.value)
-        store_name = self.decoder.decode(
+    def _location(self, row: Any) -> Location:
+        """The row's location, decoded."""
+        return self.decoder.decode(
             location_id=row.location_id,
             image_id=row.id,
             value=row.value,
             meta_data=row.meta_data,
             status=row.location_status,
             deleted_at=None,
-        ).store_label
+        )
+
+    def _view(self, row: Any) -> dict[str, Any]:
+        url, _encrypted, _problem = self.decoder.decrypt(row.value)
+        store_name = self._location(row).store_label
         state = "live" if not row.location_deleted else row.location_status
         return {
             "id": row.location_id,
