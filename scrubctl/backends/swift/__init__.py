@@ -23,8 +23,8 @@ Erase, after a HEAD (a missing object is already gone):
 
 Every call is bounded by ``scrubctl_store_timeout`` (30 s) with no retries; a store found unreachable
 stays unreachable for the rest of the run. One authentication per store and credentials (renewed after
-30 minutes); each worker thread keeps its own HTTP connection (swiftclient connections are not
-thread-safe).
+30 minutes); each worker thread keeps its own kept-alive HTTP connection, on which the object calls
+are made straight through ``http.client`` (:mod:`scrubctl.backends.swift.objects`).
 """
 
 from scrubctl.backends.swift.deleter import BINDINGS_HINT, SwiftDeleter

@@ -3,9 +3,11 @@ the object the way its kind needs (plain, DLO, SLO, or the segments a lost manif
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -22,6 +24,7 @@ from scrubctl.backends.swift.auth import (
     location_credentials,
     reference_credentials,
 )
+from scrubctl.backends.swift.objects import ObjectClient, SwiftHttpError, tls_context
 from scrubctl.backends.swift.urls import SwiftUrl, parse_url
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
@@ -60,6 +63,7 @@ class SwiftDeleter:
         self._authenticating: dict[tuple[str, ...], threading.Lock] = {}
         self._references: dict[str, Credentials] = {}
         self._local = threading.local()
+        self._tls: ssl.SSLContext | None = None
         self._down: str | None = None
 
     # -- authentication and connections ---------------------------------------------------------
@@ -106,27 +110,29 @@ class SwiftDeleter:
             self._sessions[key] = (str(session[0]), str(session[1]), time.monotonic())
         return str(session[0]), str(session[1])
 
-    def _connection(self, storage_url: str, token: str) -> Any:
+    def _connection(self, storage_url: str, token: str) -> ObjectClient:
         """A connection of this thread to one storage URL (HTTP connections are not shared by threads)."""
-        connections: dict[tuple[str, str], Any] = self._local.__dict__.setdefault("connections", {})
+        connections: dict[tuple[str, str], ObjectClient] = self._local.__dict__.setdefault("connections", {})
         connection = connections.get((storage_url, token))
         if connection is None:
             for stale in [key for key in connections if key[0] == storage_url]:  # a token renewed
                 connections.pop(stale).close()
-            client: Any = self._client
-            connection = client.Connection(
-                preauthurl=storage_url,
-                preauthtoken=token,
-                retries=0,
-                timeout=self.timeout,
-                insecure=self.insecure,
-                cacert=self.cacert,
-            )
+            connection = ObjectClient(storage_url, token, timeout=self.timeout, tls=self._tls_context())
             connections[(storage_url, token)] = connection
         return connection
 
-    def _locate(self, url: str) -> tuple[SwiftUrl, Any, str]:
-        """Parse, check the container is this store's, authenticate; ``(location, connection, storage URL)``."""
+    def _tls_context(self) -> ssl.SSLContext:
+        """One TLS context for the run (reading the CA file once)."""
+        with self._lock:
+            if self._tls is None:
+                try:
+                    self._tls = tls_context(insecure=self.insecure, cacert=self.cacert)
+                except (OSError, ssl.SSLError) as error:
+                    raise LocationBlocked(f"swift_store_cacert {self.cacert} cannot be used: {error}") from None
+            return self._tls
+
+    def _locate(self, url: str) -> tuple[SwiftUrl, ObjectClient]:
+        """Parse, check the container is this store's, authenticate; ``(location, connection)``."""
         if self._client is None:
             raise LocationBlocked(BINDINGS_HINT)
         location = parse_url(url)
@@ -143,7 +149,7 @@ class SwiftDeleter:
         storage_url, token = self._authenticate(self._credentials(location))
         if location.multi_tenant:
             storage_url = location.http_address()
-        return location, self._connection(storage_url, token), storage_url
+        return location, self._connection(storage_url, token)
 
     def _credentials(self, location: SwiftUrl) -> Credentials:
         """The location's credentials; those of a reference are read once per run."""
@@ -163,11 +169,18 @@ class SwiftDeleter:
 
     @contextmanager
     def _native(self, doing: str) -> Iterator[None]:
-        """Map swiftclient's and requests' errors onto our vocabulary; unreachable is down for the run."""
+        """Map the errors of the object calls, swiftclient's and requests' onto our vocabulary;
+        unreachable is down for the run."""
         client: Any = self._client
         requests: Any = self._requests
         try:
             yield
+        except SwiftHttpError as error:
+            if error.status in (401, 403):
+                raise LocationBlocked(
+                    self.mask(f"{doing}: Swift refused the credentials (HTTP {error.status})")
+                ) from None
+            raise LocationFailed(self.mask(f"{doing} failed: {error}")) from None
         except client.ClientException as error:
             status = error.http_status
             if status in (401, 403):
@@ -177,7 +190,7 @@ class SwiftDeleter:
             raise LocationFailed(
                 self.mask(f"{doing} failed: HTTP {status} {error.http_reason or ''}".strip())
             ) from None
-        except (requests.exceptions.RequestException, OSError) as error:
+        except (requests.exceptions.RequestException, OSError, http.client.HTTPException) as error:
             if isinstance(error, requests.exceptions.HTTPError) and error.response is not None:
                 raise LocationFailed(self.mask(f"{doing} failed: HTTP {error.response.status_code}")) from None
             self._mark_down(doing, error)
@@ -191,31 +204,27 @@ class SwiftDeleter:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _head(self, connection: Any, location: SwiftUrl) -> dict[str, str] | None:
+    def _head(self, connection: ObjectClient, location: SwiftUrl) -> dict[str, str] | None:
         """The object's headers, or ``None`` when it is gone."""
-        client: Any = self._client
         with self._native(f"reading Swift object {location.name}"):
             try:
-                return dict(connection.head_object(location.container, location.obj))
-            except client.ClientException as error:
-                if error.http_status == 404:
+                return connection.head_object(location.container, location.obj)
+            except SwiftHttpError as error:
+                if error.status == 404:
                     return None
                 raise
 
-    def _listing(self, connection: Any, container: str, prefix: str) -> list[dict[str, Any]]:
+    def _listing(self, connection: ObjectClient, container: str, prefix: str) -> list[dict[str, Any]]:
         """Every object of ``container`` whose name starts with ``prefix``: pages are requested with
         a marker until one comes back empty (a short page is not the end: RGW caps ``limit``)."""
-        client: Any = self._client
         found: list[dict[str, Any]] = []
         marker = ""
         with self._native(f"listing {container}/{prefix}*"):
             while True:
                 try:
-                    _headers, page = connection.get_container(
-                        container, prefix=prefix, marker=marker, limit=LISTING_PAGE
-                    )
-                except client.ClientException as error:
-                    if error.http_status == 404:
+                    page = connection.list_objects(container, prefix=prefix, marker=marker, limit=LISTING_PAGE)
+                except SwiftHttpError as error:
+                    if error.status == 404:
                         return found
                     raise
                 if not page:
@@ -223,7 +232,7 @@ class SwiftDeleter:
                 found.extend(page)
                 marker = str(page[-1]["name"])
 
-    def _leftovers(self, connection: Any, location: SwiftUrl) -> list[dict[str, Any]]:
+    def _leftovers(self, connection: ObjectClient, location: SwiftUrl) -> list[dict[str, Any]]:
         """Segments Glance wrote for this object (``<object>-00001``...) that outlived their manifest."""
         numbered = re.compile(re.escape(location.obj) + r"-\d+\Z")
         items = self._listing(connection, location.container, f"{location.obj}-")
@@ -231,41 +240,31 @@ class SwiftDeleter:
 
     # -- erasing ------------------------------------------------------------------------------
 
-    def _delete(self, connection: Any, container: str, name: str) -> bool:
+    def _delete(self, connection: ObjectClient, container: str, name: str) -> bool:
         """DELETE one object; ``False`` when it was already gone."""
-        client: Any = self._client
         with self._native(f"deleting Swift object {container}/{name}"):
             try:
                 connection.delete_object(container, name)
-            except client.ClientException as error:
-                if error.http_status == 404:
+            except SwiftHttpError as error:
+                if error.status == 404:
                     return False
                 raise
         return True
 
-    def _delete_segments(self, connection: Any, container: str, segments: list[dict[str, Any]]) -> int:
+    def _delete_segments(self, connection: ObjectClient, container: str, segments: list[dict[str, Any]]) -> int:
         """Delete every segment; the first failure stops here (the manifest stays for a retry)."""
         for segment in segments:
             self._delete(connection, container, str(segment["name"]))
         return sum(int(segment.get("bytes", 0)) for segment in segments)
 
-    def _delete_slo(self, connection: Any, storage_url: str, location: SwiftUrl) -> int:
+    def _delete_slo(self, connection: ObjectClient, location: SwiftUrl) -> int:
         """``DELETE ?multipart-manifest=delete`` and read the bulk-delete body: errors are in the body
         (the status is 200 even when nothing was deleted)."""
-        client: Any = self._client
-        path = f"{quote(location.container)}/{quote(location.obj)}"
+        path = f"/{quote(location.container)}/{quote(location.obj)}"
         doing = f"deleting Swift SLO {location.name} and its segments"
         with self._native(doing):
-            parsed, http = client.http_connection(
-                storage_url, timeout=self.timeout, insecure=self.insecure, cacert=self.cacert
-            )
-            try:
-                headers = {"X-Auth-Token": connection.token, "Accept": "application/json"}
-                http.request("DELETE", f"{parsed.path.rstrip('/')}/{path}?multipart-manifest=delete", "", headers)
-                response = http.getresponse()
-                body = response.read()
-            finally:
-                http.close()
+            response = connection.call("DELETE", path, {"multipart-manifest": "delete"}, {"Accept": "application/json"})
+        body = response.body
         if response.status == 404:
             return 0
         if response.status in (401, 403):
@@ -284,7 +283,7 @@ class SwiftDeleter:
     def erase(self, url: str, *, dry_run: bool) -> EraseResult:
         """HEAD, then erase by kind: SLO through its manifest delete, DLO segments (all of them)
         before the manifest, a plain object; a lost manifest's segments are erased too."""
-        location, connection, storage_url = self._locate(url)
+        location, connection = self._locate(url)
         headers = self._head(connection, location)
         if headers is None:
             leftovers = self._leftovers(connection, location)
@@ -300,7 +299,7 @@ class SwiftDeleter:
         if _truthy(headers.get("x-static-large-object")):
             if dry_run:
                 return EraseResult(EraseOutcome.WOULD_ERASE, f"would delete Swift SLO {location.name}", size)
-            deleted = self._delete_slo(connection, storage_url, location)
+            deleted = self._delete_slo(connection, location)
             return EraseResult(EraseOutcome.ERASED, f"deleted Swift SLO {location.name} ({deleted} objects)", size)
         manifest = headers.get("x-object-manifest")
         if manifest:
@@ -325,7 +324,7 @@ class SwiftDeleter:
 
     def exists(self, url: str) -> bool:
         """Whether the object (or the manifest of a large one) answers a HEAD."""
-        location, connection, _storage_url = self._locate(url)
+        location, connection = self._locate(url)
         return self._head(connection, location) is not None
 
     def blockers(self, url: str) -> list[str]:
@@ -334,7 +333,7 @@ class SwiftDeleter:
         if self._client is None:
             raise LocationBlocked(BINDINGS_HINT)
         try:
-            location, connection, _storage_url = self._locate(url)
+            location, connection = self._locate(url)
             self._head(connection, location)
         except (LocationBlocked, LocationFailed) as problem:
             return [str(problem)]
@@ -348,17 +347,16 @@ class SwiftDeleter:
         if reference is None:
             logger.info("store %s: no default_swift_reference; locations carry their credentials", self.store.label)
             return []
-        client: Any = self._client
         try:
             credentials = reference_credentials(self.store, reference)
             storage_url, token = self._authenticate(credentials)
             with self._native(f"reading container {self.container}"):
                 try:
                     self._connection(storage_url, token).head_container(self.container)
-                except client.ClientException as error:
-                    if error.http_status == 404 and not _truthy(self.store.get("swift_store_multi_tenant")):
+                except SwiftHttpError as error:
+                    if error.status == 404 and not _truthy(self.store.get("swift_store_multi_tenant")):
                         return [f"container {self.container} of store {self.store.label} does not exist"]
-                    if error.http_status != 404:
+                    if error.status != 404:
                         raise
         except (BackendUnavailableError, LocationBlocked, LocationFailed) as problem:
             return [self.mask(str(problem))]
@@ -369,7 +367,7 @@ class SwiftDeleter:
         for connection in self._local.__dict__.get("connections", {}).values():
             try:
                 connection.close()
-            except Exception:  # closing must reach every connection
+            except OSError:  # closing must reach every connection
                 logger.debug("closing a Swift connection failed", exc_info=True)
         self._local.__dict__.pop("connections", None)
         with self._lock:
