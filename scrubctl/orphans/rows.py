@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -24,6 +25,7 @@ from scrubctl.orphans.location_rows import LocationRows
 from scrubctl.settings.config import Settings, StoreConfig
 
 CHUNK = 1000
+PARALLEL_LOOKUPS = 200  # images per reader at least, when a scan looks up statuses on several connections
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -236,11 +238,31 @@ def images_not_deleted(connection: Connection, image_ids: Iterable[str]) -> set[
     return found
 
 
-def image_statuses(connection: Connection, image_ids: Iterable[str]) -> dict[str, str]:
-    """The status of each image that has a row, in chunks of primary-key lookups."""
+def image_statuses(connection: Connection, image_ids: Iterable[str], *, readers: int = 1) -> dict[str, str]:
+    """The status of each image that has a row, in chunks of primary-key lookups: on ``connection``
+    (inside its transaction), or, with ``readers`` > 1 on MySQL, spread over that many connections
+    of its own at once (a scan's lookups, whose pages the scan has pushed out of the server's cache:
+    their waits overlap)."""
     wanted = sorted(set(image_ids))
+    parts = min(readers, -(-len(wanted) // PARALLEL_LOOKUPS)) if connection.dialect.name == "mysql" else 1
+    if parts <= 1:
+        return _statuses(connection, wanted)
+    engine = connection.engine
+
+    def read(part: list[str]) -> dict[str, str]:
+        with engine.connect() as reader:
+            return _statuses(reader, part)
+
+    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="orphans-statuses") as pool:
+        found: dict[str, str] = {}
+        for statuses in pool.map(read, [wanted[index::parts] for index in range(parts)]):
+            found.update(statuses)
+    return found
+
+
+def _statuses(connection: Connection, image_ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for chunk in _chunks(wanted):
+    for chunk in _chunks(image_ids):
         found.update(connection.execute(select(images.c.id, images.c.status).where(images.c.id.in_(chunk))).all())
     return found
 

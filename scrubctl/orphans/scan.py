@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from scrubctl.backends.base import LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import STAGING, TRASH, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
-from scrubctl.orphans.location_rows import LocationRows
+from scrubctl.orphans.location_rows import READERS, LocationRows
 from scrubctl.orphans.model import (
     DELETED_ROWS_ONLY,
     IN_FLIGHT,
@@ -84,7 +84,7 @@ def find_orphans(
     result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
-    statuses = image_statuses(connection, [image_id for image_id in named if image_id])
+    statuses = image_statuses(connection, [image_id for image_id in named if image_id], readers=READERS)
     for key, (scanned, piece) in candidates:
         orphan = _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
         if orphan is not None:
