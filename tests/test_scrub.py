@@ -457,3 +457,44 @@ def test_data_already_gone_is_the_reason(world: GlanceWorld) -> None:
         assert f"location {archive_location} already gone" in lines[partly]
         assert lines[whole].rstrip().endswith(" -")
     assert {world.status(image) for image in expected} == {"deleted"}
+
+
+def test_an_images_plan_is_freed_once_its_batch_is_recorded(world: GlanceWorld) -> None:
+    """A run holds the plan of the batches in flight, not of every image (its memory stays flat as
+    the number of images grows): when the last image finishes, the plans of the earlier batches are
+    gone, and the files and rows are done all the same."""
+    import gc
+
+    from scrubctl.app import Application
+    from scrubctl.backends import DeleterPool
+    from scrubctl.engine.model import ImageResult, PlannedImage, RunOptions
+    from scrubctl.engine.planner import ScrubSelection, build_plan
+    from scrubctl.engine.runner import ScrubRunner
+
+    images = [world.image(size=64) for _ in range(240)]
+    alive: list[int] = []
+
+    class Counting:
+        def image_started(self, image: PlannedImage) -> None:
+            """Ignore."""
+
+        def location_started(self, image: PlannedImage, location: object) -> None:
+            """Ignore."""
+
+        def image_finished(self, result: ImageResult) -> None:
+            gc.collect()
+            alive.append(sum(1 for item in gc.get_objects() if isinstance(item, PlannedImage)))
+
+    app = Application(config_files=(world.config_file,))
+    with app.database().connect() as connection:
+        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+    assert len(plan.images) == 240
+    runner = ScrubRunner(app.database(), DeleterPool(app.registry), observer=Counting())
+    report = runner.run(plan, RunOptions(dry_run=False, concurrency=2, batch_size=40))
+    app.close()
+    assert report.summary.scrubbed == 240
+    assert plan.images == ()
+    assert alive[0] == 240  # the first result: every batch is still to do or in flight
+    assert alive[-1] <= 2 * 40  # the last: only the batches of the two lanes are left
+    assert {world.status(image) for image in images} == {"deleted"}
+    assert not any(world.data_file(image).exists() for image in images)

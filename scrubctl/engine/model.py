@@ -55,12 +55,19 @@ class PlannedImage:
         return reasons + [f"location {item.location.id}: {item.blocked}" for item in self.locations if item.blocked]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Plan:
     """What a run will do: the images in order, and what is known to block each."""
 
     images: tuple[PlannedImage, ...]
     missing: tuple[tuple[str, str], ...] = ()
+
+    def hand_over(self) -> tuple[PlannedImage, ...]:
+        """The images, for the run that applies the plan, which keeps them no longer than their
+        batch: the plan itself is left empty, so that an image's plan is freed once its result is
+        recorded (a run's peak memory is then its plan's or its results', not both)."""
+        images, self.images = self.images, ()
+        return images
 
     @property
     def bytes_to_erase(self) -> int:

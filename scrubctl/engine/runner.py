@@ -104,19 +104,17 @@ class ScrubRunner:
         self._down_stores: dict[str, str] = {}
 
     def run(self, plan: Plan, options: RunOptions) -> Report:
-        """Apply ``plan``; return the report (the database is changed unless ``options.dry_run``)."""
+        """Apply ``plan``, which is handed over (:meth:`Plan.hand_over`: it is empty afterwards);
+        return the report (the database is changed unless ``options.dry_run``)."""
         started = time.monotonic()
         report = Report(Summary(dry_run=options.dry_run, started_at=iso_utc(utc_now()) or ""))
-        report.summary.selected = len(plan.images) + len(plan.missing)
         for image_id, reason in plan.missing:
             self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
-        batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
-        cut = cut_into_batches(rotated(plan.images, options), options)
-        for batch in cut:
-            batches.put(batch)
-        lanes = max(1, min(lanes_for(options), len(cut)))
-        erasers = max(1, min(options.concurrency, len(plan.images) or 1))
-        if not options.dry_run and plan.images:
+        batches, count, order = _queued(plan.hand_over(), options)
+        report.summary.selected = count + len(plan.missing)
+        lanes = max(1, min(lanes_for(options), batches.qsize()))
+        erasers = max(1, min(options.concurrency, count or 1))
+        if not options.dry_run and count:
             self._claims = ClaimSession(self.database.engine, purpose="scrub", timeout_seconds=self.claim_timeout)
             self._claims.start()
         try:
@@ -133,7 +131,6 @@ class ScrubRunner:
             if self._claims is not None:
                 self._claims.close()
                 self._claims = None
-        order = {image.id: index for index, image in enumerate(plan.images)}
         report.images.sort(key=lambda result: order.get(result.id, -1))
         while not batches.empty():
             report.summary.not_started += len(batches.get())
@@ -393,6 +390,18 @@ class ScrubRunner:
                 work.failed.append("image row changed during the run; not marked deleted")
             results.append(_result(work, dry_run))
         return results
+
+
+def _queued(
+    images: tuple[PlannedImage, ...], options: RunOptions
+) -> tuple[queue.SimpleQueue[list[PlannedImage]], int, dict[str, int]]:
+    """The batches to take, how many images they hold, and each image's place in the plan (results
+    are reported in plan order). Only the queue holds the images afterwards: each batch is freed
+    once it is done."""
+    batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
+    for batch in cut_into_batches(rotated(images, options), options):
+        batches.put(batch)
+    return batches, len(images), {image.id: index for index, image in enumerate(images)}
 
 
 def _result(work: _ImageWork, dry_run: bool) -> ImageResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -151,7 +152,7 @@ def url_scheme(url: str) -> str | None:
     """Return the lower-cased scheme of a URL, or ``None``."""
     plain = _PLAIN_URL.match(url)
     if plain is not None:  # the common case, exactly what urlsplit says, much faster
-        return plain.group(1)
+        return sys.intern(plain.group(1))
     try:
         scheme = urlsplit(url).scheme
     except ValueError:
