@@ -4,7 +4,8 @@ Creates N due pending_delete images (real 4 KiB files, rows as Glance 33.0.0 wri
 then runs ``scrubctl scrub --yes -f json`` on 1, 2 and 3 nodes at the same time (one process per
 node, as one timer per controller would), and once on the single MariaDB server for comparison. Every
 run is checked: each image scrubbed exactly once across the processes, every row deleted, every file
-gone, no claim left. Prints images/s for each; never fails on timing.
+gone, no claim left. Prints images/s for each, the CPU the scrubctl processes and the database
+servers used, and how busy that kept the machine's cores; never fails on timing.
 
     scripts/galera-start .run/galera
     .venv/bin/python bench/scrub_galera.py [--images 6000] [--concurrency 4] [--env .run/galera/env]
@@ -43,11 +44,41 @@ class Measurement:
     seconds: float
     scrubbed_by_process: tuple[int, ...]
     cpu_seconds: float  # user + system time of every scrubctl process together
+    server_cpu_seconds: float  # user + system time of the database servers (every node) meanwhile
 
     @property
     def rate(self) -> float:
         """Images per second, from the first process started to the last one finished."""
         return self.images / self.seconds
+
+    @property
+    def machine_busy(self) -> float:
+        """The share of the machine's cores the scrubctl processes and the servers kept busy."""
+        return (self.cpu_seconds + self.server_cpu_seconds) / (self.seconds * (os.cpu_count() or 1))
+
+
+SINGLE_SERVER_PID_FILE = Path(os.environ.get("SCRUBCTL_BENCH_MARIADB_PID_FILE", "/run/mysqld/mysqld.pid"))
+
+
+def server_pids(env_file: Path, single: bool) -> list[int]:
+    """The database servers' processes: the single server's, or every Galera node's."""
+    if single:
+        files = [SINGLE_SERVER_PID_FILE]
+    else:
+        values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        nodes = range(1, int(values.get("GALERA_NODES", "3")) + 1)
+        files = [Path(values[f"GALERA_NODE{node}_PID_FILE"]) for node in nodes]
+    return [int(path.read_text().split()[0]) for path in files if path.exists()]
+
+
+def cpu_of(pids: list[int]) -> float:
+    """User + system seconds the processes have used so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def node_urls(env_file: Path) -> list[str]:
@@ -66,10 +97,13 @@ def write_config(workdir: Path, name: str, url: str, datadir: Path) -> Path:
     return path
 
 
-def run_together(label: str, configs: list[Path], concurrency: int, count: int, workdir: Path) -> Measurement:
+def run_together(
+    label: str, configs: list[Path], concurrency: int, count: int, workdir: Path, servers: list[int]
+) -> Measurement:
     """Start one scrub per configuration at once; wait for all; check that each image went once."""
     outputs = [workdir / f"{label.replace(' ', '-')}-{index}.json" for index in range(len(configs))]
     command = [str(SCRUBCTL), "-q", "scrub", "--yes", "-f", "json", "--concurrency", str(concurrency)]
+    server_cpu = cpu_of(servers)
     started = time.monotonic()
     processes = []
     for config, output in zip(configs, outputs, strict=True):
@@ -84,6 +118,7 @@ def run_together(label: str, configs: list[Path], concurrency: int, count: int, 
             stderr = process.stderr.read().decode() if process.stderr else ""
             raise SystemExit(f"{label}: scrubctl exited {status}: {stderr.strip()[-2000:]}")
     seconds = time.monotonic() - started
+    server_cpu = cpu_of(servers) - server_cpu
     counts = []
     seen: set[str] = set()
     for output in outputs:
@@ -97,7 +132,7 @@ def run_together(label: str, configs: list[Path], concurrency: int, count: int, 
         counts.append(len(ids))
     if len(seen) != count:
         raise SystemExit(f"{label}: {len(seen)} of {count} images scrubbed")
-    return Measurement(label, count, seconds, tuple(counts), cpu)
+    return Measurement(label, count, seconds, tuple(counts), cpu, server_cpu)
 
 
 def claims_left(url: str) -> int:
@@ -115,7 +150,9 @@ def claims_left(url: str) -> int:
         connection.close()
 
 
-def one_setting(label: str, server_urls: list[str], count: int, concurrency: int, workdir: Path) -> Measurement:
+def one_setting(
+    label: str, server_urls: list[str], count: int, concurrency: int, workdir: Path, servers: list[int]
+) -> Measurement:
     """Fresh data on the first server, one process per server, checked afterwards."""
     datadir = workdir / "images"
     if datadir.exists():
@@ -128,7 +165,7 @@ def one_setting(label: str, server_urls: list[str], count: int, concurrency: int
         for index, server in enumerate(server_urls)
     ]
     time.sleep(1)  # let the other nodes apply the seeding before the clock starts
-    measurement = run_together(label, configs, concurrency, count, workdir)
+    measurement = run_together(label, configs, concurrency, count, workdir, servers)
     problems = reference.verify_scrubbed(url, datadir, ids)
     if problems:
         raise SystemExit(f"{label}: work left undone: {problems[:5]}")
@@ -160,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for _round in range(args.rounds):
             for label, servers in settings:
+                pids = server_pids(args.env, single=servers == [SINGLE_SERVER_URL])
                 results.setdefault(label, []).append(
-                    one_setting(label, servers, args.images, args.concurrency, workdir)
+                    one_setting(label, servers, args.images, args.concurrency, workdir, pids)
                 )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -170,13 +208,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores, Python {platform.python_version()}, median of {args.rounds} round(s)"
     )
     print()
-    print("| setting | images/s | scrubbed by each process | scrubctl CPU | ratio to Galera, 1 process |")
-    print("|---|---:|---|---:|---:|")
+    print(
+        "| setting | images/s | scrubbed by each process | scrubctl CPU | database servers' CPU | cores busy "
+        "| ratio to Galera, 1 process |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|")
     medians = {label: sorted(runs, key=lambda run: run.rate)[len(runs) // 2] for label, runs in results.items()}
     base = medians["Galera, 1 process (node 1)"].rate
     for label, run in medians.items():
         split = " + ".join(map(str, run.scrubbed_by_process))
-        print(f"| {label} | {run.rate:.0f} | {split} | {run.cpu_seconds:.1f} s | {run.rate / base:.2f} |")
+        print(
+            f"| {label} | {run.rate:.0f} | {split} | {run.cpu_seconds:.1f} s | {run.server_cpu_seconds:.1f} s "
+            f"| {run.machine_busy:.0%} | {run.rate / base:.2f} |"
+        )
     return 0
 
 
