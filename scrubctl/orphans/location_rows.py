@@ -26,7 +26,9 @@ from scrubctl.glance.schema import DELETED, image_locations
 
 RANGE_IDS = 25_000  # primary keys per aggregated range (each query costs the server ~2 ms to start)
 READERS = 3  # connections reading ranges at once (the server aggregates while Python splits)
-BUFFERED_CHUNKS = 4  # chunks read ahead (~10 MB each at most) while the stores are being listed
+# Ranges read ahead while the stores are being listed and the rows looked at: kept as the server's
+# strings (~2 MB a range of Glance-shaped rows), split only when taken.
+BUFFERED_CHUNKS = 16
 STREAM_ROWS = 5000
 # group_concat_max_len for the readers' sessions: a quarter of the largest packet the server sends
 # (a range's row holds two strings), at most this; a longer string is cut, and its range is then read
@@ -40,6 +42,20 @@ _RANGE = text(
     " GROUP_CONCAT(CASE WHEN status = 'deleted' THEN CONCAT(image_id, '\\t', value) END SEPARATOR '\\n')"
     " FROM image_locations WHERE id >= :low AND id < :high"
 )
+
+
+@dataclass(frozen=True)
+class _Aggregated:
+    """A range as the server aggregated it, its strings checked against its counts, not yet split."""
+
+    live_text: str
+    deleted_text: str
+
+    def split(self) -> RowChunk:
+        return RowChunk(
+            live=self.live_text.split("\n") if self.live_text else [],
+            deleted=self.deleted_text.split("\n") if self.deleted_text else [],
+        )
 
 
 @dataclass
@@ -78,7 +94,7 @@ class LocationRows:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._chunks: queue.Queue[RowChunk | BaseException | None] = queue.Queue(maxsize=BUFFERED_CHUNKS)
+        self._chunks: queue.Queue[RowChunk | _Aggregated | BaseException | None] = queue.Queue(maxsize=BUFFERED_CHUNKS)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._ranges: Iterator[int] = iter(())
@@ -114,6 +130,8 @@ class LocationRows:
                 finished += 1
             elif isinstance(item, BaseException):
                 raise item
+            elif isinstance(item, _Aggregated):
+                yield item.split()  # split here, so that what waits in the queue stays compact
             else:
                 yield item
 
@@ -147,7 +165,7 @@ class LocationRows:
         finally:
             self._put(None)
 
-    def _put(self, item: RowChunk | BaseException | None) -> None:
+    def _put(self, item: RowChunk | _Aggregated | BaseException | None) -> None:
         while not self._stop.is_set():
             try:
                 self._chunks.put(item, timeout=0.1)
@@ -156,14 +174,14 @@ class LocationRows:
                 continue
 
 
-def _read_range(reader: Connection, low: int, high: int) -> Iterator[RowChunk]:
+def _read_range(reader: Connection, low: int, high: int) -> Iterator[RowChunk | _Aggregated]:
     """One range, aggregated; read row by row instead when the strings do not split as counted (a
     value holding a newline or a tab, a string cut at ``group_concat_max_len``)."""
     rows, deleted, live_text, deleted_text = reader.execute(_RANGE, {"low": low, "high": high}).one()
     rows, deleted = int(rows), int(deleted)
-    live = live_text.split("\n") if live_text else []
-    dead = deleted_text.split("\n") if deleted_text else []
-    if len(live) != rows - deleted or len(dead) != deleted or (deleted and deleted_text.count("\t") != deleted):
+    live = live_text.count("\n") + 1 if live_text else 0
+    dead = deleted_text.count("\n") + 1 if deleted_text else 0
+    if live != rows - deleted or dead != deleted or (deleted and deleted_text.count("\t") != deleted):
         yield from _streamed(reader, (low, high))
     elif rows:
-        yield RowChunk(live=live, deleted=dead)
+        yield _Aggregated(live_text or "", deleted_text or "")
