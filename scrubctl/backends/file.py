@@ -167,11 +167,12 @@ class FileDeleter:
             except OSError as error:
                 raise BackendUnavailableError(f"cannot list {directory} of store {self.store.label}: {error}") from None
             url_prefix, key_prefix = "file://" + os.path.join(str(directory), ""), f"file:{real}/"
+            area = self.area
             with entries:
                 for entry in entries:
                     if entry.is_file(follow_symlinks=False):
                         name = entry.name
-                        yield StoredPiece(url=url_prefix + name, key=key_prefix + name, name=name, area=self.area)
+                        yield StoredPiece(url_prefix + name, key_prefix + name, name, area)
 
     def examine(self, piece: StoredPiece) -> Examined:
         """Size and modification time of one file, and what forbids erasing it."""

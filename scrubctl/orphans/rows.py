@@ -9,7 +9,7 @@ row that is not ``deleted``, ``pending_delete`` or ``killed`` protects data name
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -88,13 +88,20 @@ class KeyMaker:
 
 
 def row_use(
-    connection: Connection, keys: KeyMaker, wanted: Collection[str], names: Collection[str], rows: LocationRows
+    connection: Connection,
+    keys: KeyMaker,
+    wanted: Collection[str],
+    names: Collection[str],
+    rows: LocationRows,
+    listed_urls: Mapping[str, str] | None = None,
 ) -> RowUse:
     """Take every location row once from ``rows`` (:mod:`~scrubctl.orphans.location_rows`) and tell
     which of ``wanted`` keys rows need.
 
     ``names`` holds the name of every listed piece (a file name, an RBD image name): a plaintext row
     whose URL ends in none of them cannot point at listed data and is passed over without parsing.
+    ``listed_urls`` maps the URL Glance would write for a listed ``file://`` piece to its key: a row
+    holding exactly that URL (the usual case) needs that piece, without being parsed.
     Only the URL and, for rows marked deleted, the image id are read; the few short ``rbd://<name>``
     rows that do name a listed image are read again with their ``meta_data`` (their pool is their
     store's).
@@ -117,8 +124,17 @@ def row_use(
         else:
             live = [value for value in live if value.rpartition("/")[2] in names or value[:8] != "file:///"]
             dead = [line for line in dead if line.rpartition("/")[2] in names or "\tfile:///" not in line]
-        for value in live:
-            _look_at(use, keys, wanted, names, short, value, None)
+        needed, known = use.needed, listed_urls or {}
+        for value in live:  # what _look_at does, its common cases (plaintext file:// rows) inline
+            listed_key = known.get(value)
+            if listed_key is not None:
+                needed.add(listed_key)
+            elif value[:8] != "file:///":
+                _look_at(use, keys, wanted, names, short, value, None)
+            elif value.rpartition("/")[2] in names:
+                plain_key = file_key(value[7:])
+                if plain_key in wanted:
+                    needed.add(plain_key)
         for line in dead:
             image_id, _tab, value = line.partition("\t")
             _look_at(use, keys, wanted, names, short, value, image_id)

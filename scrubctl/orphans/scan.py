@@ -80,7 +80,13 @@ def find_orphans(
     with LocationRows(connection) as rows:  # the database reads while the stores are listed
         listed, scans = list_stores(stores)
         names = {piece.name for entries in listed.values() for _scanned, piece in entries}
-        use = row_use(connection, keys, listed, names, rows)
+        urls = {
+            piece.url: key
+            for key, entries in listed.items()
+            for _scanned, piece in entries
+            if piece.url[:8] == "file:///"
+        }
+        use = row_use(connection, keys, listed, names, rows, urls)
     result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
