@@ -9,8 +9,8 @@ about 0.5 ms of CPU, through ``http.client`` about 0.15 ms (measured against Cep
 One :class:`ObjectClient` per thread and storage URL, keeping its connection alive between calls.
 Every call is bounded by the store's timeout. A kept-alive connection that the server has closed is
 opened again once for the same call (what urllib3 does too): a DELETE repeated that way answers 404
-and counts as already gone. HTTP proxies from the environment are not used: the storage URL is
-reached directly, as the object store's own clients on the controller reach it.
+and counts as already gone. The ``http_proxy``/``https_proxy`` environment is not used for these
+calls (swiftclient's requests would use it): the storage URL is reached directly.
 """
 
 from __future__ import annotations
