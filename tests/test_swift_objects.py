@@ -4,6 +4,7 @@ after authentication) and against a small real HTTP server that closes kept-aliv
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -138,3 +139,118 @@ def test_a_connection_refused_on_a_new_connection_is_not_retried() -> None:
     client = ObjectClient(f"http://127.0.0.1:{port}/v1/AUTH_test", "token", timeout=5, tls=None)
     with pytest.raises(ConnectionRefusedError):
         client.head_object("glance", "x")
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself, and its key (PEM files in ``directory``)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scrubctl test store")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "store.pem", directory / "store.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@contextmanager
+def tls_store(directory: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate that answers every call with
+    404 (an object store where nothing is left); yields its address and the certificate."""
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Gone(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _gone(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_GET = do_DELETE = _gone
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+    cert_path, key_path = self_signed(directory)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gone)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", cert_path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tls_is_verified_against_the_configured_ca_or_skipped_only_when_insecure(tmp_path: Path) -> None:
+    import ssl
+
+    from scrubctl.backends.swift.objects import tls_context
+
+    with tls_store(tmp_path) as (address, certificate):
+        url = f"https://{address}/v1/AUTH_test"
+        untrusted = ObjectClient(url, "token", timeout=5, tls=tls_context(insecure=False, cacert=None))
+        with pytest.raises(ssl.SSLCertVerificationError):
+            untrusted.head_object("glance", "x")
+        for context in (tls_context(insecure=False, cacert=str(certificate)), tls_context(insecure=True, cacert=None)):
+            client = ObjectClient(url, "token", timeout=5, tls=context)
+            with pytest.raises(SwiftHttpError) as gone:
+                client.head_object("glance", "x")
+            assert gone.value.status == 404
+            client.close()
+
+
+@pytest.mark.ceph
+def test_an_untrusted_store_certificate_is_exit_3_in_one_line_and_the_ca_option_fixes_it(
+    world: GlanceWorld, swift: SwiftSide, rgw: RgwEnv, tmp_path: Path
+) -> None:
+    """Authentication on the gateway works; the storage URL is an HTTPS server whose certificate no
+    system CA signed: nothing is erased or recorded, one clear line; with ``swift_store_cacert``
+    naming it, the run goes through (the store has nothing left: already gone, recorded)."""
+    image = str(uuid.uuid4())
+    world.object_stores = {"objects": "swift"}
+    world.scrub_time = 3600
+    world.image(image_id=image, urls=[swift.url(image)], stores=["objects"], write_files=False)
+    with tls_store(tmp_path) as (address, certificate):
+        section = swift_store_section(rgw, "objects", tmp_path, timeout=2) + (
+            f"swift_store_endpoint = https://{address}/swift/v1\n"
+        )
+        world.extra_config = section
+        refused = world.cli("scrub", "--yes", "-f", "json")
+        assert refused.exit_code == 3, refused.stdout + refused.stderr
+        document = json.loads(refused.stdout)
+        assert "TLS failed" in document["images"][0]["reason"]
+        assert "swift_store_cacert" in document["images"][0]["reason"]
+        assert world.status(image) == "pending_delete"
+        world.extra_config = section + f"swift_store_cacert = {certificate}\n"
+        trusted = world.cli("scrub", "--yes", "-f", "json")
+    assert trusted.exit_code == 0, trusted.stdout + trusted.stderr
+    assert json.loads(trusted.stdout)["images"][0]["result"] == "scrubbed"
+    assert world.status(image) == "deleted"
+    assert rgw.swift_key not in refused.stdout + refused.stderr + trusted.stdout + trusted.stderr

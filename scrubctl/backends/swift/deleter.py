@@ -196,10 +196,18 @@ class SwiftDeleter:
             self._mark_down(doing, error)
 
     def _mark_down(self, doing: str, error: BaseException) -> None:
-        self._down = self.mask(
-            f"Swift store {self.store.label}: {doing}: no answer within {self.timeout:g} s "
-            f"or connection refused ({type(error).__name__})"
-        )
+        requests: Any = self._requests
+        if isinstance(error, (ssl.SSLError, requests.exceptions.SSLError)):
+            why = getattr(error, "verify_message", None) or type(error).__name__
+            self._down = self.mask(
+                f"Swift store {self.store.label}: {doing}: TLS failed ({why}); the store's CA goes in "
+                "swift_store_cacert"
+            )
+        else:
+            self._down = self.mask(
+                f"Swift store {self.store.label}: {doing}: no answer within {self.timeout:g} s "
+                f"or connection refused ({type(error).__name__})"
+            )
         raise BackendUnavailableError(self._down) from None
 
     # -- reading ------------------------------------------------------------------------------
