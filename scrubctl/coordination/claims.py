@@ -42,6 +42,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    TextClause,
     delete,
     func,
     literal,
@@ -168,6 +169,7 @@ class ClaimSession:
         self._renewed_at = 0.0
         self._stopped = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._inserts: dict[tuple[str, str, int], TextClause] = {}
 
     # --- life cycle -------------------------------------------------------------------------------
 
@@ -292,16 +294,18 @@ class ClaimSession:
             now = utc_now()
             claimed, expires = ":claimed_at", ":expires_at"
             values.update(claimed_at=_sqlite_time(now), expires_at=_sqlite_time(now + timedelta(seconds=self.timeout)))
-        rows = []
         for index, subject in enumerate(subjects):
             values[f"subject{index}"] = subject
-            rows.append(f"(:subject{index}, :holder, :purpose, {claimed}, {expires})")
-        connection.execute(
-            text(
-                f"INSERT INTO {TABLE_NAME} (subject, holder, purpose, claimed_at, expires_at) VALUES " + ", ".join(rows)
-            ),
-            values,
-        )
+        key = (claimed, expires, len(subjects))
+        statement = self._inserts.get(key)
+        if statement is None:  # one per batch size: parsing the text of 200 rows each time costs
+            rows = ", ".join(
+                f"(:subject{index}, :holder, :purpose, {claimed}, {expires})" for index in range(len(subjects))
+            )
+            statement = self._inserts.setdefault(
+                key, text(f"INSERT INTO {TABLE_NAME} (subject, holder, purpose, claimed_at, expires_at) VALUES {rows}")
+            )
+        connection.execute(statement, values)
 
     def may_erase(self, subject: str) -> bool:
         """Whether this run's claim on ``subject`` is known valid for at least half the timeout more."""
