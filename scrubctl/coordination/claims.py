@@ -298,7 +298,7 @@ class ClaimSession:
             values[f"subject{index}"] = subject
         key = (claimed, expires, len(subjects))
         statement = self._inserts.get(key)
-        if statement is None:  # one per batch size: parsing the text of 200 rows each time costs
+        if statement is None:  # made once per batch size (parsing the text of 200 rows for each batch costs)
             rows = ", ".join(
                 f"(:subject{index}, :holder, :purpose, {claimed}, {expires})" for index in range(len(subjects))
             )
