@@ -116,9 +116,13 @@ class ObjectClient:
             self.close()
             if not reused:
                 raise
-            return self._send(method, target, sent)  # the server closed the kept-alive connection
         except BaseException:
             self.close()  # a connection in an unknown state is not used again
+            raise
+        try:
+            return self._send(method, target, sent)  # the server had closed the kept-alive connection
+        except BaseException:
+            self.close()
             raise
 
     def close(self) -> None:
