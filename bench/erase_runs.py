@@ -1,5 +1,5 @@
-"""What the store benchmarks (``scrub_rbd.py``, ``scrub_swift.py``) share: one timed erase of a
-set, and the ``KEY=value`` env files the cluster scripts write."""
+"""What the benchmarks share: one timed erase of a set (``scrub_rbd.py``, ``scrub_swift.py``), and
+the ``KEY=value`` env files the cluster scripts write (those two, ``scrub_galera.py``, ``scrub_floor.py``)."""
 
 from __future__ import annotations
 
@@ -27,5 +27,5 @@ class Measurement:
 
 
 def env_values(path: Path) -> dict[str, str]:
-    """The ``KEY=value`` lines of an env file written by scripts/ceph-start or scripts/rgw-start."""
+    """The ``KEY=value`` lines of an env file written by scripts/ceph-start, rgw-start or galera-start."""
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import glance_reference as reference
+from erase_runs import env_values
 
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -149,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     servers = [("single MariaDB", SINGLE_SERVER_URL)]
     if not args.no_galera and args.galera_env.exists():
-        values = dict(line.split("=", 1) for line in args.galera_env.read_text().splitlines() if "=" in line)
-        servers.append(("Galera node 1", values["GALERA_NODE1_URL"]))
+        servers.append(("Galera node 1", env_values(args.galera_env)["GALERA_NODE1_URL"]))
     workdir = Path(tempfile.mkdtemp(prefix="scrubctl-bench-floor-"))
     rows = []
     try:

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import glance_reference as reference
+from erase_runs import env_values
 
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -60,14 +61,15 @@ class Measurement:
 SINGLE_SERVER_PID_FILE = Path(os.environ.get("SCRUBCTL_BENCH_MARIADB_PID_FILE", "/run/mysqld/mysqld.pid"))
 
 
+def node_values(env_file: Path, name: str) -> list[str]:
+    """``GALERA_NODE<n>_<name>`` of every node, from ``scripts/galera-start``'s env file."""
+    values = env_values(env_file)
+    return [values[f"GALERA_NODE{node}_{name}"] for node in range(1, int(values.get("GALERA_NODES", "3")) + 1)]
+
+
 def server_pids(env_file: Path, single: bool) -> list[int]:
     """The database servers' processes: the single server's, or every Galera node's."""
-    if single:
-        files = [SINGLE_SERVER_PID_FILE]
-    else:
-        values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-        nodes = range(1, int(values.get("GALERA_NODES", "3")) + 1)
-        files = [Path(values[f"GALERA_NODE{node}_PID_FILE"]) for node in nodes]
+    files = [SINGLE_SERVER_PID_FILE] if single else [Path(name) for name in node_values(env_file, "PID_FILE")]
     return [int(path.read_text().split()[0]) for path in files if path.exists()]
 
 
@@ -79,12 +81,6 @@ def cpu_of(pids: list[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / ticks
-
-
-def node_urls(env_file: Path) -> list[str]:
-    """The SQL server URLs of the cluster's nodes, from ``scripts/galera-start``'s env file."""
-    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    return [values[f"GALERA_NODE{node}_URL"] for node in range(1, int(values.get("GALERA_NODES", "3")) + 1)]
 
 
 def write_config(workdir: Path, name: str, url: str, datadir: Path) -> Path:
@@ -185,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.env.exists():
         raise SystemExit(f"no Galera cluster: {args.env} is missing (scripts/galera-start .run/galera)")
-    nodes = node_urls(args.env)
+    nodes = node_values(args.env, "URL")
     workdir = Path(tempfile.mkdtemp(prefix="scrubctl-bench-galera-"))
     results: dict[str, list[Measurement]] = {}
     settings = [

@@ -93,7 +93,7 @@ def row_use(
     wanted: Collection[str],
     names: Collection[str],
     rows: LocationRows,
-    listed_urls: Mapping[str, str] | None = None,
+    listed_urls: Mapping[str, str],
 ) -> RowUse:
     """Take every location row once from ``rows`` (:mod:`~scrubctl.orphans.location_rows`) and tell
     which of ``wanted`` keys rows need.
@@ -124,17 +124,12 @@ def row_use(
         else:
             live = [value for value in live if value.rpartition("/")[2] in names or value[:8] != "file:///"]
             dead = [line for line in dead if line.rpartition("/")[2] in names or "\tfile:///" not in line]
-        needed, known = use.needed, listed_urls or {}
-        for value in live:  # what _look_at does, its common cases (plaintext file:// rows) inline
-            listed_key = known.get(value)
+        for value in live:
+            listed_key = listed_urls.get(value)  # the usual row: exactly a listed file's URL
             if listed_key is not None:
-                needed.add(listed_key)
-            elif value[:8] != "file:///":
+                use.needed.add(listed_key)
+            else:
                 _look_at(use, keys, wanted, names, short, value, None)
-            elif value.rpartition("/")[2] in names:
-                plain_key = file_key(value[7:])
-                if plain_key in wanted:
-                    needed.add(plain_key)
         for line in dead:
             image_id, _tab, value = line.partition("\t")
             _look_at(use, keys, wanted, names, short, value, image_id)
