@@ -16,16 +16,15 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import glance_reference as reference
+from list_pending import timed as timed_alone
 
 SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 DATABASE = "scrubctl_bench_scrub"
@@ -72,19 +71,15 @@ def run_scrubctl(url: str, datadir: Path, workdir: Path, concurrency: int, count
     output = workdir / f"scrub-{concurrency}.json"
     command = [str(SCRUBCTL), "--config-file", str(config), "-q", "scrub", "--yes", "-f", "json"]
     command += ["--concurrency", str(concurrency)]
-    started = time.monotonic()
-    with output.open("w") as stdout:
-        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
-        _pid, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"scrubctl failed: {stderr.strip()[-2000:]}")
+    errors = output.with_suffix(".err")
+    run = timed_alone(command, output, errors)  # its own peak RSS, not this process's (see list_pending)
+    if run.returncode != 0:
+        raise SystemExit(f"scrubctl failed: {errors.read_text().strip()[-2000:]}")
     summary = json.loads(output.read_text())["summary"]
     if summary["scrubbed"] != count:
         raise SystemExit(f"scrubctl scrubbed {summary['scrubbed']} of {count}")
     return Measurement(
-        f"scrubctl --concurrency {concurrency}", count, seconds, summary["duration_seconds"], usage.ru_maxrss / 1024
+        f"scrubctl --concurrency {concurrency}", count, run.seconds, summary["duration_seconds"], run.max_rss_kib / 1024
     )
 
 

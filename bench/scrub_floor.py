@@ -3,9 +3,13 @@
 The floor is a bare Python loop with PyMySQL: one SELECT of the pending locations of pending images,
 unlink each file, and per 500 images one guarded UPDATE of the locations, one of the images and a
 COMMIT. It has no claims, no re-read, no shared-data check, no audit, no per-image results: it shows
-what the work itself costs. N due images (real 4 KiB files, rows as Glance 33.0.0 writes them) are
-created twice, once for each side; the two alternate over several rounds, start-up included, and
-every run is checked (every row deleted, no file left). Prints medians, the ratio and peak RSS.
+what the work itself costs. The protocol loop is the same bare loop with the statements scrubctl's
+safety rules need (the claims, the queue check and the re-read inside the claim, the guarded
+updates, in scrubctl's batches; see ``PROTOCOL_LOOP``): the least any scrubber that keeps those rules
+can cost. N due images (real 4 KiB files, rows as Glance 33.0.0 writes them) are created afresh for
+each side; the three alternate over several rounds, start-up included, and every run is checked
+(every row deleted, no file left). Prints medians, the ratios, scrubctl's peak RSS and what
+importing SQLAlchemy costs.
 
     .venv/bin/python bench/scrub_floor.py [--images 10000 2000] [--rounds 3] [--galera-env .run/galera/env]
 """
@@ -29,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import glance_reference as reference
 from erase_runs import env_values
+from list_pending import timed as timed_alone
+
+from scrubctl.engine.batches import MAX_BATCH
 
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -71,6 +78,70 @@ print(len(rows))
 """.replace("CHUNK", str(CHUNK))
 
 
+# The same work with the statements scrubctl's safety rules need, as a bare PyMySQL loop: the plan's
+# columns (images left-joined to their pending locations, in id order), then per batch of scrubctl's
+# size the queue check, the claim check and the claims' multi-row INSERT, the re-read inside the
+# claim and a COMMIT; unlink each file; the guarded UPDATEs, the claims' DELETE and a COMMIT. No
+# SQLAlchemy, no shared-data check, no per-image results, no report: what those rules cost by
+# themselves, below which no scrubber that keeps them can go.
+PROTOCOL_LOOP = r"""
+import datetime, os, sys
+from urllib.parse import urlsplit
+import pymysql
+host, port, user, database, batch = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+connection = pymysql.connect(host=host, port=port, user=user, database=database, autocommit=False)
+cursor = connection.cursor()
+cursor.execute(
+    "CREATE TABLE IF NOT EXISTS scrubctl_claims (subject VARCHAR(64) NOT NULL PRIMARY KEY, "
+    "holder VARCHAR(128) NOT NULL, purpose VARCHAR(16) NOT NULL, claimed_at DATETIME NOT NULL, "
+    "expires_at DATETIME NOT NULL)")
+connection.commit()
+cursor.execute(
+    "SELECT i.id, i.name, i.owner, i.size, i.status, i.visibility, COALESCE(i.deleted_at, i.updated_at), "
+    "l.id, l.value, l.meta_data, l.status, l.deleted_at FROM images i LEFT JOIN image_locations l "
+    "ON l.image_id = i.id AND l.status = 'pending_delete' "
+    "WHERE i.deleted = 1 AND i.status = 'pending_delete' ORDER BY i.id")
+rows = cursor.fetchall()
+connection.commit()
+holder = "bench:%d" % os.getpid()
+now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+claim = "(%s, %s, 'scrub', UTC_TIMESTAMP(6), DATE_ADD(UTC_TIMESTAMP(6), INTERVAL 300 SECOND))"
+for start in range(0, len(rows), batch):
+    chunk = rows[start:start + batch]
+    ids = [row[0] for row in chunk]
+    marks = ", ".join(["%s"] * len(ids))
+    cursor.execute(f"SELECT id, status FROM images WHERE id IN ({marks})", ids)
+    cursor.fetchall()
+    cursor.execute(
+        f"SELECT subject, holder, expires_at < UTC_TIMESTAMP(6) FROM scrubctl_claims WHERE subject IN ({marks})", ids)
+    cursor.fetchall()
+    cursor.execute(
+        "INSERT INTO scrubctl_claims (subject, holder, purpose, claimed_at, expires_at) VALUES "
+        + ", ".join([claim] * len(ids)), [value for image_id in ids for value in (image_id, holder)])
+    cursor.execute(
+        "SELECT i.id, i.status, l.id, l.status, l.deleted FROM images i LEFT JOIN image_locations l "
+        f"ON l.image_id = i.id WHERE i.id IN ({marks})", ids)
+    cursor.fetchall()
+    connection.commit()
+    for row in chunk:
+        try:
+            os.unlink(urlsplit(row[8]).path)
+        except FileNotFoundError:
+            pass
+    locations = [row[7] for row in chunk]
+    cursor.execute(
+        "UPDATE image_locations SET status = 'deleted', deleted = 1, deleted_at = %s, updated_at = %s "
+        f"WHERE id IN ({', '.join(['%s'] * len(locations))}) AND status = 'pending_delete'", [now, now, *locations])
+    cursor.execute(
+        f"UPDATE images SET status = 'deleted', deleted = 1, updated_at = %s WHERE id IN ({marks}) "
+        "AND status = 'pending_delete'", [now, *ids])
+    cursor.execute(f"DELETE FROM scrubctl_claims WHERE holder = %s AND subject IN ({marks})", [holder, *ids])
+    connection.commit()
+connection.close()
+print(len(rows))
+"""
+
+
 @dataclass(frozen=True)
 class Run:
     """One side's run over the whole set."""
@@ -80,16 +151,14 @@ class Run:
 
 
 def timed(command: list[str], output: Path) -> Run:
-    """Run ``command``, its stdout into ``output``; wall time and peak RSS; fail on a non-zero exit."""
-    started = time.monotonic()
-    with output.open("w") as stdout:
-        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
-        _pid, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        stderr = process.stderr.read().decode() if process.stderr else ""
-        raise SystemExit(f"{command[1]} failed: {stderr.strip()[-2000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024)
+    """Run ``command``, its stdout into ``output``; wall time and its own peak RSS (through the list-pending
+    benchmark's launcher: a child forked straight from this process would report this process's
+    peak instead of its own); fail on a non-zero exit."""
+    errors = output.with_suffix(".err")
+    run = timed_alone(command, output, errors)
+    if run.returncode != 0:
+        raise SystemExit(f"{command[1]} failed: {errors.read_text().strip()[-2000:]}")
+    return Run(run.seconds, run.max_rss_kib / 1024)
 
 
 def fresh(server: str, database: str, datadir: Path, count: int) -> tuple[str, list[str]]:
@@ -101,6 +170,18 @@ def fresh(server: str, database: str, datadir: Path, count: int) -> tuple[str, l
 
 
 def run_floor(server: str, workdir: Path, count: int) -> Run:
+    """The bare loop on fresh data."""
+    return run_loop(server, workdir, count, "bare loop", BARE_LOOP)
+
+
+def run_protocol(server: str, workdir: Path, count: int) -> Run:
+    """The claim protocol's statements (:data:`PROTOCOL_LOOP`) on fresh data, in scrubctl's batches."""
+    return run_loop(server, workdir, count, "protocol loop", PROTOCOL_LOOP, str(MAX_BATCH))
+
+
+def run_loop(server: str, workdir: Path, count: int, who: str, script: str, *extra: str) -> Run:
+    """Run a bare loop's ``script`` (``-c`` text, ``extra`` its last arguments) on fresh data; check
+    it did everything."""
     datadir = workdir / "floor-images"
     url, ids = fresh(server, "scrubctl_bench_floor", datadir, count)
     address = url.split("@", 1)[1].split("/", 1)[0]
@@ -108,9 +189,10 @@ def run_floor(server: str, workdir: Path, count: int) -> Run:
     user = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[0]
     time.sleep(0.5)
     run = timed(
-        [sys.executable, "-c", BARE_LOOP, host, port or "3306", user, "scrubctl_bench_floor"], workdir / "floor.out"
+        [sys.executable, "-c", script, host, port or "3306", user, "scrubctl_bench_floor", *extra],
+        workdir / "floor.out",
     )
-    check(url, datadir, ids, "bare loop")
+    check(url, datadir, ids, who)
     reference.drop_database(server, "scrubctl_bench_floor")
     return run
 
@@ -140,6 +222,20 @@ def check(url: str, datadir: Path, ids: list[str], who: str) -> None:
         raise SystemExit(f"{who} left work undone: {problems[:5]}")
 
 
+def sqlalchemy_import_seconds(times: int = 5) -> float:
+    """Median wall time of ``import sqlalchemy`` in a fresh interpreter, beyond ``import pymysql``."""
+
+    def median_of(code: str) -> float:
+        runs = []
+        for _time in range(times):
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            runs.append(time.monotonic() - started)
+        return statistics.median(runs)
+
+    return median_of("import pymysql, sqlalchemy") - median_of("import pymysql")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure every size on every server and print a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -157,22 +253,33 @@ def main(argv: list[str] | None = None) -> int:
         for label, server in servers:
             for count in args.images:
                 floors: list[Run] = []
+                protocols: list[Run] = []
                 ours: list[Run] = []
                 for _round in range(args.rounds):
                     floors.append(run_floor(server, workdir, count))
+                    protocols.append(run_protocol(server, workdir, count))
                     ours.append(run_scrubctl(server, workdir, count))
                 floor = statistics.median(run.seconds for run in floors)
+                protocol = statistics.median(run.seconds for run in protocols)
                 mine = statistics.median(run.seconds for run in ours)
                 rss = max(run.max_rss_mb for run in ours)
-                rows.append((label, count, floor, mine, mine / floor, rss))
+                rows.append((label, count, floor, protocol, mine, rss))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"4 KiB files, {os.cpu_count()} cores, Python {platform.python_version()}, median of {args.rounds} rounds")
     print()
-    print("| server | images | bare loop | scrubctl | ratio | scrubctl peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, count, floor, mine, ratio, rss in rows:
-        print(f"| {label} | {count} | {floor:.2f} s | {mine:.2f} s | {ratio:.1f}x | {rss:.0f} MB |")
+    print(f"SQLAlchemy's import, which scrubctl cannot do without: {sqlalchemy_import_seconds():.2f} s")
+    print()
+    print(
+        "| server | images | bare loop | protocol loop (ratio) | scrubctl | ratio to the bare loop "
+        "| ratio to the protocol loop | scrubctl peak RSS |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, count, floor, protocol, mine, rss in rows:
+        print(
+            f"| {label} | {count} | {floor:.2f} s | {protocol:.2f} s ({protocol / floor:.1f}x) | {mine:.2f} s "
+            f"| {mine / floor:.1f}x | {mine / protocol:.1f}x | {rss:.0f} MB |"
+        )
     return 0
 
 
