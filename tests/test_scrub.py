@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -498,3 +499,37 @@ def test_an_images_plan_is_freed_once_its_batch_is_recorded(world: GlanceWorld) 
     assert alive[-1] <= 2 * 40  # the last: only the batches of the two lanes are left
     assert {world.status(image) for image in images} == {"deleted"}
     assert not any(world.data_file(image).exists() for image in images)
+
+
+def test_a_plan_of_files_only_is_claimed_in_larger_batches_than_one_with_a_remote_store(world: GlanceWorld) -> None:
+    """Erasing a file is a local call, so a plan whose every location is a file is claimed and recorded
+    in batches of LOCAL_BATCH; one location in a store reached over the network (here rbd) brings
+    them down to MAX_BATCH, so that runs on other controllers get their share of the slow erases."""
+    from scrubctl.app import Application
+    from scrubctl.backends import DeleterPool
+    from scrubctl.engine.batches import LOCAL_BATCH, MAX_BATCH, cut_into_batches
+    from scrubctl.engine.model import RunOptions
+    from scrubctl.engine.planner import ScrubSelection, build_plan
+    from scrubctl.engine.runner import ScrubRunner
+
+    app = Application(config_files=(world.config_file,))
+    pool = DeleterPool(app.registry)
+    assert pool.erases_locally("file")
+    assert not any(pool.erases_locally(scheme) for scheme in ("rbd", "swift", "s3", "nosuch"))
+    runner = ScrubRunner(app.database(), pool)
+    for _ in range(3):
+        world.image()
+
+    def largest() -> int:
+        with app.database().connect() as connection:
+            plan = build_plan(
+                connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+            )
+        return runner._largest_batch(plan.images)
+
+    assert largest() == LOCAL_BATCH
+    world.image(stores=[None], urls=[f"rbd://{uuid.uuid4()}/images/{uuid.uuid4()}/snap"], write_files=False)
+    assert largest() == MAX_BATCH
+    app.close()
+    cut = cut_into_batches(list(range(1200)), RunOptions(dry_run=False, concurrency=1), LOCAL_BATCH)  # type: ignore[arg-type]
+    assert [len(batch) for batch in cut] == [500, 500, 200]

@@ -82,6 +82,14 @@ class DeleterRegistry:
         self._loaded[scheme] = factory
         return factory
 
+    def erases_locally(self, scheme: str) -> bool:
+        """Whether the deleter for ``scheme`` says its erases are local calls (``erases_locally``);
+        ``False`` for a scheme without a deleter that loads."""
+        try:
+            return bool(getattr(self.factory(scheme), "erases_locally", False))
+        except LocationBlocked:
+            return False
+
 
 class DeleterPool:
     """One deleter per store for the length of a run, created on first use, closed at the end.
@@ -111,6 +119,10 @@ class DeleterPool:
                 raise
             self._deleters[key] = deleter
             return deleter
+
+    def erases_locally(self, scheme: str) -> bool:
+        """Whether erasing ``scheme`` locations is a local call (see :meth:`DeleterRegistry.erases_locally`)."""
+        return self._registry.erases_locally(scheme)
 
     def close(self) -> None:
         """Close every deleter created."""

@@ -70,4 +70,7 @@ class Deleter(Protocol):
 
 
 # A deleter factory: the store's settings and run-wide options (such as ``rbd_clones``) in, a deleter out.
+# A factory (a deleter class) may also say ``erases_locally = True``: its erases are local calls that
+# take microseconds (a file's unlink), so a scrub may claim larger batches of images whose every
+# location it serves (see :mod:`scrubctl.engine.batches`); without it, its erases count as remote.
 DeleterFactory = Callable[[StoreConfig, Mapping[str, str]], Deleter]

@@ -51,6 +51,8 @@ def path_from_url(url: str) -> str:
 class FileDeleter:
     """Erases files inside the data directories of one filesystem store."""
 
+    erases_locally = True  # an unlink: a scrub may claim larger batches of such images
+
     def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.directories = data_directories(store)

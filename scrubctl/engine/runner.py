@@ -29,7 +29,7 @@ from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
 from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS, ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
-from scrubctl.engine.batches import cut_into_batches, lanes_for, rotated
+from scrubctl.engine.batches import LOCAL_BATCH, MAX_BATCH, cut_into_batches, lanes_for, rotated
 from scrubctl.engine.model import (
     ImageResult,
     LocationResult,
@@ -110,7 +110,9 @@ class ScrubRunner:
         report = Report(Summary(dry_run=options.dry_run, started_at=iso_utc(utc_now()) or ""))
         for image_id, reason in plan.missing:
             self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
-        batches, count, order = _queued(plan.hand_over(), options)
+        images = plan.hand_over()
+        batches, count, order = _queued(images, options, self._largest_batch(images))
+        del images  # the queue holds the images now (see _queued)
         report.summary.selected = count + len(plan.missing)
         lanes = max(1, min(lanes_for(options), batches.qsize()))
         erasers = max(1, min(options.concurrency, count or 1))
@@ -138,6 +140,13 @@ class ScrubRunner:
         report.summary.unreachable = sorted(self._unreachable)
         report.summary.duration_seconds = round(time.monotonic() - started, 3)
         return report
+
+    def _largest_batch(self, images: tuple[PlannedImage, ...]) -> int:
+        """:data:`LOCAL_BATCH` when every location of ``images`` is in a store whose erases are
+        local calls (its deleter's ``erases_locally``), else :data:`MAX_BATCH`."""
+        schemes = {item.location.scheme for image in images for item in image.locations}
+        local = all(scheme is None or self.deleters.erases_locally(scheme) for scheme in schemes)
+        return LOCAL_BATCH if local else MAX_BATCH
 
     def _worker(self, batches: queue.SimpleQueue[list[PlannedImage]], options: RunOptions, report: Report) -> None:
         try:
@@ -393,13 +402,13 @@ class ScrubRunner:
 
 
 def _queued(
-    images: tuple[PlannedImage, ...], options: RunOptions
+    images: tuple[PlannedImage, ...], options: RunOptions, largest: int
 ) -> tuple[queue.SimpleQueue[list[PlannedImage]], int, dict[str, int]]:
     """The batches to take, how many images they hold, and each image's place in the plan (results
     are reported in plan order). Only the queue holds the images afterwards: each batch is freed
     once it is done."""
     batches: queue.SimpleQueue[list[PlannedImage]] = queue.SimpleQueue()
-    for batch in cut_into_batches(rotated(images, options), options):
+    for batch in cut_into_batches(rotated(images, options), options, largest):
         batches.put(batch)
     return batches, len(images), {image.id: index for index, image in enumerate(images)}
 
