@@ -35,7 +35,7 @@ import glance_reference as reference
 from erase_runs import env_values
 from list_pending import timed as timed_alone
 
-from scrubctl.engine.batches import MAX_BATCH
+from scrubctl.engine.batches import LOCAL_BATCH
 
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -181,8 +181,8 @@ def run_floor(server: str, workdir: Path, count: int) -> Run:
 
 def run_protocol(server: str, workdir: Path, count: int, variant: str = "full") -> Run:
     """The claim protocol's statements (:data:`PROTOCOL_LOOP`, ``full`` or ``minimal``) on fresh
-    data, in scrubctl's batches."""
-    return run_loop(server, workdir, count, f"{variant} protocol loop", PROTOCOL_LOOP, str(MAX_BATCH), variant)
+    data, in scrubctl's batches (of files)."""
+    return run_loop(server, workdir, count, f"{variant} protocol loop", PROTOCOL_LOOP, str(LOCAL_BATCH), variant)
 
 
 def run_loop(server: str, workdir: Path, count: int, who: str, script: str, *extra: str) -> Run:
