@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+import scrubctl
 from scrubctl.glance.schema import image_locations, images
 from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit
 from tests.world import GlanceWorld, invoke
@@ -80,6 +81,21 @@ def test_units_for_this_install_validate(world: GlanceWorld, tmp_path: Path) -> 
         )
         assert verified.returncode == 0, verified.stderr
         assert "scrubctl" not in verified.stderr, verified.stderr
+
+
+def test_the_units_run_this_installs_scrubctl_when_it_is_not_on_path(
+    world: GlanceWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run as ``python -m scrubctl`` (or from a virtualenv that is not activated), the service still
+    starts the install's own console script, not the module file or the interpreter's first argument."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no scrubctl on PATH
+    monkeypatch.setattr(sys, "argv", [str(Path(scrubctl.__file__).with_name("__main__.py")), "systemd-units"])
+    result = world.cli("systemd-units", "--output-dir", str(tmp_path / "units"))
+    assert result.exit_code == 0, result.stderr
+    service = (tmp_path / "units" / "scrubctl.service").read_text()
+    executable = Path(service.split("ExecStart=", 1)[1].split()[0])
+    assert executable == Path(sys.executable).with_name("scrubctl").resolve()
+    assert os.access(executable, os.X_OK)
 
 
 def test_journald_lines_under_systemd(world: GlanceWorld) -> None:

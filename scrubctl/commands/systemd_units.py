@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit, writable_paths
+from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_executable, timer_unit, writable_paths
 
 
 @click.command(
@@ -34,10 +32,8 @@ def command(app: Application, user: str, on_calendar: str, output_dir: Path | No
     """Print scrubctl.service and scrubctl.timer for this install: this scrubctl executable, the
     configuration files in use, and write access to the stores' data directories only."""
     settings = app.settings
-    found = shutil.which("scrubctl")
-    executable = Path(found).resolve() if found else Path(sys.argv[0]).resolve()
     unit_options = UnitOptions(
-        executable=executable,
+        executable=this_executable(),
         config_files=[path.resolve() for path in settings.config_files],
         writable_paths=writable_paths(settings),
         user=user,

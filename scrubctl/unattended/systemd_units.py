@@ -7,7 +7,10 @@ data directories, audit log and metrics file it must be able to write).
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,20 @@ class UnitOptions:
     user: str = "glance"
     on_calendar: str = "hourly"
     randomized_delay: str = "15min"
+
+
+def this_executable() -> Path:
+    """The ``scrubctl`` executable of this install: the one on ``PATH``; else the console script
+    beside this interpreter (a virtualenv's ``bin``, when run as ``python -m scrubctl`` or with the
+    virtualenv not activated); else the program this process was started as, when it can be run."""
+    found = shutil.which("scrubctl")
+    if found:
+        return Path(found).resolve()
+    candidates = [Path(sys.executable).with_name("scrubctl"), Path(sys.argv[0])]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate.resolve()
+    return DEFAULT_EXECUTABLE
 
 
 def writable_paths(settings: Settings) -> list[Path]:
