@@ -5,8 +5,9 @@ unlink each file, and per 500 images one guarded UPDATE of the locations, one of
 COMMIT. It has no claims, no re-read, no shared-data check, no audit, no per-image results: it shows
 what the work itself costs. The protocol loop is the same bare loop with the statements scrubctl's
 safety rules need (the claims, the queue check and the re-read inside the claim, the guarded
-updates, in scrubctl's batches; see ``PROTOCOL_LOOP``): the least any scrubber that keeps those rules
-can cost. N due images (real 4 KiB files, rows as Glance 33.0.0 writes them) are created afresh for
+updates, in scrubctl's batches; see ``PROTOCOL_LOOP``); the minimal protocol loop keeps only the
+claims, the re-read and the guarded updates: the least any scrubber that keeps those rules can
+cost. N due images (real 4 KiB files, rows as Glance 33.0.0 writes them) are created afresh for
 each side; the three alternate over several rounds, start-up included, and every run is checked
 (every row deleted, no file left). Prints medians, the ratios, scrubctl's peak RSS and what
 importing SQLAlchemy costs.
@@ -84,8 +85,9 @@ print(len(rows))
 # claim and a COMMIT; unlink each file; the guarded UPDATEs, the claims' DELETE and a COMMIT. No
 # SQLAlchemy, no shared-data check, no per-image results, no report: what those rules cost by
 # themselves. "minimal" leaves out the queue check and the claim check as well (a run alone on its
-# database needs neither), keeping only what a claim, the re-read inside it and the guarded updates
-# cannot do without: below that no scrubber that keeps those rules can go.
+# database, with no claim left by an earlier one, needs neither), keeping only what a claim, the
+# re-read inside it and the guarded updates cannot do without: below that no scrubber that keeps
+# those rules can go.
 PROTOCOL_LOOP = r"""
 import datetime, os, sys
 from urllib.parse import urlsplit
