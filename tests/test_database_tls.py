@@ -43,23 +43,24 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True,
     )
     port = free_port()
-    server = subprocess.Popen(
-        [
-            shutil.which("mariadbd", path="/usr/sbin:/usr/bin") or "mariadbd",
-            "--no-defaults",
-            *user,
-            f"--datadir={data}",
-            f"--port={port}",
-            "--bind-address=127.0.0.1",
-            f"--socket={directory / 'sock'}",
-            f"--pid-file={directory / 'pid'}",
-            f"--ssl-cert={certificate}",
-            f"--ssl-key={key}",
-            "--innodb-buffer-pool-size=16M",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(directory / "error.log").open("wb"),
-    )
+    with (directory / "error.log").open("wb") as errors:
+        server = subprocess.Popen(
+            [
+                shutil.which("mariadbd", path="/usr/sbin:/usr/bin") or "mariadbd",
+                "--no-defaults",
+                *user,
+                f"--datadir={data}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={directory / 'sock'}",
+                f"--pid-file={directory / 'pid'}",
+                f"--ssl-cert={certificate}",
+                f"--ssl-key={key}",
+                "--innodb-buffer-pool-size=16M",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
