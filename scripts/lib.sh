@@ -67,3 +67,44 @@ ensure_venv() {
     # PYTHONDONTWRITEBYTECODE is set every run would compile the package again (~70 ms).
     "$VENV/bin/python" -m compileall -q "$SCRUBCTL_ROOT/scrubctl" >/dev/null || true
 }
+
+ensure_podman() {
+    # ensure_podman: podman, runc and mmdebstrap installed, and CONTAINERS_CONF exported pointing at a
+    # private file (no system file changed) with what podman needs on hosts with hybrid cgroups and a
+    # fixed open-file limit: runc, the cgroupfs manager and explicit ulimits. A normal host needs none
+    # of it, and it does no harm there.
+    apt_install podman runc mmdebstrap uidmap
+    local conf="$SCRUBCTL_ROOT/.run/containers.conf"
+    mkdir -p "$(dirname "$conf")"
+    cat >"$conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+    export CONTAINERS_CONF="$conf"
+}
+
+debian_rootfs() {
+    # debian_rootfs NAME PACKAGE...: print the path of a Debian 12 root file system tarball made by
+    # mmdebstrap from Debian's packages (variant essential plus PACKAGE...), kept in .run/rootfs and
+    # made again only when the package list changes.
+    local name=$1
+    shift
+    local directory="$SCRUBCTL_ROOT/.run/rootfs"
+    local tarball="$directory/$name.tar" stamp="$directory/$name.packages"
+    local packages
+    packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
+    mkdir -p "$directory"
+    if [ ! -s "$tarball" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$packages" ]; then
+        say "making the Debian root file system $name ($packages)"
+        rm -f "$tarball" "$stamp"
+        mmdebstrap --quiet --format=tar --variant=essential --include="$packages" bookworm "$tarball.partial" >&2 ||
+            die "mmdebstrap could not make $name"
+        mv "$tarball.partial" "$tarball"
+        printf '%s\n' "$packages" >"$stamp"
+    fi
+    printf '%s\n' "$tarball"
+}
