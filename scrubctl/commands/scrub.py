@@ -35,7 +35,10 @@ from scrubctl.unattended.signals import stop_on_signals
 @options.store
 @options.limit
 @click.option(
-    "--max-delete", type=click.IntRange(min=0), default=None, help="Refuse to start when the plan holds more images."
+    "--max-delete",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Refuse to start when the plan would erase the data of more images (blocked ones not counted).",
 )
 @options.dry_run
 @options.yes

@@ -52,7 +52,8 @@ def build_plan(
 ) -> Plan:
     """Select the images to scrub and name what is known to block each.
 
-    Raises :class:`RefusedError` when the plan holds more images than ``max_delete``.
+    Raises :class:`RefusedError` when the plan erases the data of more images than ``max_delete``
+    (blocked images count only when some of their locations are erased).
     """
     selection = choice.as_inventory_selection()
     entries: list[ImageEntry] = []
@@ -63,10 +64,10 @@ def build_plan(
     planned = tuple(_plan_image(entry, users, choice.store) for entry in entries)
     missing = _missing_ids(connection, choice.image_ids, {entry.id for entry in entries})
     plan = Plan(images=planned, missing=missing)
-    if choice.max_delete is not None and len(plan.images) > choice.max_delete:
+    if choice.max_delete is not None and plan.images_to_erase > choice.max_delete:
         raise RefusedError(
-            f"refusing to start: the plan holds {len(plan.images)} images, more than --max-delete "
-            f"{choice.max_delete}; narrow the selection or raise the limit"
+            f"refusing to start: the plan erases the data of {plan.images_to_erase} images, more than "
+            f"--max-delete {choice.max_delete}; narrow the selection or raise the limit"
         )
     return plan
 
