@@ -53,7 +53,7 @@ from scrubctl.engine.records import (
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import GlanceDatabase, describe_db_error
 from scrubctl.glance.locations import Location
-from scrubctl.glance.schema import PENDING_DELETE
+from scrubctl.glance.schema import DELETED, PENDING_DELETE
 from scrubctl.settings.utc import glance_timestamp, iso_utc, utc_now
 from scrubctl.unattended.audit import AuditTrail, NullAudit
 
@@ -177,6 +177,7 @@ class ScrubRunner:
         taken = [image for image in batch if image.id in held]
         others = len(batch) - len(taken)
         works: list[_ImageWork] = []
+        done: Sequence[ImageResult | None]
         try:
             outcomes, not_started = self._erase_images(taken, state, options.dry_run)
             if not_started:
@@ -194,9 +195,10 @@ class ScrubRunner:
             if self._claims is not None and held:
                 self._claims.release(connection, held)  # only those the record did not release
         with self._lock:
-            report.summary.taken_by_other_run += others
+            report.summary.taken_by_other_run += others + sum(1 for result in done if result is None)
         for result in done:
-            self._finish(report, result)
+            if result is not None:
+                self._finish(report, result)
 
     def _erase_images(
         self, images: list[PlannedImage], state: CurrentState, dry_run: bool
@@ -269,13 +271,16 @@ class ScrubRunner:
         status = state.image_status.get(image.id)
         if status is None or (image.whole_image and status != PENDING_DELETE):
             return None
+        still_pending = [
+            planned for planned in image.locations if state.location_status.get(planned.location.id) == PENDING_DELETE
+        ]
+        if not image.whole_image and not still_pending:
+            return None  # the pending locations of a live image, all recorded by another run since the plan
         self.observer.image_started(image)
         work = _ImageWork(image)
-        for planned in image.locations:
+        for planned in still_pending:  # the others were recorded by someone else since the plan was made
             location = planned.location
             shown = location.shown_url
-            if state.location_status.get(location.id) != PENDING_DELETE:
-                continue  # recorded by someone else since the plan was made
             if planned.blocked:
                 work.blocked.append(f"location {location.id}: {planned.blocked}")
                 work.locations.append(
@@ -363,9 +368,9 @@ class ScrubRunner:
 
     def _record(
         self, connection: Connection, works: Sequence[_ImageWork], held: set[str], dry_run: bool
-    ) -> list[ImageResult]:
+    ) -> list[ImageResult | None]:
         """Record a batch with guarded updates (skipped in a dry run), releasing its claims in the
-        same transaction, and build its results."""
+        same transaction, and build its results (``None`` for an image another run recorded first)."""
         now = glance_timestamp()
         for work in works:
             if work.finished and not dry_run:
@@ -375,7 +380,7 @@ class ScrubRunner:
 
         claims = self._claims
 
-        def record(current: Connection) -> tuple[set[int], set[str]]:
+        def record(current: Connection) -> tuple[dict[int, str | None], dict[str, str | None]]:
             unchanged = (
                 mark_locations_deleted(current, location_ids, now, dry_run=dry_run),
                 mark_images_deleted(current, image_ids, now, dry_run=dry_run),
@@ -390,8 +395,11 @@ class ScrubRunner:
         if claims is not None:
             claims.forget(held)
             held.clear()
-        results = []
+        results: list[ImageResult | None] = []
         for work in works:
+            if _recorded_by_another_run(work, unchanged_locations, unchanged_images):
+                results.append(None)
+                continue
             raced = [location_id for location_id in work.erased_ids if location_id in unchanged_locations]
             if raced:
                 work.failed.append(f"location row(s) {', '.join(map(str, raced))} changed during the run")
@@ -411,6 +419,23 @@ def _queued(
     for batch in cut_into_batches(rotated(images, options), options, largest):
         batches.put(batch)
     return batches, len(images), {image.id: index for index, image in enumerate(images)}
+
+
+def _recorded_by_another_run(work: _ImageWork, locations: dict[int, str | None], images: dict[str, str | None]) -> bool:
+    """Leave to another run what it recorded first (rows this run's guarded updates found ``deleted``):
+    those locations are taken out of ``work``, bytes included, so that only one run counts them.
+    Return whether nothing is left for this run to report (the image is then the other run's)."""
+    others = {location_id for location_id in work.erased_ids if locations.get(location_id, "") == DELETED}
+    image_taken = images.get(work.image.id, "") == DELETED
+    if not others and not image_taken:
+        return False
+    work.erased_ids = [location_id for location_id in work.erased_ids if location_id not in others]
+    work.bytes -= sum(location.bytes or 0 for location in work.locations if location.id in others)
+    work.locations = [location for location in work.locations if location.id not in others]
+    if image_taken:
+        images.pop(work.image.id)  # finalized by the other run: not a change to report
+    nothing_left = not (work.locations or work.blocked or work.failed)
+    return nothing_left and (image_taken or not work.finished)
 
 
 def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
