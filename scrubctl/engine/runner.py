@@ -278,6 +278,9 @@ class ScrubRunner:
             return None  # the pending locations of a live image, all recorded by another run since the plan
         self.observer.image_started(image)
         work = _ImageWork(image)
+        if image.blocked:  # the image as a whole: none of its locations is erased
+            work.blocked.append(image.blocked)
+            still_pending = []
         for planned in still_pending:  # the others were recorded by someone else since the plan was made
             location = planned.location
             shown = location.shown_url
