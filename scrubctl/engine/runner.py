@@ -55,7 +55,7 @@ from scrubctl.glance.database import GlanceDatabase, describe_db_error
 from scrubctl.glance.locations import Location
 from scrubctl.glance.schema import DELETED, PENDING_DELETE
 from scrubctl.settings.utc import glance_timestamp, iso_utc, utc_now
-from scrubctl.unattended.audit import AuditTrail, NullAudit
+from scrubctl.unattended.audit import AuditLogError, AuditTrail, NullAudit
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ class ScrubRunner:
         self._unreachable: set[str] = set()
         # Stores found unreachable in this run: their other locations fail at once, not after a timeout each.
         self._down_stores: dict[str, str] = {}
+        self._audit_broken = False  # an audit line could not be written (said once)
 
     def run(self, plan: Plan, options: RunOptions) -> Report:
         """Apply ``plan``, which is handed over (:meth:`Plan.hand_over`: it is empty afterwards);
@@ -321,7 +322,9 @@ class ScrubRunner:
             if not dry_run and self._claims is not None and not self._claims.may_erase(work.image.id):
                 raise LocationFailed("this run's claim on the image could not be renewed in time; not erased")
             if not dry_run:
-                self._audit_location("erase", work, location, "started")
+                unwritten = self._audit_location("erase", work, location, "started")
+                if unwritten:
+                    raise LocationFailed(f"not erased: {unwritten}")
                 started = True
             outcome = deleter.erase(location.url, dry_run=dry_run)
         except Exception as error:  # noqa: BLE001 - mapped below; one bad location never stops the run
@@ -332,11 +335,16 @@ class ScrubRunner:
         size = outcome.bytes_freed if outcome.bytes_freed is not None else (work.image.entry.size or 0)
         work.bytes += size
         work.locations.append(LocationResult(location.id, shown, store, outcome.outcome.value, outcome.detail, size))
-        if outcome.outcome in ERASED:
-            work.erased_ids.append(location.id)
+        unwritten = None
         if started:
             action = "trash" if outcome.outcome is EraseOutcome.TRASHED else "erase"
-            self._audit_location(action, work, location, outcome.outcome.value, detail=outcome.detail, bytes=size)
+            unwritten = self._audit_location(
+                action, work, location, outcome.outcome.value, detail=outcome.detail, bytes=size
+            )
+        if unwritten:  # erased, but only its start is on record: the next run finds it already gone
+            work.failed.append(f"location {location.id}: {outcome.outcome.value}, but not recorded: {unwritten}")
+        elif outcome.outcome in ERASED:
+            work.erased_ids.append(location.id)
 
     def _problem(self, work: _ImageWork, location: Location, error: Exception) -> str:
         """Record why a location was not erased; return ``blocked`` or ``failed``."""
@@ -356,8 +364,11 @@ class ScrubRunner:
         work.locations.append(LocationResult(location.id, shown, store, kind, reason))
         return kind
 
-    def _audit_location(self, action: str, work: _ImageWork, location: Location, result: str, **extra: Any) -> None:
-        self.audit.record(
+    def _audit_location(
+        self, action: str, work: _ImageWork, location: Location, result: str, **extra: Any
+    ) -> str | None:
+        """Write one location's audit line; return why it could not be written, or ``None``."""
+        return self._audit(
             action,
             {
                 "image_id": work.image.id,
@@ -369,6 +380,19 @@ class ScrubRunner:
             },
         )
 
+    def _audit(self, action: str, fields: dict[str, Any]) -> str | None:
+        """Write one audit line; when it cannot be written, say so once (one line, exit 3) and return why."""
+        try:
+            self.audit.record(action, fields)
+        except AuditLogError as error:
+            with self._lock:
+                first, self._audit_broken = not self._audit_broken, True
+                self._unreachable.add(str(error))
+            if first:
+                logger.error("%s; nothing is erased or recorded without its audit line", error)
+            return str(error)
+        return None
+
     def _record(
         self, connection: Connection, works: Sequence[_ImageWork], held: set[str], dry_run: bool
     ) -> list[ImageResult | None]:
@@ -377,7 +401,12 @@ class ScrubRunner:
         now = glance_timestamp()
         for work in works:
             if work.finished and not dry_run:
-                self.audit.record("mark_deleted", {"image_id": work.image.id, "bytes": work.bytes, "result": "deleted"})
+                unwritten = self._audit(
+                    "mark_deleted", {"image_id": work.image.id, "bytes": work.bytes, "result": "deleted"}
+                )
+                if unwritten:
+                    work.finished = False
+                    work.failed.append(f"not marked deleted: {unwritten}")
         location_ids = [location_id for work in works for location_id in work.erased_ids]
         image_ids = [work.image.id for work in works if work.finished]
 
