@@ -167,9 +167,11 @@ class ScrubRunner:
                         raise
         except Exception as error:  # noqa: BLE001 - reported in the summary; the other workers go on
             message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
-            logger.error("worker stopped: %s", message)
-            with self._lock:
+            with self._lock:  # said once, however many workers stop for the same reason
+                first = f"database: {message}" not in self._unreachable
                 self._unreachable.add(f"database: {message}")
+            if first:
+                logger.error("worker stopped: %s", message)
 
     def _run_batch(
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
