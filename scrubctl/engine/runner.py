@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -50,10 +49,11 @@ from scrubctl.engine.records import (
     mark_locations_deleted,
     still_to_do,
 )
+from scrubctl.engine.work import ImageWork, recorded_result
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import GlanceDatabase, describe_db_error
 from scrubctl.glance.locations import Location
-from scrubctl.glance.schema import DELETED, PENDING_DELETE
+from scrubctl.glance.schema import PENDING_DELETE
 from scrubctl.settings.utc import glance_timestamp, iso_utc, utc_now
 from scrubctl.unattended.audit import AuditLogError, AuditTrail, NullAudit
 
@@ -61,19 +61,6 @@ logger = logging.getLogger(__name__)
 
 RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
-
-
-@dataclass(slots=True)
-class _ImageWork:
-    """What one image's erasing produced, before it is recorded."""
-
-    image: PlannedImage
-    locations: list[LocationResult] = field(default_factory=list)
-    erased_ids: list[int] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    bytes: int = 0
-    finished: bool = False
 
 
 class ScrubRunner:
@@ -179,7 +166,7 @@ class ScrubRunner:
         held, state = self._take_and_read(connection, batch, options.dry_run)  # a dead database stops the worker
         taken = [image for image in batch if image.id in held]
         others = len(batch) - len(taken)
-        works: list[_ImageWork] = []
+        works: list[ImageWork] = []
         done: Sequence[ImageResult | None]
         try:
             outcomes, not_started = self._erase_images(taken, state, options.dry_run)
@@ -205,11 +192,11 @@ class ScrubRunner:
 
     def _erase_images(
         self, images: list[PlannedImage], state: CurrentState, dry_run: bool
-    ) -> tuple[list[_ImageWork | None], int]:
+    ) -> tuple[list[ImageWork | None], int]:
         """Erase the claimed ``images``, in order by one thread or taken one at a time by the shared
         erase threads. Returns each started image's work (``None`` when another run has it), in
         plan order, and how many were not started because the run was stopped."""
-        outcomes: list[_ImageWork | None] = [None] * len(images)
+        outcomes: list[ImageWork | None] = [None] * len(images)
         started = [False] * len(images)
         order: Iterator[int] = iter(range(len(images)))
         taking = threading.Lock()
@@ -269,7 +256,7 @@ class ScrubRunner:
             report.summary.count(result)
         self.observer.image_finished(result)
 
-    def _erase_image(self, image: PlannedImage, state: CurrentState, dry_run: bool) -> _ImageWork | None:
+    def _erase_image(self, image: PlannedImage, state: CurrentState, dry_run: bool) -> ImageWork | None:
         """Erase what may be erased of one claimed image; ``None`` when another run has it."""
         status = state.image_status.get(image.id)
         if status is None or (image.whole_image and status != PENDING_DELETE):
@@ -280,7 +267,7 @@ class ScrubRunner:
         if not image.whole_image and not still_pending:
             return None  # the pending locations of a live image, all recorded by another run since the plan
         self.observer.image_started(image)
-        work = _ImageWork(image)
+        work = ImageWork(image)
         if image.blocked:  # the image as a whole: none of its locations is erased
             work.blocked.append(image.blocked)
             still_pending = []
@@ -307,7 +294,7 @@ class ScrubRunner:
         work.finished = image.whole_image and not (work.blocked or work.failed)
         return work
 
-    def _erase_location(self, work: _ImageWork, location: Location, dry_run: bool) -> None:
+    def _erase_location(self, work: ImageWork, location: Location, dry_run: bool) -> None:
         """Erase one location. Outside a dry run the audit trail gets an ``erase`` line with result
         ``started`` before the destructive call and one with the outcome after it, so that a crash
         between the two still leaves the attempt on record."""
@@ -348,7 +335,7 @@ class ScrubRunner:
         elif outcome.outcome in ERASED:
             work.erased_ids.append(location.id)
 
-    def _problem(self, work: _ImageWork, location: Location, error: Exception) -> str:
+    def _problem(self, work: ImageWork, location: Location, error: Exception) -> str:
         """Record why a location was not erased; return ``blocked`` or ``failed``."""
         shown, store = location.shown_url, location.store_label
         if isinstance(error, LocationBlocked):
@@ -367,7 +354,7 @@ class ScrubRunner:
         return kind
 
     def _audit_location(
-        self, action: str, work: _ImageWork, location: Location, result: str, **extra: Any
+        self, action: str, work: ImageWork, location: Location, result: str, **extra: Any
     ) -> str | None:
         """Write one location's audit line; return why it could not be written, or ``None``."""
         return self._audit(
@@ -396,7 +383,7 @@ class ScrubRunner:
         return None
 
     def _record(
-        self, connection: Connection, works: Sequence[_ImageWork], held: set[str], dry_run: bool
+        self, connection: Connection, works: Sequence[ImageWork], held: set[str], dry_run: bool
     ) -> list[ImageResult | None]:
         """Record a batch with guarded updates (skipped in a dry run), releasing its claims in the
         same transaction, and build its results (``None`` for an image another run recorded first)."""
@@ -429,18 +416,7 @@ class ScrubRunner:
         if claims is not None:
             claims.forget(held)
             held.clear()
-        results: list[ImageResult | None] = []
-        for work in works:
-            if _recorded_by_another_run(work, unchanged_locations, unchanged_images):
-                results.append(None)
-                continue
-            raced = [location_id for location_id in work.erased_ids if location_id in unchanged_locations]
-            if raced:
-                work.failed.append(f"location row(s) {', '.join(map(str, raced))} changed during the run")
-            if work.image.id in unchanged_images:
-                work.failed.append("image row changed during the run; not marked deleted")
-            results.append(_result(work, dry_run))
-        return results
+        return [recorded_result(work, unchanged_locations, unchanged_images, dry_run) for work in works]
 
 
 def _queued(
@@ -453,37 +429,3 @@ def _queued(
     for batch in cut_into_batches(rotated(images, options), options, largest):
         batches.put(batch)
     return batches, len(images), {image.id: index for index, image in enumerate(images)}
-
-
-def _recorded_by_another_run(work: _ImageWork, locations: dict[int, str | None], images: dict[str, str | None]) -> bool:
-    """Leave to another run what it recorded first (rows this run's guarded updates found ``deleted``):
-    those locations are taken out of ``work``, bytes included, so that only one run counts them.
-    Return whether nothing is left for this run to report (the image is then the other run's)."""
-    others = {location_id for location_id in work.erased_ids if locations.get(location_id, "") == DELETED}
-    image_taken = images.get(work.image.id, "") == DELETED
-    if not others and not image_taken:
-        return False
-    work.erased_ids = [location_id for location_id in work.erased_ids if location_id not in others]
-    work.bytes -= sum(location.bytes or 0 for location in work.locations if location.id in others)
-    work.locations = [location for location in work.locations if location.id not in others]
-    if image_taken:
-        images.pop(work.image.id)  # finalized by the other run: not a change to report
-    nothing_left = not (work.locations or work.blocked or work.failed)
-    return nothing_left and (image_taken or not work.finished)
-
-
-def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
-    image = work.image
-    if work.failed:
-        outcome, reason = Result.FAILED, "; ".join(work.failed + work.blocked)
-    elif work.blocked:
-        outcome, reason = Result.BLOCKED, "; ".join(work.blocked)
-    else:
-        outcome = Result.WOULD_SCRUB if dry_run else Result.SCRUBBED
-        details = [location.reason for location in work.locations if location.outcome == "trashed"]
-        if not image.locations:
-            details.insert(0, "nothing left to erase; finalized" if not dry_run else "nothing left to erase")
-        reason = "; ".join(details)
-    return ImageResult(
-        image.id, image.entry.name, outcome, reason, work.bytes, tuple(work.locations), image.whole_image
-    )
