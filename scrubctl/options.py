@@ -100,7 +100,11 @@ store = click.option(
     help="Only images with a pending location in this store: a name from enabled_backends, or the driver "
     "(file, rbd) for rows without a store name.",
 )
-limit = click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many images.")
+# The largest count an option takes: SQL binds it as a signed 64-bit integer.
+LARGEST_COUNT = 2**63 - 1
+limit = click.option(
+    "--limit", type=click.IntRange(min=1, max=LARGEST_COUNT), default=None, help="At most this many images."
+)
 dry_run = click.option(
     "-n", "--dry-run", is_flag=True, help="Check everything and change nothing (no row, file or RBD image)."
 )

@@ -247,3 +247,17 @@ def test_unknown_ids_are_refused(world: GlanceWorld) -> None:
     result = world.cli("broken", "--repair", "-f", "json", str(uuid.uuid4()))
     assert result.exit_code == 1
     assert json.loads(result.stdout)["images"][0]["result"] == "refused"
+
+
+def test_repair_says_which_ids_name_no_image_and_which_are_not_broken(world: GlanceWorld) -> None:
+    healthy = world.image(deleted_ago=None)
+    missing = str(uuid.uuid4())
+    for dry in ((), ("--dry-run",)):
+        result = world.cli("broken", "--repair", "-f", "json", *dry, missing, healthy)
+        assert result.exit_code == 1
+        reasons = {item["id"]: (item["result"], item["reason"]) for item in json.loads(result.stdout)["images"]}
+        assert reasons == {
+            missing: ("refused", "no such image"),
+            healthy: ("refused", "not broken (as far as this scan can tell)"),
+        }
+    assert world.status(healthy) == "active"

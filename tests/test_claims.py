@@ -203,3 +203,20 @@ def test_a_user_without_create_scrubs_once_the_claims_table_exists(world: Glance
     finally:
         with world.engine.begin() as connection:
             connection.exec_driver_sql(f"DROP USER '{user}'@'%%'")
+
+
+def test_the_claims_table_is_made_by_the_first_claim_not_by_a_run_that_claims_nothing(world: GlanceWorld) -> None:
+    def has_table() -> bool:
+        with world.engine.connect() as connection:
+            return TABLE_NAME in inspect(connection).get_table_names()
+
+    image = world.image()
+    missing_folder = world.root / "missing" / "scrubctl.prom"
+    assert world.cli("scrub", "--yes", "--metrics-file", str(missing_folder)).exit_code == 3
+    assert world.cli("scrub", "--dry-run").exit_code == 0
+    assert world.cli("broken", "--repair", "6f1c3a8e-5d2b-4c77-9a0e-2b8f0d3c4e51").exit_code == 1
+    assert not has_table()
+    assert world.data_file(image).exists()
+    assert world.cli("scrub", "--yes").exit_code == 0
+    assert has_table()
+    assert claim_rows(world) == []

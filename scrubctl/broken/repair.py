@@ -33,7 +33,7 @@ from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BackendU
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.encryption import encrypt_url
 from scrubctl.glance.image_details import load_image
-from scrubctl.glance.schema import ACTIVE, image_locations
+from scrubctl.glance.schema import ACTIVE, image_locations, images
 from scrubctl.restore.checks import pending_users
 from scrubctl.restore.engine import plan_revival, write_restore
 from scrubctl.restore.model import NotRestorable, RestorePlan, RestoreRefused, RestoreTools
@@ -159,7 +159,10 @@ class _Repairer:
     ) -> ImageRepair:
         problem = ", ".join(item.problem for item in problems) or "-"
         if not problems:
-            return ImageRepair(image_id, problem, RepairResult.REFUSED, "not broken (as far as this scan can tell)")
+            with connection.begin():
+                exists = connection.execute(select(images.c.id).where(images.c.id == image_id)).first()
+            reason = "not broken (as far as this scan can tell)" if exists else "no such image"
+            return ImageRepair(image_id, problem, RepairResult.REFUSED, reason)
         if any(item.problem == DATA_MISSING for item in problems):
             reason = "data_missing is reported, never repaired: " + "; ".join(item.detail for item in problems)
             return ImageRepair(image_id, problem, RepairResult.REFUSED, reason)

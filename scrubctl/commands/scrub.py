@@ -35,7 +35,10 @@ from scrubctl.unattended.signals import stop_on_signals
 @options.store
 @options.limit
 @click.option(
-    "--max-delete", type=click.IntRange(min=0), default=None, help="Refuse to start when the plan holds more images."
+    "--max-delete",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Refuse to start when the plan would erase the data of more images (blocked ones not counted).",
 )
 @options.dry_run
 @options.yes
@@ -82,6 +85,10 @@ def command(
             check_encrypted_sharing=app.settings.encryption_key is not None,
         )
     renderer.plan_summary(plan, dry_run)
+    audit = app.audit_trail(audit_log)  # every output checked before anything is erased
+    metrics_path = app.metrics_file(metrics_file)
+    if metrics_path is not None:
+        metrics.check_writable(metrics_path)
     asking = plan.erases_anything and not dry_run and not yes and renderer.can_prompt
     if asking and not renderer.confirm_plan(plan):
         renderer.warning("nothing done")
@@ -89,7 +96,6 @@ def command(
     deleters = DeleterPool(app.registry, {"rbd_clones": rbd_clones})
     try:
         with stop_on_signals() as stop, renderer.scrub_progress(plan, dry_run) as progress:
-            audit = app.audit_trail(audit_log)
             runner = ScrubRunner(
                 database,
                 deleters,
@@ -102,7 +108,6 @@ def command(
     finally:
         deleters.close()
     renderer.scrub_report(report)
-    metrics_path = app.metrics_file(metrics_file)
     if metrics_path is not None:
         with database.connect() as connection:
             metrics.publish(metrics_path, report, metrics.queue_state(connection))

@@ -18,6 +18,12 @@ is known to be valid for at least half the timeout more (:meth:`ClaimSession.may
 heartbeat that can no longer reach the database stops erasing well before another run could take
 over. Glance never reads this table; ``glance-manage db sync``/``check``/``purge`` leave it alone.
 
+The table is created by the first claim ever taken (looked for first, see
+:func:`ensure_claims_table`), not when a run starts: a run that stops before it claims anything (a
+dry run, nothing to do, a metrics file that cannot be written, a configuration error) leaves Glance's
+database as it found it. Stores are contacted only under a claim, so a run whose store turns out
+unreachable has claimed (and released) its first images, and made the table, by then.
+
 Dry runs take no claims: they erase and write nothing.
 """
 
@@ -170,19 +176,38 @@ class ClaimSession:
         self._stopped = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self._inserts: dict[tuple[str, str, int], TextClause] = {}
+        self._table_lock = threading.Lock()
+        self._table_ready = False
+        self._table_error: DatabaseError | None = None
 
     # --- life cycle -------------------------------------------------------------------------------
 
     def start(self) -> ClaimSession:
-        """Make sure the claims table exists and start the heartbeat."""
-        try:
-            with self._engine.connect() as connection:
-                ensure_claims_table(connection)
-        except DBAPIError as error:
-            raise DatabaseError(f"cannot reach the database to take claims: {describe_db_error(error)}") from None
+        """Start the heartbeat (the claims table is made at the first claim, see :meth:`_ensure_table`)."""
         self._heartbeat = threading.Thread(target=self._beat, name="scrubctl-claims-heartbeat", daemon=True)
         self._heartbeat.start()
         return self
+
+    def _ensure_table(self) -> None:
+        """Make sure the claims table exists, once per session, on a connection of its own (DDL
+        outside any transaction); a failure is raised again for every later claim, not retried."""
+        with self._table_lock:
+            if self._table_ready:
+                return
+            if self._table_error is not None:
+                raise self._table_error
+            try:
+                with self._engine.connect() as connection:
+                    ensure_claims_table(connection)
+            except DBAPIError as error:
+                self._table_error = DatabaseError(
+                    f"cannot reach the database to take claims: {describe_db_error(error)}"
+                )
+            except DatabaseError as error:
+                self._table_error = error
+            if self._table_error is not None:
+                raise self._table_error
+            self._table_ready = True
 
     def close(self) -> None:
         """Stop the heartbeat and release every claim still held (best effort: unreleased ones expire)."""
@@ -232,6 +257,8 @@ class ClaimSession:
         before the read.
         """
         wanted = list(dict.fromkeys(subjects))
+        if wanted:
+            self._ensure_table()
         started = time.monotonic()
 
         def attempt(current: Connection) -> tuple[list[str], T]:

@@ -104,6 +104,17 @@ class Plan:
         )
 
     @property
+    def images_to_erase(self) -> int:
+        """How many images the plan erases data of (what ``--max-delete`` counts): those to scrub, and
+        the blocked images some of whose locations are erased all the same."""
+        partly = sum(
+            1
+            for item in self.images
+            if item.reasons and not item.blocked and any(not location.blocked for location in item.locations)
+        )
+        return self.to_scrub_count + partly
+
+    @property
     def erases_anything(self) -> bool:
         """Whether applying the plan would erase (or finalize) anything at all."""
         return self.to_scrub_count > 0 or self.locations_of_blocked_images_to_erase > 0
@@ -201,7 +212,8 @@ class Summary:
             self.blocked += 1
         else:
             self.failed += 1
-        self.locations_erased += sum(1 for location in result.locations if location.outcome in ERASED_OUTCOMES)
+        if not self.dry_run:  # a dry run erases nothing (a location found already gone included)
+            self.locations_erased += sum(1 for location in result.locations if location.outcome in ERASED_OUTCOMES)
         self.locations_already_gone += sum(1 for location in result.locations if location.outcome == "already_gone")
 
     def as_dict(self) -> dict[str, Any]:

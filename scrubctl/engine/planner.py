@@ -12,7 +12,7 @@ from scrubctl.engine.blockers import shared_data_reason
 from scrubctl.engine.model import Plan, PlannedImage, PlannedLocation
 from scrubctl.errors import RefusedError
 from scrubctl.glance.locations import LocationDecoder
-from scrubctl.glance.pending import ImageEntry, Inventory, Selection
+from scrubctl.glance.pending import DELETED_AT_NOT_SET, ImageEntry, Inventory, Selection
 from scrubctl.glance.schema import PENDING_DELETE, images
 from scrubctl.glance.sharing import live_users
 
@@ -52,7 +52,8 @@ def build_plan(
 ) -> Plan:
     """Select the images to scrub and name what is known to block each.
 
-    Raises :class:`RefusedError` when the plan holds more images than ``max_delete``.
+    Raises :class:`RefusedError` when the plan erases the data of more images than ``max_delete``
+    (blocked images count only when some of their locations are erased).
     """
     selection = choice.as_inventory_selection()
     entries: list[ImageEntry] = []
@@ -63,24 +64,26 @@ def build_plan(
     planned = tuple(_plan_image(entry, users, choice.store) for entry in entries)
     missing = _missing_ids(connection, choice.image_ids, {entry.id for entry in entries})
     plan = Plan(images=planned, missing=missing)
-    if choice.max_delete is not None and len(plan.images) > choice.max_delete:
+    if choice.max_delete is not None and plan.images_to_erase > choice.max_delete:
         raise RefusedError(
-            f"refusing to start: the plan holds {len(plan.images)} images, more than --max-delete "
-            f"{choice.max_delete}; narrow the selection or raise the limit"
+            f"refusing to start: the plan erases the data of {plan.images_to_erase} images, more than "
+            f"--max-delete {choice.max_delete}; narrow the selection or raise the limit"
         )
     return plan
 
 
 def _plan_image(entry: ImageEntry, users: dict[str, set[str]], store: str | None) -> PlannedImage:
     """Plan one image; with ``--store``, locations in other stores are left alone (so the image
-    stays pending until a run erases them too)."""
+    stays pending until a run erases them too). A pending image without ``deleted_at`` (only an
+    explicit ``--image`` selects one) is blocked whole."""
     locations = []
     for location in entry.locations:
         reason = location.problem or (shared_data_reason(location.url, entry.id, users) if location.url else None)
         if reason is None and store is not None and location.store_label != store:
             reason = f"in store {location.store_label}, left alone by --store {store}"
         locations.append(PlannedLocation(location=location, blocked=reason))
-    return PlannedImage(entry=entry, locations=tuple(locations))
+    damaged = entry.status == PENDING_DELETE and entry.pending_since is None
+    return PlannedImage(entry=entry, locations=tuple(locations), blocked=DELETED_AT_NOT_SET if damaged else None)
 
 
 def _missing_ids(connection: Connection, wanted: Sequence[str], found: set[str]) -> tuple[tuple[str, str], ...]:

@@ -2,6 +2,10 @@
 
 Every change is ``UPDATE ... WHERE status = 'pending_delete'`` and its row count is checked; with
 ``dry_run`` the statements are not executed (the one place a dry run stops on the database side).
+The rows to change are first read and locked in the same transaction (``SELECT ... FOR UPDATE``; a
+write transaction holds the whole file on SQLite), so a run knows exactly which rows it changed and
+which someone else changed first, and to what (two writers can stamp ``updated_at`` with the same
+second, so the timestamp alone cannot tell them apart).
 Rows are written as Glance's scrubber writes them: a location becomes ``deleted`` with ``deleted_at``
 overwritten; an image becomes ``deleted`` keeping its ``deleted_at``; ``updated_at`` is now.
 """
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Table, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, Select, Table, Update, bindparam, select, update
 
 from scrubctl.glance.schema import ACTIVE, DELETED, PENDING_DELETE, image_locations, images
 
@@ -27,6 +31,11 @@ _IMAGES_AND_LOCATIONS = (
     .select_from(images.outerjoin(image_locations, image_locations.c.image_id == images.c.id))
     .where(images.c.id.in_(_IDS))
 )
+# Before the guarded updates: the rows' statuses, locked until the transaction ends.
+_LOCATION_STATUSES = (
+    select(image_locations.c.id, image_locations.c.status).where(image_locations.c.id.in_(_IDS)).with_for_update()
+)
+_IMAGE_STATUSES = _STATUSES.with_for_update()
 _MARK_LOCATIONS = (
     update(image_locations)
     .where(image_locations.c.id.in_(_IDS), image_locations.c.status == PENDING_DELETE)
@@ -85,31 +94,51 @@ def current_state_of_nothing() -> CurrentState:
 
 def mark_locations_deleted(
     connection: Connection, location_ids: Sequence[int], now: datetime, *, dry_run: bool
-) -> set[int]:
+) -> dict[int, str | None]:
     """Mark erased locations ``deleted``, only those still ``pending_delete``.
 
-    Returns the ids the guarded update did not change (someone changed them first).
+    Returns the ids the guarded update did not change (someone changed them first), each with its
+    status now (``None``: the row is gone).
     """
     if dry_run or not location_ids:
-        return set()
-    changed = connection.execute(_MARK_LOCATIONS, {"ids": list(location_ids), "now": now}).rowcount
-    if changed == len(location_ids):
-        return set()
-    return _not_updated(connection, image_locations, location_ids, now)
+        return {}
+    return _mark(connection, _LOCATION_STATUSES, _MARK_LOCATIONS, image_locations, location_ids, now)
 
 
-def mark_images_deleted(connection: Connection, image_ids: Sequence[str], now: datetime, *, dry_run: bool) -> set[str]:
-    """Mark images ``deleted``, only those still ``pending_delete``; return the ids left unchanged."""
+def mark_images_deleted(
+    connection: Connection, image_ids: Sequence[str], now: datetime, *, dry_run: bool
+) -> dict[str, str | None]:
+    """Mark images ``deleted``, only those still ``pending_delete``; return the ids left unchanged,
+    each with its status now."""
     if dry_run or not image_ids:
-        return set()
-    changed = connection.execute(_MARK_IMAGES, {"ids": list(image_ids), "now": now}).rowcount
-    if changed == len(image_ids):
-        return set()
-    return _not_updated(connection, images, image_ids, now)
+        return {}
+    return _mark(connection, _IMAGE_STATUSES, _MARK_IMAGES, images, image_ids, now)
 
 
-def _not_updated(connection: Connection, table: Table, ids: Sequence[Any], now: datetime) -> set[Any]:
+def _mark(
+    connection: Connection, read: Select[Any], mark: Update, table: Table, ids: Sequence[Any], now: datetime
+) -> dict[Any, str | None]:
+    """Lock and read the rows' statuses, then run the guarded update on those still pending."""
+    statuses: dict[Any, str | None] = dict.fromkeys(ids)
+    for row_id, status in connection.execute(read, {"ids": list(ids)}):
+        statuses[row_id] = status
+    pending = [row_id for row_id, status in statuses.items() if status == PENDING_DELETE]
+    unchanged = {row_id: status for row_id, status in statuses.items() if status != PENDING_DELETE}
+    if pending:
+        changed = connection.execute(mark, {"ids": pending, "now": now}).rowcount
+        if changed != len(pending):  # not expected under the lock; tell them by the timestamp then
+            unchanged.update(_not_updated(connection, table, pending, now))
+    return unchanged
+
+
+def _not_updated(connection: Connection, table: Table, ids: Sequence[Any], now: datetime) -> dict[Any, str | None]:
     """The ids among ``ids`` that this run's update did not stamp with ``now`` (changed first by
-    someone else, or gone)."""
-    rows = connection.execute(select(table.c.id, table.c.updated_at).where(table.c.id.in_(ids)))
-    return set(ids) - {row_id for row_id, updated_at in rows if updated_at == now}
+    someone else, or gone), each with its status now."""
+    rows = connection.execute(select(table.c.id, table.c.updated_at, table.c.status).where(table.c.id.in_(ids)))
+    statuses: dict[Any, str | None] = dict.fromkeys(ids)
+    for row_id, updated_at, status in rows:
+        if updated_at == now:
+            del statuses[row_id]
+        else:
+            statuses[row_id] = status
+    return statuses

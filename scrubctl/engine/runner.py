@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -50,30 +49,18 @@ from scrubctl.engine.records import (
     mark_locations_deleted,
     still_to_do,
 )
+from scrubctl.engine.work import ImageWork, recorded_result
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import GlanceDatabase, describe_db_error
 from scrubctl.glance.locations import Location
 from scrubctl.glance.schema import PENDING_DELETE
 from scrubctl.settings.utc import glance_timestamp, iso_utc, utc_now
-from scrubctl.unattended.audit import AuditTrail, NullAudit
+from scrubctl.unattended.audit import AuditLogError, AuditTrail, NullAudit
 
 logger = logging.getLogger(__name__)
 
 RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
-
-
-@dataclass(slots=True)
-class _ImageWork:
-    """What one image's erasing produced, before it is recorded."""
-
-    image: PlannedImage
-    locations: list[LocationResult] = field(default_factory=list)
-    erased_ids: list[int] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    bytes: int = 0
-    finished: bool = False
 
 
 class ScrubRunner:
@@ -102,6 +89,7 @@ class ScrubRunner:
         self._unreachable: set[str] = set()
         # Stores found unreachable in this run: their other locations fail at once, not after a timeout each.
         self._down_stores: dict[str, str] = {}
+        self._audit_broken = False  # an audit line could not be written (said once)
 
     def run(self, plan: Plan, options: RunOptions) -> Report:
         """Apply ``plan``, which is handed over (:meth:`Plan.hand_over`: it is empty afterwards);
@@ -166,9 +154,11 @@ class ScrubRunner:
                         raise
         except Exception as error:  # noqa: BLE001 - reported in the summary; the other workers go on
             message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
-            logger.error("worker stopped: %s", message)
-            with self._lock:
+            with self._lock:  # said once, however many workers stop for the same reason
+                first = f"database: {message}" not in self._unreachable
                 self._unreachable.add(f"database: {message}")
+            if first:
+                logger.error("worker stopped: %s", message)
 
     def _run_batch(
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
@@ -176,7 +166,8 @@ class ScrubRunner:
         held, state = self._take_and_read(connection, batch, options.dry_run)  # a dead database stops the worker
         taken = [image for image in batch if image.id in held]
         others = len(batch) - len(taken)
-        works: list[_ImageWork] = []
+        works: list[ImageWork] = []
+        done: Sequence[ImageResult | None]
         try:
             outcomes, not_started = self._erase_images(taken, state, options.dry_run)
             if not_started:
@@ -194,17 +185,18 @@ class ScrubRunner:
             if self._claims is not None and held:
                 self._claims.release(connection, held)  # only those the record did not release
         with self._lock:
-            report.summary.taken_by_other_run += others
+            report.summary.taken_by_other_run += others + sum(1 for result in done if result is None)
         for result in done:
-            self._finish(report, result)
+            if result is not None:
+                self._finish(report, result)
 
     def _erase_images(
         self, images: list[PlannedImage], state: CurrentState, dry_run: bool
-    ) -> tuple[list[_ImageWork | None], int]:
+    ) -> tuple[list[ImageWork | None], int]:
         """Erase the claimed ``images``, in order by one thread or taken one at a time by the shared
         erase threads. Returns each started image's work (``None`` when another run has it), in
         plan order, and how many were not started because the run was stopped."""
-        outcomes: list[_ImageWork | None] = [None] * len(images)
+        outcomes: list[ImageWork | None] = [None] * len(images)
         started = [False] * len(images)
         order: Iterator[int] = iter(range(len(images)))
         taking = threading.Lock()
@@ -264,18 +256,24 @@ class ScrubRunner:
             report.summary.count(result)
         self.observer.image_finished(result)
 
-    def _erase_image(self, image: PlannedImage, state: CurrentState, dry_run: bool) -> _ImageWork | None:
+    def _erase_image(self, image: PlannedImage, state: CurrentState, dry_run: bool) -> ImageWork | None:
         """Erase what may be erased of one claimed image; ``None`` when another run has it."""
         status = state.image_status.get(image.id)
         if status is None or (image.whole_image and status != PENDING_DELETE):
             return None
+        still_pending = [
+            planned for planned in image.locations if state.location_status.get(planned.location.id) == PENDING_DELETE
+        ]
+        if not image.whole_image and not still_pending:
+            return None  # the pending locations of a live image, all recorded by another run since the plan
         self.observer.image_started(image)
-        work = _ImageWork(image)
-        for planned in image.locations:
+        work = ImageWork(image)
+        if image.blocked:  # the image as a whole: none of its locations is erased
+            work.blocked.append(image.blocked)
+            still_pending = []
+        for planned in still_pending:  # the others were recorded by someone else since the plan was made
             location = planned.location
             shown = location.shown_url
-            if state.location_status.get(location.id) != PENDING_DELETE:
-                continue  # recorded by someone else since the plan was made
             if planned.blocked:
                 work.blocked.append(f"location {location.id}: {planned.blocked}")
                 work.locations.append(
@@ -296,7 +294,7 @@ class ScrubRunner:
         work.finished = image.whole_image and not (work.blocked or work.failed)
         return work
 
-    def _erase_location(self, work: _ImageWork, location: Location, dry_run: bool) -> None:
+    def _erase_location(self, work: ImageWork, location: Location, dry_run: bool) -> None:
         """Erase one location. Outside a dry run the audit trail gets an ``erase`` line with result
         ``started`` before the destructive call and one with the outcome after it, so that a crash
         between the two still leaves the attempt on record."""
@@ -313,7 +311,9 @@ class ScrubRunner:
             if not dry_run and self._claims is not None and not self._claims.may_erase(work.image.id):
                 raise LocationFailed("this run's claim on the image could not be renewed in time; not erased")
             if not dry_run:
-                self._audit_location("erase", work, location, "started")
+                unwritten = self._audit_location("erase", work, location, "started")
+                if unwritten:
+                    raise LocationFailed(f"not erased: {unwritten}")
                 started = True
             outcome = deleter.erase(location.url, dry_run=dry_run)
         except Exception as error:  # noqa: BLE001 - mapped below; one bad location never stops the run
@@ -324,13 +324,18 @@ class ScrubRunner:
         size = outcome.bytes_freed if outcome.bytes_freed is not None else (work.image.entry.size or 0)
         work.bytes += size
         work.locations.append(LocationResult(location.id, shown, store, outcome.outcome.value, outcome.detail, size))
-        if outcome.outcome in ERASED:
-            work.erased_ids.append(location.id)
+        unwritten = None
         if started:
             action = "trash" if outcome.outcome is EraseOutcome.TRASHED else "erase"
-            self._audit_location(action, work, location, outcome.outcome.value, detail=outcome.detail, bytes=size)
+            unwritten = self._audit_location(
+                action, work, location, outcome.outcome.value, detail=outcome.detail, bytes=size
+            )
+        if unwritten:  # erased, but only its start is on record: the next run finds it already gone
+            work.failed.append(f"location {location.id}: {outcome.outcome.value}, but not recorded: {unwritten}")
+        elif outcome.outcome in ERASED:
+            work.erased_ids.append(location.id)
 
-    def _problem(self, work: _ImageWork, location: Location, error: Exception) -> str:
+    def _problem(self, work: ImageWork, location: Location, error: Exception) -> str:
         """Record why a location was not erased; return ``blocked`` or ``failed``."""
         shown, store = location.shown_url, location.store_label
         if isinstance(error, LocationBlocked):
@@ -348,8 +353,11 @@ class ScrubRunner:
         work.locations.append(LocationResult(location.id, shown, store, kind, reason))
         return kind
 
-    def _audit_location(self, action: str, work: _ImageWork, location: Location, result: str, **extra: Any) -> None:
-        self.audit.record(
+    def _audit_location(
+        self, action: str, work: ImageWork, location: Location, result: str, **extra: Any
+    ) -> str | None:
+        """Write one location's audit line; return why it could not be written, or ``None``."""
+        return self._audit(
             action,
             {
                 "image_id": work.image.id,
@@ -361,21 +369,39 @@ class ScrubRunner:
             },
         )
 
+    def _audit(self, action: str, fields: dict[str, Any]) -> str | None:
+        """Write one audit line; when it cannot be written, say so once (one line, exit 3) and return why."""
+        try:
+            self.audit.record(action, fields)
+        except AuditLogError as error:
+            with self._lock:
+                first, self._audit_broken = not self._audit_broken, True
+                self._unreachable.add(str(error))
+            if first:
+                logger.error("%s; nothing is erased or recorded without its audit line", error)
+            return str(error)
+        return None
+
     def _record(
-        self, connection: Connection, works: Sequence[_ImageWork], held: set[str], dry_run: bool
-    ) -> list[ImageResult]:
+        self, connection: Connection, works: Sequence[ImageWork], held: set[str], dry_run: bool
+    ) -> list[ImageResult | None]:
         """Record a batch with guarded updates (skipped in a dry run), releasing its claims in the
-        same transaction, and build its results."""
+        same transaction, and build its results (``None`` for an image another run recorded first)."""
         now = glance_timestamp()
         for work in works:
             if work.finished and not dry_run:
-                self.audit.record("mark_deleted", {"image_id": work.image.id, "bytes": work.bytes, "result": "deleted"})
+                unwritten = self._audit(
+                    "mark_deleted", {"image_id": work.image.id, "bytes": work.bytes, "result": "deleted"}
+                )
+                if unwritten:
+                    work.finished = False
+                    work.failed.append(f"not marked deleted: {unwritten}")
         location_ids = [location_id for work in works for location_id in work.erased_ids]
         image_ids = [work.image.id for work in works if work.finished]
 
         claims = self._claims
 
-        def record(current: Connection) -> tuple[set[int], set[str]]:
+        def record(current: Connection) -> tuple[dict[int, str | None], dict[str, str | None]]:
             unchanged = (
                 mark_locations_deleted(current, location_ids, now, dry_run=dry_run),
                 mark_images_deleted(current, image_ids, now, dry_run=dry_run),
@@ -390,15 +416,7 @@ class ScrubRunner:
         if claims is not None:
             claims.forget(held)
             held.clear()
-        results = []
-        for work in works:
-            raced = [location_id for location_id in work.erased_ids if location_id in unchanged_locations]
-            if raced:
-                work.failed.append(f"location row(s) {', '.join(map(str, raced))} changed during the run")
-            if work.image.id in unchanged_images:
-                work.failed.append("image row changed during the run; not marked deleted")
-            results.append(_result(work, dry_run))
-        return results
+        return [recorded_result(work, unchanged_locations, unchanged_images, dry_run) for work in works]
 
 
 def _queued(
@@ -411,20 +429,3 @@ def _queued(
     for batch in cut_into_batches(rotated(images, options), options, largest):
         batches.put(batch)
     return batches, len(images), {image.id: index for index, image in enumerate(images)}
-
-
-def _result(work: _ImageWork, dry_run: bool) -> ImageResult:
-    image = work.image
-    if work.failed:
-        outcome, reason = Result.FAILED, "; ".join(work.failed + work.blocked)
-    elif work.blocked:
-        outcome, reason = Result.BLOCKED, "; ".join(work.blocked)
-    else:
-        outcome = Result.WOULD_SCRUB if dry_run else Result.SCRUBBED
-        details = [location.reason for location in work.locations if location.outcome == "trashed"]
-        if not image.locations:
-            details.insert(0, "nothing left to erase; finalized" if not dry_run else "nothing left to erase")
-        reason = "; ".join(details)
-    return ImageResult(
-        image.id, image.entry.name, outcome, reason, work.bytes, tuple(work.locations), image.whole_image
-    )

@@ -8,14 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy
 from sqlalchemy import Connection, Engine, event, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from scrubctl.errors import ConfigError, DatabaseError
 from scrubctl.glance.schema import REQUIRED_TABLES, alembic_version
+from scrubctl.glance.sqlite_waits import LockWaitWatch
 from scrubctl.settings.secrets import Secret, redact_database_url
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -23,6 +25,8 @@ CONNECT_TIMEOUT_SECONDS = 10
 # the run with "unreachable" instead of holding a timer forever. Causal reads wait at most
 # wsrep_causal_read_timeout (Galera's default: 30 s), within this.
 SOCKET_TIMEOUT_SECONDS = 60
+# How long one SQLite statement waits for a lock another process holds before it fails ("database
+# is locked", exit 3); after NOTICE_SECONDS of waiting a warning names the file (see sqlite_waits).
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 GALERA_DEFAULT_SYNC_WAIT = 1  # causal reads: SELECTs wait for every write certified before them
 
@@ -93,7 +97,8 @@ def _create_engine(raw: str, shown: str, pool_size: int) -> Engine:
             },
         )
     elif parsed.get_backend_name() == "sqlite":
-        options.update(connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        watch = LockWaitWatch(_sqlite_file(parsed), SQLITE_BUSY_TIMEOUT_SECONDS)
+        options.update(connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "factory": watch.connection_class()})
     try:
         engine = sqlalchemy.create_engine(parsed, **options)
     except (NoSuchModuleError, ImportError) as error:
@@ -106,6 +111,14 @@ def _create_engine(raw: str, shown: str, pool_size: int) -> Engine:
     elif parsed.get_driver_name() == "pymysql":
         event.listen(engine, "do_connect", _pymysql_connect)
     return engine
+
+
+def _sqlite_file(parsed: URL) -> str:
+    """The SQLite database file a URL names (also through an SQLite URI, ``file:PATH?mode=ro``)."""
+    database = parsed.database or ":memory:"
+    if database.startswith("file:"):
+        return unquote(database[len("file:") :].partition("?")[0])
+    return database
 
 
 def _pymysql_connect(_dialect: Any, _record: Any, args: Any, keywords: Any) -> Any:
@@ -193,8 +206,14 @@ def verify_glance_schema(connection: Connection) -> str | None:
         for table in REQUIRED_TABLES:
             connection.execute(select(*table.columns).limit(0)).all()
         connection.rollback()
-    except DBAPIError:
+    except DBAPIError as error:
         connection.rollback()
+        if connection.dialect.name == "sqlite" and "database is locked" in str(error.orig):
+            # (reading the catalogue would wait for the same lock as long again)
+            raise DatabaseError(
+                f"the SQLite database is locked by another process (waited {SQLITE_BUSY_TIMEOUT_SECONDS} s); "
+                "try again once it is done"
+            ) from None
         _name_what_is_missing(connection)
         raise DatabaseError("not a Glance database scrubctl can use") from None
     try:

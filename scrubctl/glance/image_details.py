@@ -73,8 +73,8 @@ def image_details(connection: Connection, decoder: LocationDecoder, image_id: st
             "it is not in the scrub queue"
         )
     now = utc_now()
-    since = (
-        image["deleted_at"] or image["updated_at"]
+    since = (  # the rule of the pending queue: a pending image without deleted_at is never due
+        image["deleted_at"]
         if image["status"] == PENDING_DELETE
         else min(
             (

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, and_, false, func, select, true
+from sqlalchemy import Connection, Select, and_, false, select, true
 
 from scrubctl.glance.database import has_index
 from scrubctl.glance.locations import Location, LocationDecoder
-from scrubctl.glance.schema import ACTIVE, PENDING_DELETE, image_locations, images
+from scrubctl.glance.schema import PENDING_DELETE, image_locations, images
 from scrubctl.settings.utc import utc_now
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -27,7 +27,9 @@ PENDING_IMAGES = "Pending images"
 PENDING_LOCATIONS = "Pending locations of active images"
 
 # Only what the listing and the scrub plan use: every column and every datetime parsed costs time
-# on a large cloud. A pending image is pending since deleted_at (updated_at if a row lacks it).
+# on a large cloud. A pending image is pending since deleted_at, which Glance sets on every delete: a
+# row without one is damaged, never due (the due rule is ``deleted_at <= cutoff`` in SQL and in
+# Python alike) and flagged with :data:`DELETED_AT_NOT_SET`.
 IMAGE_COLUMNS = (
     images.c.id,
     images.c.name,
@@ -35,8 +37,9 @@ IMAGE_COLUMNS = (
     images.c.size,
     images.c.status,
     images.c.visibility,
-    func.coalesce(images.c.deleted_at, images.c.updated_at).label("pending_since"),
+    images.c.deleted_at.label("pending_since"),
 )
+DELETED_AT_NOT_SET = "deleted_at is not set (Glance sets it on every delete: a damaged row, never due)"
 LOCATION_COLUMNS = (
     image_locations.c.id.label("location_id"),
     image_locations.c.value.label("location_value"),
@@ -233,7 +236,7 @@ class Inventory:
             if row.location_id is not None
         )
         since = first.pending_since
-        if first.status == ACTIVE:  # pending since its first location was deleted from a store
+        if first.status != PENDING_DELETE:  # pending since its first location was deleted from a store
             since = min((location.deleted_at for location in locations if location.deleted_at), default=None)
         # The driver makes a new string of every value; the few that repeat across images (status,
         # visibility, owner) are kept once each: a plan of 10,000 images is ~2.5 MB smaller.
@@ -248,7 +251,7 @@ class Inventory:
             locations=locations,
             age_seconds=None if since is None else (self.now - since).total_seconds(),
             due=since is not None and since <= self._due_before,
-            flags=image_flags(first.status, locations),
+            flags=image_flags(first.status, locations, deleted_at_set=since is not None),
         )
 
 
@@ -262,9 +265,12 @@ def _location_order(row: Any) -> int:
     return int(row.location_id or 0)
 
 
-def image_flags(status: str, locations: Sequence[Location]) -> tuple[str, ...]:
-    """Name what prevents scrubbing an image as it stands."""
+def image_flags(status: str, locations: Sequence[Location], *, deleted_at_set: bool = True) -> tuple[str, ...]:
+    """Name what prevents scrubbing an image as it stands (``deleted_at_set``: whether a pending
+    image's row has its ``deleted_at``)."""
     flags: list[str] = []
+    if not deleted_at_set and status == PENDING_DELETE:
+        flags.append(DELETED_AT_NOT_SET)
     if not locations and status == PENDING_DELETE:
         flags.append("no pending location (nothing to erase; scrub finalizes it)")
     flags.extend(f"location {location.id}: {location.problem}" for location in locations if location.problem)

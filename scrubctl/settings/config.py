@@ -7,6 +7,7 @@ in a ``[scrubctl]`` group of the same files.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,11 @@ BACKEND_DEFAULTS_GROUP = "backend_defaults"
 RESERVED_STORES = ("os_glance_staging_store", "os_glance_tasks_store")
 SCRUBCTL_GROUP = "scrubctl"
 DEFAULT_CLAIM_TIMEOUT_SECONDS = 300
+# The largest values scrubctl takes (beyond them dates, timers and sockets overflow): scrub_time up
+# to a century, a claim's life up to a day, a store's timeouts up to a year.
+LARGEST_SCRUB_TIME_SECONDS = 100 * 365 * 86400
+LARGEST_CLAIM_TIMEOUT_SECONDS = 86400
+LARGEST_TIMEOUT_SECONDS = 365 * 86400
 
 # Glance driver serving each location URL scheme; an unlisted scheme is its own driver name.
 SCHEME_DRIVERS = {
@@ -86,15 +92,18 @@ class StoreConfig:
             values = self.config.get_all(BACKEND_DEFAULTS_GROUP, key)
         return values
 
-    def get_float(self, key: str, default: float) -> float:
-        """Return a numeric option, or raise :class:`ConfigError` naming it."""
+    def get_float(self, key: str, default: float, maximum: float = LARGEST_TIMEOUT_SECONDS) -> float:
+        """Return a numeric option (at most ``maximum``), or raise :class:`ConfigError` naming it."""
         text = self.get(key)
         if text is None or text == "":
             return default
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
             raise ConfigError(f"[{self.group}] {key} must be a number") from None
+        if not math.isfinite(value) or value > maximum:
+            raise ConfigError(f"[{self.group}] {key} must be a number no larger than {maximum:g}, not {text!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,9 @@ def load_settings(config_files: Sequence[Path] | None, database_url: str | None)
         config=config,
         config_files=tuple(paths),
         database_url=Secret(url),
-        scrub_time=_non_negative_int(config, DEFAULT_GROUP, "scrub_time", default=0),
+        scrub_time=_non_negative_int(
+            config, DEFAULT_GROUP, "scrub_time", default=0, maximum=LARGEST_SCRUB_TIME_SECONDS
+        ),
         encryption_key=Secret(key) if key else None,
         enabled_backends=backends,
         default_backend=default_backend,
@@ -230,7 +241,7 @@ def parse_enabled_backends(text: str | None) -> dict[str, str]:
     return backends
 
 
-def _non_negative_int(config: OsloConfig, group: str, key: str, default: int) -> int:
+def _non_negative_int(config: OsloConfig, group: str, key: str, default: int, maximum: int) -> int:
     text = config.get(group, key)
     if text is None or text == "":
         return default
@@ -240,12 +251,20 @@ def _non_negative_int(config: OsloConfig, group: str, key: str, default: int) ->
         raise ConfigError(f"[{group}] {key} must be a whole number of seconds, not {text!r}") from None
     if value < 0:
         raise ConfigError(f"[{group}] {key} must not be negative")
+    if value > maximum:
+        raise ConfigError(f"[{group}] {key} must be at most {maximum} seconds, not {text!r}")
     return value
 
 
 def _claim_timeout(config: OsloConfig) -> int:
     """``[scrubctl] claim_timeout``: seconds after which a claim whose holder stopped renewing it expires."""
-    value = _non_negative_int(config, SCRUBCTL_GROUP, "claim_timeout", default=DEFAULT_CLAIM_TIMEOUT_SECONDS)
+    value = _non_negative_int(
+        config,
+        SCRUBCTL_GROUP,
+        "claim_timeout",
+        default=DEFAULT_CLAIM_TIMEOUT_SECONDS,
+        maximum=LARGEST_CLAIM_TIMEOUT_SECONDS,
+    )
     if value < 1:
         raise ConfigError(f"[{SCRUBCTL_GROUP}] claim_timeout must be at least 1 second")
     return value

@@ -3,7 +3,8 @@
 Each line holds the time (UTC), the host, the action (``erase``, ``trash``, ``mark_deleted``,
 ``restore``) and its fields (image id, masked location URL, backend, bytes, result). Lines are
 written, flushed and fsynced before the database change they describe is committed, so a crash never
-loses the record of an erase.
+loses the record of an erase. A line that cannot be written (a full disk) raises
+:class:`AuditLogError`, naming the file; nothing stays buffered to fail again when the file is closed.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from scrubctl.errors import ConfigError
+from scrubctl.errors import ConfigError, ScrubctlError
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import iso_utc, utc_now
+
+
+class AuditLogError(ScrubctlError):
+    """The audit log cannot be written: nothing that needs its record may be done (exit 3)."""
 
 
 class AuditTrail(Protocol):
@@ -43,20 +48,28 @@ class JsonLinesAudit:
         self._host = socket.gethostname()
         self._lock = threading.Lock()
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._descriptor: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as error:
             raise ConfigError(f"audit log {path} cannot be opened for appending: {error.strerror}") from None
-        self._file = os.fdopen(descriptor, "a", encoding="utf-8")
 
     def record(self, action: str, fields: Mapping[str, Any]) -> None:
-        """Write one action and make it durable before returning."""
+        """Write one action and make it durable before returning; raise :class:`AuditLogError` when
+        it cannot be written."""
         line = mask_url(json.dumps({"time": iso_utc(utc_now()), "host": self._host, "action": action, **fields}))
+        data = (line + "\n").encode("utf-8")
         with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            if self._descriptor is None:
+                raise AuditLogError(f"audit log {self.path} is closed")
+            try:
+                while data:  # an append writes the whole line but for a signal or a full disk
+                    data = data[os.write(self._descriptor, data) :]
+                os.fsync(self._descriptor)
+            except OSError as error:
+                raise AuditLogError(f"audit log {self.path} cannot be written: {error.strerror}") from None
 
     def close(self) -> None:
         """Close the file."""
         with self._lock:
-            self._file.close()
+            if self._descriptor is not None:
+                os.close(self._descriptor)
+                self._descriptor = None

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import Connection, func, select, true
 
 from scrubctl.engine.model import Report
+from scrubctl.errors import ConfigError
 from scrubctl.glance.schema import PENDING_DELETE, images
 from scrubctl.settings.utc import utc_now
 
@@ -134,6 +135,21 @@ def previous_success(path: Path) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def check_writable(path: Path) -> None:
+    """Raise :class:`ConfigError` unless a metrics file can be written at ``path`` (checked before a
+    run changes anything: a temporary file is made in its directory and removed)."""
+    if not path.parent.is_dir():
+        raise ConfigError(f"metrics file {path} cannot be written: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"metrics file {path} cannot be written: it is a directory")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise ConfigError(f"metrics file {path} cannot be written: {error.strerror}") from None
+    os.close(descriptor)
+    os.unlink(temporary)
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -150,6 +166,10 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def publish(path: Path, report: Report, queue: QueueState) -> None:
-    """Write the metrics file for ``report`` (atomically), keeping the last success time."""
+    """Write the metrics file for ``report`` (atomically), keeping the last success time; raise
+    :class:`ConfigError` naming ``path`` when it cannot be written."""
     succeeded = report.exit_code == 0 and not report.summary.dry_run and not report.summary.interrupted
-    write_atomically(path, render_metrics(report, queue, previous_success(path), succeeded))
+    try:
+        write_atomically(path, render_metrics(report, queue, previous_success(path), succeeded))
+    except OSError as error:
+        raise ConfigError(f"metrics file {path} not written: {error.strerror or error}") from None
