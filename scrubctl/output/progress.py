@@ -19,10 +19,11 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.text import Text
 
@@ -66,6 +67,14 @@ def step_text(step: EraseProgress) -> str:
     return text
 
 
+class _RateColumn(ProgressColumn):
+    """Bytes per second, in the binary units of every other size shown (``1.2 GiB/s``)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("?" if speed is None else f"{human_size(int(speed))}/s")
+
+
 @dataclass
 class _InFlight:
     """An image being erased, as the live display shows it."""
@@ -92,7 +101,7 @@ class LiveScrubProgress:
             BarColumn(),
             TextColumn("{task.fields[images]} images"),
             DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
+            _RateColumn(),
             TimeRemainingColumn(),
             TimeElapsedColumn(),
             console=console,
