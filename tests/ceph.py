@@ -9,6 +9,7 @@ put back as it was, so the tests do not depend on their order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -225,7 +226,9 @@ class Cluster:
             return
         try:
             image = rbd.Image(self.ioctx, name)
-        except rbd.ImageNotFound:
+        except rbd.ImageNotFound:  # gone, or the listed remains of a removal that was killed
+            with contextlib.suppress(rbd.ImageNotFound):
+                rbd.RBD().remove(self.ioctx, name)
             return
         with image:
             for snap in list(image.list_snaps()):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from scrubctl.settings.config import StoreConfig
 
@@ -33,6 +33,27 @@ class EraseResult:
     outcome: EraseOutcome
     detail: str = ""
     bytes_freed: int | None = None
+
+
+@dataclass(frozen=True)
+class EraseProgress:
+    """How far one erase has come: ``done`` of ``total`` pieces (RBD objects, Swift segments), and
+    the bytes those pieces held when the store says so."""
+
+    done: int
+    total: int
+    unit: str
+    bytes_done: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        """``done / total``, between 0 and 1 (0 while the total is unknown)."""
+        return min(1.0, self.done / self.total) if self.total > 0 else 0.0
+
+
+# Called by a deleter while an erase goes on, from whatever thread does the work (librbd's own
+# threads included): the callee must be thread-safe and quick.
+ProgressCallback = Callable[[EraseProgress], None]
 
 
 class LocationBlocked(Exception):
@@ -69,8 +90,30 @@ class Deleter(Protocol):
         ...
 
 
+class ProgressReporting(Deleter, Protocol):
+    """A deleter whose long erases say how far they have come (``reports_progress = True``)."""
+
+    reports_progress: bool
+
+    def erase(self, url: str, *, dry_run: bool, progress: ProgressCallback | None = None) -> EraseResult:
+        """As :meth:`Deleter.erase`; ``progress`` is called as pieces of the data go."""
+        ...
+
+
+def erase_reporting(
+    deleter: Deleter, url: str, *, dry_run: bool, progress: ProgressCallback | None = None
+) -> EraseResult:
+    """Erase through ``deleter``, handing it ``progress`` when it reports progress."""
+    if progress is not None and getattr(deleter, "reports_progress", False):
+        return cast(ProgressReporting, deleter).erase(url, dry_run=dry_run, progress=progress)
+    return deleter.erase(url, dry_run=dry_run)
+
+
 # A deleter factory: the store's settings and run-wide options (such as ``rbd_clones``) in, a deleter out.
 # A factory (a deleter class) may also say ``erases_locally = True``: its erases are local calls that
 # take microseconds (a file's unlink), so a scrub may claim larger batches of images whose every
 # location it serves (see :mod:`scrubctl.engine.batches`); without it, its erases count as remote.
+# And ``reports_progress = True``: its ``erase`` then also takes a ``progress`` keyword, a
+# :data:`ProgressCallback` it calls as pieces go (:class:`ProgressReporting`); without it, a run shows
+# only when each erase starts and ends.
 DeleterFactory = Callable[[StoreConfig, Mapping[str, str]], Deleter]

@@ -15,6 +15,7 @@ from scrubctl.engine.planner import ScrubSelection, build_plan
 from scrubctl.engine.runner import ScrubRunner
 from scrubctl.errors import EXIT_INCOMPLETE
 from scrubctl.unattended import metrics
+from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL
 from scrubctl.unattended.signals import stop_on_signals
 
 
@@ -46,6 +47,14 @@ from scrubctl.unattended.signals import stop_on_signals
     "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Images erased in parallel."
 )
 @options.rbd_clones
+@click.option(
+    "--progress-interval",
+    type=click.FloatRange(min=1, max=86400),
+    default=DEFAULT_PROGRESS_INTERVAL,
+    show_default=True,
+    metavar="SECONDS",
+    help="Off a terminal, log a line this often for each erase still running (RBD objects, Swift segments done).",
+)
 @options.audit_log
 @click.option(
     "--metrics-file",
@@ -67,6 +76,7 @@ def command(
     yes: bool,
     concurrency: int,
     rbd_clones: str,
+    progress_interval: float,
     audit_log: Path | None,
     metrics_file: Path | None,
     output_format: str,
@@ -95,7 +105,7 @@ def command(
         return EXIT_INCOMPLETE
     deleters = DeleterPool(app.registry, {"rbd_clones": rbd_clones})
     try:
-        with stop_on_signals() as stop, renderer.scrub_progress(plan, dry_run) as progress:
+        with stop_on_signals() as stop, renderer.scrub_progress(plan, dry_run, progress_interval) as progress:
             runner = ScrubRunner(
                 database,
                 deleters,

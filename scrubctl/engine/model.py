@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scrubctl.backends.base import EraseProgress
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
 from scrubctl.glance.locations import Location
 from scrubctl.glance.pending import ImageEntry
@@ -154,6 +155,7 @@ class ImageResult:
     bytes: int
     locations: tuple[LocationResult, ...]
     whole_image: bool = True
+    size: int | None = None  # the image's size as Glance recorded it (``bytes``: what the stores held)
 
     def __post_init__(self) -> None:
         # Data found already gone is the reason a result erased nothing (or less than the image holds).
@@ -172,6 +174,7 @@ class ImageResult:
             "result": self.result.value,
             "reason": self.reason,
             "bytes": self.bytes,
+            "size": self.size,
             "scope": "image" if self.whole_image else "locations",
             "locations": [location.as_dict() for location in self.locations],
         }
@@ -254,6 +257,10 @@ class Observer(Protocol):
     def location_started(self, image: PlannedImage, location: Location) -> None:
         """Erasing one location of ``image`` begins."""
 
+    def location_progress(self, image: PlannedImage, location: Location, progress: EraseProgress) -> None:
+        """The erase of ``location`` has come this far (from the deleter's threads; only deleters
+        that report progress call it)."""
+
     def image_finished(self, result: ImageResult) -> None:
         """``result`` is final (recorded in the database, or would be in a dry run)."""
 
@@ -265,6 +272,9 @@ class NullObserver:
         """Ignore."""
 
     def location_started(self, image: PlannedImage, location: Location) -> None:
+        """Ignore."""
+
+    def location_progress(self, image: PlannedImage, location: Location, progress: EraseProgress) -> None:
         """Ignore."""
 
     def image_finished(self, result: ImageResult) -> None:

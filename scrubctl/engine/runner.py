@@ -18,14 +18,21 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool
-from scrubctl.backends.base import EraseOutcome, LocationBlocked, LocationFailed
+from scrubctl.backends.base import (
+    EraseOutcome,
+    EraseProgress,
+    LocationBlocked,
+    LocationFailed,
+    ProgressCallback,
+    erase_reporting,
+)
 from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS, ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
 from scrubctl.engine.batches import LOCAL_BATCH, MAX_BATCH, cut_into_batches, lanes_for, rotated
@@ -61,6 +68,15 @@ logger = logging.getLogger(__name__)
 
 RECORD_POLICY = RetryPolicy(attempts=30, first_wait=0.01, longest_wait=1.0)
 ERASED = frozenset({EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE, EraseOutcome.TRASHED})
+# How long an erased image may wait for others to be recorded in the same transaction: fast erases
+# (files) share commits, a slow one (a large RBD image) is recorded, and reported, on its own.
+RECORD_WINDOW_SECONDS = 0.5
+
+
+class _ErasersDone:
+    """Put last by each erase thread of a batch: it takes no more of the batch's images."""
+
+    __slots__ = ()
 
 
 class ScrubRunner:
@@ -112,7 +128,7 @@ class ScrubRunner:
                 ThreadPoolExecutor(max_workers=erasers, thread_name_prefix="erase") as erase_pool,
                 ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="scrub") as lane_pool,
             ):
-                self._erase_pool, self._erasers = (erase_pool if erasers > 1 else None), erasers
+                self._erase_pool, self._erasers = erase_pool, erasers
                 futures = [lane_pool.submit(self._worker, batches, options, report) for _ in range(lanes)]
                 for future in futures:
                     future.result()
@@ -165,60 +181,95 @@ class ScrubRunner:
     ) -> None:
         held, state = self._take_and_read(connection, batch, options.dry_run)  # a dead database stops the worker
         taken = [image for image in batch if image.id in held]
-        others = len(batch) - len(taken)
-        works: list[ImageWork] = []
-        done: Sequence[ImageResult | None]
+        ended: queue.SimpleQueue[ImageWork | _ErasersDone | None] = queue.SimpleQueue()
+        erasers = self._start_erasing(taken, state, options.dry_run, ended)
         try:
-            outcomes, not_started = self._erase_images(taken, state, options.dry_run)
-            if not_started:
-                with self._lock:
-                    report.summary.not_started += not_started
-            for outcome in outcomes:
-                if outcome is None:
-                    others += 1
-                else:
-                    works.append(outcome)
-            done = self._record(connection, works, held, options.dry_run)
-        except (DBAPIError, ConflictLostError) as error:
-            done = self._batch_lost([work.image for work in works], error)
+            self._record_as_erases_end(connection, ended, len(erasers), held, options.dry_run, report)
         finally:
+            wait(erasers)  # every erase of the batch has ended before its claims can be released
             if self._claims is not None and held:
-                self._claims.release(connection, held)  # only those the record did not release
+                self._claims.release(connection, held)  # only those not recorded (another run's, not started)
+        not_started = sum(eraser.result() for eraser in erasers)
         with self._lock:
-            report.summary.taken_by_other_run += others + sum(1 for result in done if result is None)
-        for result in done:
-            if result is not None:
-                self._finish(report, result)
+            report.summary.taken_by_other_run += len(batch) - len(taken)
+            report.summary.not_started += not_started
 
-    def _erase_images(
-        self, images: list[PlannedImage], state: CurrentState, dry_run: bool
-    ) -> tuple[list[ImageWork | None], int]:
-        """Erase the claimed ``images``, in order by one thread or taken one at a time by the shared
-        erase threads. Returns each started image's work (``None`` when another run has it), in
-        plan order, and how many were not started because the run was stopped."""
-        outcomes: list[ImageWork | None] = [None] * len(images)
-        started = [False] * len(images)
+    def _start_erasing(
+        self,
+        images: list[PlannedImage],
+        state: CurrentState,
+        dry_run: bool,
+        ended: queue.SimpleQueue[ImageWork | _ErasersDone | None],
+    ) -> list[Future[int]]:
+        """Hand the claimed ``images`` to the erase threads, which take them one at a time and put
+        each image's work on ``ended`` as soon as its erase ends (``None`` when another run has it);
+        each thread puts an :class:`_ErasersDone` last, and its future returns how many images it
+        left unstarted because the run was stopped."""
         order: Iterator[int] = iter(range(len(images)))
         taking = threading.Lock()
 
-        def erase_some() -> None:
-            while not self.stop.is_set():
+        def erase_some() -> int:
+            try:
+                while not self.stop.is_set():
+                    with taking:
+                        index = next(order, None)
+                    if index is None:
+                        return 0
+                    ended.put(self._erase_image(images[index], state, dry_run))
                 with taking:
-                    index = next(order, None)
-                if index is None:
-                    return
-                started[index] = True
-                outcomes[index] = self._erase_image(images[index], state, dry_run)
+                    return sum(1 for _ in order)
+            finally:
+                ended.put(_ErasersDone())
 
         pool = self._erase_pool
-        if pool is None or len(images) < 2:
-            erase_some()
-        else:
-            helpers = [pool.submit(erase_some) for _ in range(min(self._erasers, len(images)))]
-            wait(helpers)  # every erase of the batch has ended before its claims can be released
-            for helper in helpers:
-                helper.result()
-        return [outcome for outcome, began in zip(outcomes, started, strict=True) if began], started.count(False)
+        assert pool is not None, "the run's erase threads are started before its lanes"
+        return [pool.submit(erase_some) for _ in range(max(1, min(self._erasers, len(images))))]
+
+    def _record_as_erases_end(
+        self,
+        connection: Connection,
+        ended: queue.SimpleQueue[ImageWork | _ErasersDone | None],
+        erasers: int,
+        held: set[str],
+        dry_run: bool,
+        report: Report,
+    ) -> None:
+        """Record the images of a batch as their erases end: whatever ended within
+        :data:`RECORD_WINDOW_SECONDS` of the first unrecorded one, in one transaction (fast erases
+        share commits, a slow one is recorded on its own), each result reported once committed. Once
+        a record fails on the database, the rest of the batch is reported lost without another try."""
+        waiting: list[ImageWork] = []
+        deadline: float | None = None
+        lost: Exception | None = None
+        while erasers:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = ended.get(timeout=timeout)
+                if isinstance(item, _ErasersDone):
+                    erasers -= 1
+                elif isinstance(item, ImageWork):
+                    waiting.append(item)
+                    deadline = deadline or time.monotonic() + RECORD_WINDOW_SECONDS
+                else:  # another run has this image
+                    with self._lock:
+                        report.summary.taken_by_other_run += 1
+            except queue.Empty:  # the window of the images waiting has passed
+                pass
+            if waiting and (not erasers or (deadline is not None and time.monotonic() >= deadline)):
+                done: Sequence[ImageResult | None] = []
+                if lost is None:
+                    try:
+                        done = self._record(connection, waiting, held, dry_run)
+                    except (DBAPIError, ConflictLostError) as error:
+                        lost = error
+                if lost is not None:
+                    done = self._batch_lost([work.image for work in waiting], lost)
+                with self._lock:
+                    report.summary.taken_by_other_run += sum(1 for result in done if result is None)
+                for result in done:
+                    if result is not None:
+                        self._finish(report, result)
+                waiting, deadline = [], None
 
     def _take_and_read(
         self, connection: Connection, batch: list[PlannedImage], dry_run: bool
@@ -248,7 +299,10 @@ class ScrubRunner:
             reason = f"database error, nothing recorded for this batch: {message}"
             with self._lock:
                 self._unreachable.add(f"database: {message}")
-        return [ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, ()) for image in images]
+        return [
+            ImageResult(image.id, image.entry.name, Result.FAILED, reason, 0, (), image.whole_image, image.entry.size)
+            for image in images
+        ]
 
     def _finish(self, report: Report, result: ImageResult) -> None:
         with self._lock:
@@ -315,7 +369,9 @@ class ScrubRunner:
                 if unwritten:
                     raise LocationFailed(f"not erased: {unwritten}")
                 started = True
-            outcome = deleter.erase(location.url, dry_run=dry_run)
+            outcome = erase_reporting(
+                deleter, location.url, dry_run=dry_run, progress=self._progress_of(work.image, location)
+            )
         except Exception as error:  # noqa: BLE001 - mapped below; one bad location never stops the run
             kind = self._problem(work, location, error)
             if started:
@@ -334,6 +390,15 @@ class ScrubRunner:
             work.failed.append(f"location {location.id}: {outcome.outcome.value}, but not recorded: {unwritten}")
         elif outcome.outcome in ERASED:
             work.erased_ids.append(location.id)
+
+    def _progress_of(self, image: PlannedImage, location: Location) -> ProgressCallback:
+        """The callback that passes a deleter's progress on ``location`` to the observer."""
+        observer = self.observer
+
+        def progress(step: EraseProgress) -> None:
+            observer.location_progress(image, location, step)
+
+        return progress
 
     def _problem(self, work: ImageWork, location: Location, error: Exception) -> str:
         """Record why a location was not erased; return ``blocked`` or ``failed``."""
@@ -385,8 +450,9 @@ class ScrubRunner:
     def _record(
         self, connection: Connection, works: Sequence[ImageWork], held: set[str], dry_run: bool
     ) -> list[ImageResult | None]:
-        """Record a batch with guarded updates (skipped in a dry run), releasing its claims in the
-        same transaction, and build its results (``None`` for an image another run recorded first)."""
+        """Record the erased images ``works`` with guarded updates (skipped in a dry run), releasing
+        their claims in the same transaction, and build their results (``None`` for an image another
+        run recorded first)."""
         now = glance_timestamp()
         for work in works:
             if work.finished and not dry_run:
@@ -398,6 +464,7 @@ class ScrubRunner:
                     work.failed.append(f"not marked deleted: {unwritten}")
         location_ids = [location_id for work in works for location_id in work.erased_ids]
         image_ids = [work.image.id for work in works if work.finished]
+        recorded = sorted(work.image.id for work in works)
 
         claims = self._claims
 
@@ -407,15 +474,15 @@ class ScrubRunner:
                 mark_images_deleted(current, image_ids, now, dry_run=dry_run),
             )
             if claims is not None:
-                claims.release_within(current, sorted(held))
+                claims.release_within(current, recorded)
             return unchanged
 
         unchanged_locations, unchanged_images = run_transaction(
-            connection, record, policy=RECORD_POLICY, what="recording the batch"
+            connection, record, policy=RECORD_POLICY, what="recording erased images"
         )
         if claims is not None:
-            claims.forget(held)
-            held.clear()
+            claims.forget(recorded)
+        held.difference_update(recorded)
         return [recorded_result(work, unchanged_locations, unchanged_images, dry_run) for work in works]
 
 

@@ -67,5 +67,12 @@ def work_result(work: ImageWork, dry_run: bool) -> ImageResult:
             details.insert(0, "nothing left to erase; finalized" if not dry_run else "nothing left to erase")
         reason = "; ".join(details)
     return ImageResult(
-        image.id, image.entry.name, outcome, reason, work.bytes, tuple(work.locations), image.whole_image
+        image.id,
+        image.entry.name,
+        outcome,
+        reason,
+        work.bytes,
+        tuple(work.locations),
+        image.whole_image,
+        image.entry.size,
     )

@@ -26,7 +26,7 @@ from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.views import Column, human_size
 from scrubctl.settings.secrets import mask_url
-from scrubctl.unattended.logs import unattended
+from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL, unattended
 
 OUTPUT_FORMATS = ("table", "json", "csv", "value")
 RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BLOCKED: "yellow", Result.FAILED: "red"}
@@ -284,11 +284,14 @@ class Renderer:
         """Whether a person can answer a prompt (stdin and stderr are terminals, not a timer)."""
         return sys.stdin.isatty() and self.interactive
 
-    def scrub_progress(self, plan: Plan, dry_run: bool) -> LiveScrubProgress | LoggedScrubProgress:
-        """The progress observer for a run: live on a terminal, one log line per image otherwise."""
+    def scrub_progress(
+        self, plan: Plan, dry_run: bool, interval: float = DEFAULT_PROGRESS_INTERVAL
+    ) -> LiveScrubProgress | LoggedScrubProgress:
+        """The progress observer for a run: live on a terminal, otherwise one log line per image and
+        one every ``interval`` seconds of a long erase."""
         if self.interactive:
-            return LiveScrubProgress(self.err, len(plan.images), dry_run)
-        return LoggedScrubProgress(dry_run)
+            return LiveScrubProgress(self.err, len(plan.images), dry_run, plan.bytes_to_erase)
+        return LoggedScrubProgress(dry_run, interval)
 
     def scrub_report(self, report: Report) -> None:
         """Write a run's results: the JSON document, or a table of images and a summary."""

@@ -23,12 +23,13 @@ own ``exists`` and the store), the outcome reported, the reason given. The suite
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
-from scrubctl.backends.base import Deleter, EraseOutcome, LocationBlocked
+from scrubctl.backends.base import Deleter, EraseOutcome, EraseProgress, LocationBlocked, erase_reporting
 from scrubctl.errors import BackendUnavailableError
 
 # How much longer than its configured timeout an unreachable store may take to be declared so
@@ -61,6 +62,31 @@ class DeleterContract:
         assert result.outcome is EraseOutcome.WOULD_ERASE, result
         assert deleter.exists(url)
         assert deleter.erase(url, dry_run=False).outcome is EraseOutcome.ERASED
+
+    def test_progress_is_reported_in_order_and_never_in_a_dry_run(
+        self, deleter: Deleter, make_data: Callable[[], str]
+    ) -> None:
+        """A deleter that says ``reports_progress`` takes the callback, calls it with counts that
+        grow up to their total (from any thread), and erases exactly as without it; one that does
+        not say so is never handed one."""
+        url = make_data()
+        heard: list[EraseProgress] = []
+        lock = threading.Lock()
+
+        def progress(step: EraseProgress) -> None:
+            with lock:
+                heard.append(step)
+
+        assert erase_reporting(deleter, url, dry_run=True, progress=progress).outcome is EraseOutcome.WOULD_ERASE
+        assert heard == []
+        assert erase_reporting(deleter, url, dry_run=False, progress=progress).outcome is EraseOutcome.ERASED
+        assert not deleter.exists(url)
+        if not getattr(deleter, "reports_progress", False):
+            assert heard == []
+        done = [step.done for step in heard]
+        assert done == sorted(done)
+        assert all(0 <= step.done <= step.total and step.unit for step in heard)
+        assert all(0.0 <= step.fraction <= 1.0 for step in heard)
 
     def test_exists_true_and_false(self, deleter: Deleter, make_data: Callable[[], str]) -> None:
         present, erased = make_data(), make_data()

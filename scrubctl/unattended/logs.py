@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+DEFAULT_PROGRESS_INTERVAL = 30.0  # seconds between the log lines of one long erase (scrub --progress-interval)
+
 JOURNAL_PRIORITIES = {
     logging.CRITICAL: 2,
     logging.ERROR: 3,

@@ -7,12 +7,19 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.backends.base import (
+    EraseOutcome,
+    EraseProgress,
+    EraseResult,
+    LocationBlocked,
+    LocationFailed,
+    ProgressCallback,
+)
 from scrubctl.backends.inventory import Examined, StoredPiece
 from scrubctl.backends.rbd import inventory
 from scrubctl.backends.rbd.native import (
@@ -52,8 +59,23 @@ class Inspection:
     watchers: tuple[str, ...]
 
 
+def _objects_progress(progress: ProgressCallback | None, size: int) -> Callable[[int, int], int] | None:
+    """librbd's ``on_progress(done, total)`` (objects removed, from librbd's threads) as scrubctl's
+    progress, with the bytes those objects held in proportion."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> int:
+        progress(EraseProgress(done, total, "objects", size * done // total if total else None))
+        return 0  # librbd: go on
+
+    return report
+
+
 class RbdDeleter:
     """Erases the RBD images behind the locations of one Ceph store (see the module docstring)."""
+
+    reports_progress = True  # erase() passes librbd's removal progress on
 
     def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
         self.store = store
@@ -251,12 +273,16 @@ class RbdDeleter:
 
     # -- the Deleter protocol -----------------------------------------------------------------
 
-    def erase(self, url: str, *, dry_run: bool) -> EraseResult:
-        """Remove the image and its snapshot, or move a cloned image to the RBD trash (``rbd_clones=trash``)."""
+    def erase(self, url: str, *, dry_run: bool, progress: ProgressCallback | None = None) -> EraseResult:
+        """Remove the image and its snapshot, or move a cloned image to the RBD trash (``rbd_clones=trash``);
+        ``progress`` hears librbd's count of the image's objects removed."""
         location, ioctx, spec = self._locate(url)
         found = self._inspect(ioctx, location, spec)
         if found is None:
-            return EraseResult(EraseOutcome.ALREADY_GONE, f"RBD image {spec} already gone", 0)
+            gone = f"RBD image {spec} already gone"
+            if not dry_run and self._remove_remains(ioctx, location, spec):
+                gone += " (removed the directory entry and header an interrupted removal had left)"
+            return EraseResult(EraseOutcome.ALREADY_GONE, gone, 0)
         reasons = self._reasons(found, location, spec)
         if reasons:
             raise LocationBlocked("; ".join(reasons))
@@ -275,7 +301,7 @@ class RbdDeleter:
                 if found.children:
                     rbd.RBD().trash_move(ioctx, location.image, 0)
                 else:
-                    rbd.RBD().remove(ioctx, location.image)
+                    rbd.RBD().remove(ioctx, location.image, on_progress=_objects_progress(progress, found.size))
             except rbd.ImageNotFound:
                 return EraseResult(EraseOutcome.ALREADY_GONE, f"RBD image {spec} already gone", 0)
             except rbd.ImageBusy:
@@ -287,6 +313,23 @@ class RbdDeleter:
         if found.children:
             return EraseResult(EraseOutcome.TRASHED, f"{trash_detail} (trash id {found.rbd_id})", found.size)
         return EraseResult(EraseOutcome.ERASED, f"removed RBD image {spec} and its snapshot", found.size)
+
+    def _remove_remains(self, ioctx: Any, location: RbdUrl, spec: str) -> bool:
+        """Finish the removal of an image that cannot be opened but may still be listed: a removal
+        killed after its data and its name object went leaves the pool directory's entry and the
+        header, which ``rbd ls`` shows. Returns whether there was anything to remove."""
+        rbd = self.bindings.rbd
+        with self._native(f"removing what is left of RBD image {spec}", location):
+            try:
+                rbd.RBD().remove(ioctx, location.image)
+            except rbd.ImageNotFound:
+                return False
+            except rbd.ImageBusy:
+                raise LocationBlocked(
+                    f"RBD image {spec}: its data is gone but its removal was interrupted, and a client still "
+                    "watches it (the watch of a killed client lingers for up to 30 s); the next run finishes it"
+                ) from None
+        return True
 
     def _drop_snapshot(self, ioctx: Any, location: RbdUrl, found: Inspection, spec: str) -> None:
         """Unprotect (if protected) and remove the URL's snapshot; a snapshot already gone is fine."""

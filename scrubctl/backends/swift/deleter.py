@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, unquote
 
-from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.backends.base import (
+    EraseOutcome,
+    EraseProgress,
+    EraseResult,
+    LocationBlocked,
+    LocationFailed,
+    ProgressCallback,
+)
 from scrubctl.backends.remote import SecretMask, dependency_hint, optional_module, store_timeout
 from scrubctl.backends.swift.auth import (
     Credentials,
@@ -48,6 +55,8 @@ def _truthy(text: str | None) -> bool:
 
 class SwiftDeleter:
     """Erases the objects behind the locations of one Swift store (see the package docstring)."""
+
+    reports_progress = True  # erase() reports a DLO's segments as they go
 
     def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
         self.store = store
@@ -259,11 +268,22 @@ class SwiftDeleter:
                 raise
         return True
 
-    def _delete_segments(self, connection: ObjectClient, container: str, segments: list[dict[str, Any]]) -> int:
-        """Delete every segment; the first failure stops here (the manifest stays for a retry)."""
-        for segment in segments:
+    def _delete_segments(
+        self,
+        connection: ObjectClient,
+        container: str,
+        segments: list[dict[str, Any]],
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Delete every segment, telling ``progress`` after each; the first failure stops here (the
+        manifest stays for a retry)."""
+        done_bytes = 0
+        for done, segment in enumerate(segments, start=1):
             self._delete(connection, container, str(segment["name"]))
-        return sum(int(segment.get("bytes", 0)) for segment in segments)
+            done_bytes += int(segment.get("bytes", 0))
+            if progress is not None:
+                progress(EraseProgress(done, len(segments), "segments", done_bytes))
+        return done_bytes
 
     def _delete_slo(self, connection: ObjectClient, location: SwiftUrl) -> int:
         """``DELETE ?multipart-manifest=delete`` and read the bulk-delete body: errors are in the body
@@ -288,9 +308,10 @@ class SwiftDeleter:
             raise LocationFailed(f"{doing}: {answer}" + (f" ({shown})" if shown else ""))
         return int(result.get("Number Deleted", 0))
 
-    def erase(self, url: str, *, dry_run: bool) -> EraseResult:
+    def erase(self, url: str, *, dry_run: bool, progress: ProgressCallback | None = None) -> EraseResult:
         """HEAD, then erase by kind: SLO through its manifest delete, DLO segments (all of them)
-        before the manifest, a plain object; a lost manifest's segments are erased too."""
+        before the manifest, a plain object; a lost manifest's segments are erased too. ``progress``
+        hears each segment deleted one by one (a DLO's, or a lost manifest's)."""
         location, connection = self._locate(url)
         headers = self._head(connection, location)
         if headers is None:
@@ -301,7 +322,7 @@ class SwiftDeleter:
             if dry_run:
                 size = sum(int(item.get("bytes", 0)) for item in leftovers)
                 return EraseResult(EraseOutcome.WOULD_ERASE, f"would delete {what}", size)
-            size = self._delete_segments(connection, location.container, leftovers)
+            size = self._delete_segments(connection, location.container, leftovers, progress)
             return EraseResult(EraseOutcome.ERASED, f"deleted {what}", size)
         size = int(headers.get("content-length", 0) or 0)
         if _truthy(headers.get("x-static-large-object")):
@@ -318,7 +339,7 @@ class SwiftDeleter:
             if dry_run:
                 detail = f"would delete Swift DLO {location.name} and {len(segments)} segment(s)"
                 return EraseResult(EraseOutcome.WOULD_ERASE, detail, size)
-            self._delete_segments(connection, segment_container, segments)
+            self._delete_segments(connection, segment_container, segments, progress)
             self._delete(connection, location.container, location.obj)
             detail = f"deleted Swift DLO {location.name} and {len(segments)} segment(s)"
             return EraseResult(EraseOutcome.ERASED, detail, size)
