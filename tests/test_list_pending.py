@@ -243,3 +243,36 @@ def test_compact_locations_name_the_store_and_the_path_within_it(tmp_path: Path)
     assert compact(f"file:///srv/a/sub/{image}", "fast") == f"fast:sub/{image}"
     assert compact("file:///etc/hostname", "fast") == "fast:/etc/hostname"
     assert compact("swift+http://t:u:k/ey@auth/c/o", None) == "swift:swift+http://t:***@auth/c/o"
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_a_narrow_terminal_keeps_every_column_that_decides_an_erase(world: GlanceWorld, columns: int) -> None:
+    long_name = world.image(name="ubuntu-24.04-server-cloudimg-amd64-with-a-name-longer-than-the-terminal-allows")
+    two = world.image(stores=["fast", "archive"], name="two-stores", size=300000)
+    gone_store = world.image(name="gone-store")
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations).where(image_locations.c.image_id == gone_store).values(meta_data='{"store": "old"}')
+        )
+    result = world.cli("list-pending", env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    header = next(line for line in lines if line.split()[:1] == ["ID"])
+    assert header.split() == ["ID", "Size", "Age", "Due"]
+    for image, size in ((long_name, "4.0 KiB"), (two, "293.0 KiB"), (gone_store, "4.0 KiB")):
+        row = next(line for line in lines if image in line)  # the id whole, on one line
+        assert row.split() == [image, *size.split(), "1d", "yes"]
+    below = {image: _lines_below(lines, image) for image in (long_name, two, gone_store)}
+    assert below[long_name][0].startswith("Name: ubuntu-24.04-server-cloudimg")
+    assert below[long_name][0].endswith("…")  # shortened, not dropped
+    assert [line.split(":")[0] for line in below[two][1:]] == ["fast", "archive"]  # store names whole
+    reason = " ".join(" ".join(below[gone_store]).split())
+    assert "Blocked by: location" in reason and "unknown store 'old' (not in enabled_backends)" in reason
+
+
+def _lines_below(lines: list[str], image: str) -> list[str]:
+    """The lines stacked under an image's row (up to the next row or the end of the table)."""
+    start = next(index for index, line in enumerate(lines) if image in line) + 1
+    end = next(index for index in range(start, len(lines)) if not lines[index].startswith("  "))
+    return [line.strip() for line in lines[start:end]]

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TextIO
 
 from rich import box
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from scrubctl.engine.model import Plan, Report, Result
 from scrubctl.errors import BadInputError
+from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.views import Column, human_size
@@ -33,24 +35,26 @@ RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BL
 logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
 JSON_WRITE_BATCH = 2000
-# Fixed widths keep the columns of a streamed table aligned from one chunk to the next.
-WIDTHS = {
-    "id": 36,
-    "name": 20,
-    "owner": 32,
-    "size": 9,
-    "status": 14,
-    "visibility": 10,
-    "deleted_at": 20,
-    "age_seconds": 7,
-    "due": 3,
-    "stores": 8,
+# How list-pending's columns are laid out. Fixed widths keep the columns of a streamed table aligned
+# from one chunk to the next. Compact locations (``archive:<image id>``) never wrap: one line per
+# location, so one image per line on a 160-column terminal; reasons take what is left and wrap. On a
+# narrower terminal the locations, then the name, then the other columns that decide nothing go under
+# the id; the size, age, due and blockers stay (``keep``).
+FITS = {
+    "id": Fit("ID", width=36, keep=10),
+    "name": Fit("Name", min_width=10, max_width=20, no_wrap=True, keep=1),
+    "owner": Fit("Owner", width=32, keep=2),
+    "size": Fit("Size", width=10, keep=9),
+    "status": Fit("Status", width=14, keep=5),
+    "visibility": Fit("Visibility", width=10, keep=3),
+    "deleted_at": Fit("Deleted at", width=20, keep=3),
+    "age_seconds": Fit("Age", width=7, keep=9),
+    "due": Fit("Due", width=3, keep=9),
+    "pending": Fit("Pending", width=9, keep=4),
+    "stores": Fit("Stores", min_width=8, no_wrap=True, keep=2),
+    "locations": Fit("Locations", min_width=44, max_width=60, no_wrap=True, keep=0, label=False),
+    "blockers": Fit("Blocked by", min_width=24, keep=8),
 }
-# Compact locations (``archive:<image id>``) never wrap: one line per location, so one image per line
-# on a 160-column terminal; reasons take what is left and wrap.
-NO_WRAP = frozenset({"locations"})
-MIN_WIDTHS = {"locations": 44}
-MAX_WIDTHS = {"locations": 60}  # longer ones (another store's URL) end in an ellipsis
 
 
 class _Console(Console):
@@ -203,21 +207,16 @@ class Renderer:
         if not rows:
             self.out.print("  (none)")
             return
-        table = Table(box=box.SIMPLE_HEAD, show_header=header, pad_edge=False)
-        for column in chosen:
-            width = WIDTHS.get(column.name)
-            no_wrap = bool(width) or column.name in NO_WRAP
-            table.add_column(
-                column.header,
-                min_width=width or MIN_WIDTHS.get(column.name),
-                max_width=width or MAX_WIDTHS.get(column.name),
-                overflow="ellipsis" if no_wrap else "fold",
-                no_wrap=no_wrap,
-            )
-        for view in rows:
-            style = "red" if view.get("blockers") else None
-            table.add_row(*(column.human(view) for column in chosen), style=style)
+        fits = [replace(FITS.get(column.name, Fit(column.header)), header=column.header) for column in chosen]
+        table = fitted_table(
+            fits,
+            [[column.human(view) for column in chosen] for view in rows],
+            self.out.width,
+            show_header=header,
+            styles=["red" if view.get("blockers") else None for view in rows],
+        )
         self.out.print(table)
+        self.out.print()
 
     def details(
         self,
