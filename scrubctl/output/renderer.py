@@ -21,17 +21,17 @@ from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
 
-from scrubctl.engine.model import Plan, Report, Result
+from scrubctl.engine.model import Plan, Report
 from scrubctl.errors import BadInputError
 from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
-from scrubctl.output.views import Column, human_size
+from scrubctl.output.results import results_view
+from scrubctl.output.views import Column, human_duration, human_size
 from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import unattended
 
 OUTPUT_FORMATS = ("table", "json", "csv", "value")
-RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BLOCKED: "yellow", Result.FAILED: "red"}
 logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
 JSON_WRITE_BATCH = 2000
@@ -296,20 +296,9 @@ class Renderer:
             return
         summary = report.summary
         if report.images and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
-            table = Table(box=box.SIMPLE_HEAD, title="Results", title_justify="left")
-            for header in ("ID", "Name", "Result", "Size", "Reason"):
-                table.add_column(header, overflow="fold")
-            for result in report.images:
-                style = RESULT_STYLES.get(result.result)
-                table.add_row(
-                    result.id,
-                    result.name or "-",
-                    result.result.value,
-                    human_size(result.bytes),
-                    self.mask(result.reason) or "-",
-                    style=style,
-                )
-            self.out.print(table)
+            height = self.out.size.height if self.out.is_terminal else None
+            for part in results_view(report, self.out.width, height, self.mask):
+                self.out.print(part)
         label = " (dry run; nothing changed)" if summary.dry_run else ""
         erased = summary.bytes_would_erase if summary.dry_run else summary.bytes_erased
         parts = [
@@ -326,9 +315,14 @@ class Renderer:
         erasing = f"{human_size(erased)} of data {'would be erased' if summary.dry_run else 'erased'}"
         if summary.locations_already_gone:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
-        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
+        took = human_duration(summary.duration_seconds)
+        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {took}"))
         for problem in summary.unreachable:
-            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
+            self.unreachable(problem)
+
+    def unreachable(self, problem: str) -> None:
+        """Name a store or database a run could not reach, on stderr."""
+        self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""

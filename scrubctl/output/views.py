@@ -92,6 +92,14 @@ def human_age(seconds: float | int | None) -> str:
     return " ".join(parts) if parts else f"{remaining}s"
 
 
+def human_duration(seconds: float) -> str:
+    """Format how long a run took: milliseconds under ten seconds (``412 ms``), else seconds with one
+    decimal (``12.3 s``)."""
+    if seconds < 10:
+        return f"{round(seconds * 1000)} ms"
+    return f"{seconds:.1f} s"
+
+
 RBD_DEFAULT_POOL = "images"
 
 
