@@ -276,3 +276,15 @@ def _lines_below(lines: list[str], image: str) -> list[str]:
     start = next(index for index, line in enumerate(lines) if image in line) + 1
     end = next(index for index in range(start, len(lines)) if not lines[index].startswith("  "))
     return [line.strip() for line in lines[start:end]]
+
+
+def test_columns_are_named_by_their_headers_too_and_values_keep_one_record_per_line(world: GlanceWorld) -> None:
+    image = world.image(size=1234, name="two\nlines")
+    csv_out = world.cli("list-pending", "-f", "csv", "-c", "ID", "-c", "blocked by", "-c", "Age", "-c", "SIZE")
+    assert csv_out.stdout.splitlines()[0] == "id,blockers,age_seconds,size"
+    assert list(listed(world, "-c", "Due", "-c", "Deleted at")[0]) == ["due", "deleted_at"]
+    assert world.cli("list-pending", "-f", "value", "-c", "id", "-c", "Name").stdout == f"{image} two\\nlines\n"
+    bad = world.cli("list-pending", "-c", "Blocked")
+    assert bad.exit_code == 2
+    assert "unknown column(s) Blocked" in bad.stderr
+    assert "age_seconds (Age)" in bad.stderr and "blockers (Blocked by)" in bad.stderr

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -67,13 +67,21 @@ class _Console(Console):
 
 
 def select_columns(columns: Sequence[Column], wanted: Sequence[str], default: Sequence[str]) -> list[Column]:
-    """Return the columns named by ``-c`` (in that order), or the defaults; reject unknown names."""
-    by_name = {column.name: column for column in columns}
+    """Return the columns named by ``-c`` (in that order), or the defaults; reject unknown names.
+
+    A column is named by its name (``age_seconds``, as in JSON) or by its table header (``Age``,
+    ``"Blocked by"``), in any case."""
+    by_name: dict[str, Column] = {}
+    for column in columns:
+        by_name.setdefault(column.name.lower(), column)
+    for column in columns:
+        by_name.setdefault(column.header.lower(), column)
     names = list(wanted) or list(default)
-    unknown = [name for name in names if name not in by_name]
+    unknown = [name for name in names if name.lower() not in by_name]
     if unknown:
-        raise BadInputError(f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
-    return [by_name[name] for name in names]
+        choices = ", ".join(f"{column.name} ({column.header})" for column in columns)
+        raise BadInputError(f"unknown column(s) {', '.join(unknown)}; choose from {choices}")
+    return [by_name[name.lower()] for name in names]
 
 
 class Renderer:
@@ -168,7 +176,9 @@ class Renderer:
     def _value_rows(
         self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
     ) -> tuple[int, int]:
-        return self._plain_rows(sections, chosen, lambda cells: self.stdout.write(" ".join(cells) + "\n"))
+        return self._plain_rows(
+            sections, chosen, lambda cells: self.stdout.write(" ".join(_one_line(cell) for cell in cells) + "\n")
+        )
 
     @staticmethod
     def _plain_rows(
@@ -229,15 +239,23 @@ class Renderer:
         if self.output_format == "json":
             self.stdout.write(self.mask(json.dumps(document, indent=2)) + "\n")
             return
-        if self.output_format in ("csv", "value"):
+        if self.output_format == "csv":
             writer = csv.writer(self.stdout, lineterminator="\n")
-            if self.output_format == "csv":
-                writer.writerow(["field", "value"])
+            writer.writerow(["field", "value"])
             for name, value in fields:
-                if self.output_format == "csv":
-                    writer.writerow([name, self._text(value)])
-                else:
-                    self.stdout.write(f"{name} {self._text(value)}\n")
+                writer.writerow([name, self._text(value)])
+            return
+        if self.output_format == "value":
+            # ``key value``, one per line: the fields, then the nested parts of the document with
+            # dotted keys (``locations.0.url``, ``properties.1.name``).
+            nested = [
+                pair
+                for key, part in document.items()
+                if isinstance(part, (list, dict))
+                for pair in _flattened(key, part)
+            ]
+            for name, value in [*fields, *nested]:
+                self.stdout.write(f"{name} {_one_line(self._text(value))}\n")
             return
         summary = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
         summary.add_column("Field", style="bold")
@@ -354,6 +372,25 @@ def _plain(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
+
+
+def _one_line(text: str) -> str:
+    """A value on one line of ``-f value`` (one record per line): line breaks written as ``\\n``."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _flattened(key: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """``(dotted key, value)`` for every scalar inside ``value``."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _flattened(f"{key}.{name}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _flattened(f"{key}.{index}", item)
+        if not value:
+            yield key, None  # an empty list (no blockers, no tags) still names its key
+    else:
+        yield key, value
 
 
 def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
