@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
@@ -287,10 +287,14 @@ class Renderer:
 
     def confirm_plan(self, plan: Plan) -> bool:
         """Show what the plan would erase (and leave alone, and why), then ask about exactly that."""
+        return self.confirm_shown(lambda width, height: plan_view(plan, width, height), erase_question(plan))
+
+    def confirm_shown(self, view: Callable[[int, int], Iterable[RenderableType]], question: str) -> bool:
+        """Show ``view(width, height)`` of the terminal on stderr (what would be done), then ask."""
         size = self.err.size
-        for part in plan_view(plan, size.width, size.height):
+        for part in view(size.width, size.height):
             self.err.print(part)
-        return self.confirm(erase_question(plan))
+        return self.confirm(question)
 
     def confirm(self, question: str) -> bool:
         """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal)."""
