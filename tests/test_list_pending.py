@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -8,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from sqlalchemy import update
 
 from scrubctl.glance.locations import LocationDecoder
 from scrubctl.glance.schema import image_locations
+from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.views import compact_location
 from scrubctl.settings.config import load_settings
 from scrubctl.settings.secrets import mask_url
@@ -288,3 +291,12 @@ def test_columns_are_named_by_their_headers_too_and_values_keep_one_record_per_l
     assert bad.exit_code == 2
     assert "unknown column(s) Blocked" in bad.stderr
     assert "age_seconds (Age)" in bad.stderr and "blockers (Blocked by)" in bad.stderr
+
+
+def test_a_cell_of_several_lines_is_as_wide_as_its_widest_line() -> None:
+    fits = (Fit("ID", width=36), Fit("Locations", min_width=10, max_width=60, no_wrap=True), Fit("Why"))
+    cell = "fast:4a1b2c3d-0000-4000-8000-000000000001\narchive:4a1b2c3d-0000-4000-8000-000000000001"
+    output = io.StringIO()
+    Console(file=output, width=200).print(fitted_table(fits, [("4a1b2c3d", cell, "-")], 200))
+    header = output.getvalue().splitlines()[0]
+    assert header.index("Why") - header.index("Locations") == len("archive:4a1b2c3d-0000-4000-8000-000000000001") + 3

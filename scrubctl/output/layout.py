@@ -62,11 +62,10 @@ def fitted_table(
     shown, stacked, gap = columns_that_fit(fits, width)
     cells = [[_text(fits[index], row[index]) for index in shown] for row in rows]
     under = [[line for index in stacked for line in _stacked_lines(fits[index], row[index])] for row in rows]
-    natural = [
-        [cell.cell_len for cell in row] for row in cells
-    ]  # each cell's widest line, the stacked lines (indented) counted with the first column
+    # Each cell's widest line; the stacked lines (indented) count with the first column's.
+    natural = [[_widest_line(cell) for cell in row] for row in cells]
     for row, lines in zip(natural, under, strict=True):
-        row[0] = max([row[0], *(len(INDENT) + line.cell_len for line in lines)])
+        row[0] = max([row[0], *(len(INDENT) + _widest_line(line) for line in lines)])
     widths = _widths([fits[index] for index in shown], natural, width, gap, stacked=bool(stacked))
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -148,6 +147,10 @@ def _widths(fits: Sequence[Fit], natural: Sequence[Sequence[int]], width: int, g
             widths[position] -= cut
             excess -= cut
     return widths
+
+
+def _widest_line(text: Text) -> int:
+    return max(line.cell_len for line in text.split("\n", allow_blank=True))
 
 
 def _text(fit: Fit, cell: Cell) -> Text:
