@@ -273,6 +273,9 @@ def test_repair_on_a_terminal_shows_what_it_will_change_and_asks(world: GlanceWo
     row = next(line for line in lines[:prompt] if missing in line)
     assert "data_missing is reported, never repaired" in row
     assert lines.index(row) > next(index for index, line in enumerate(lines) if "Left alone (refused)" in line)
+    code, output = run_on_terminal(world.config_file, ["broken", "--repair"], "\x04")  # end of input (Ctrl-D)
+    assert code == 1 and "nothing done" in output
+    assert world.checksum() == before
     code, output = run_on_terminal(world.config_file, ["broken", "--repair", "--yes"], None)
     assert code == 0 and "[y/n]" not in output
     assert world.rows("images", restored)[0]["deleted_at"] is None

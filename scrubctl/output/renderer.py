@@ -297,8 +297,13 @@ class Renderer:
         return self.confirm(question)
 
     def confirm(self, question: str) -> bool:
-        """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal)."""
-        return Confirm.ask(question, console=self.err, default=False)
+        """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal); no answer
+        (end of input) is no."""
+        try:
+            return Confirm.ask(question, console=self.err, default=False)
+        except EOFError:
+            self.err.print()  # end the question's line
+            return False
 
     @property
     def can_prompt(self) -> bool:
