@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -27,7 +27,7 @@ from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.results import results_view
-from scrubctl.output.views import Column, human_duration, human_size
+from scrubctl.output.views import Column, flattened, human_duration, human_size, one_line
 from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import unattended
 
@@ -177,7 +177,7 @@ class Renderer:
         self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
     ) -> tuple[int, int]:
         return self._plain_rows(
-            sections, chosen, lambda cells: self.stdout.write(" ".join(_one_line(cell) for cell in cells) + "\n")
+            sections, chosen, lambda cells: self.stdout.write(" ".join(one_line(cell) for cell in cells) + "\n")
         )
 
     @staticmethod
@@ -252,10 +252,10 @@ class Renderer:
                 pair
                 for key, part in document.items()
                 if isinstance(part, (list, dict))
-                for pair in _flattened(key, part)
+                for pair in flattened(key, part)
             ]
             for name, value in [*fields, *nested]:
-                self.stdout.write(f"{name} {_one_line(self._text(value))}\n")
+                self.stdout.write(f"{name} {one_line(self._text(value))}\n")
             return
         summary = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
         summary.add_column("Field", style="bold")
@@ -381,25 +381,6 @@ def _plain(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
-
-
-def _one_line(text: str) -> str:
-    """A value on one line of ``-f value`` (one record per line): line breaks written as ``\\n``."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
-def _flattened(key: str, value: Any) -> Iterator[tuple[str, Any]]:
-    """``(dotted key, value)`` for every scalar inside ``value``."""
-    if isinstance(value, dict):
-        for name, item in value.items():
-            yield from _flattened(f"{key}.{name}", item)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _flattened(f"{key}.{index}", item)
-        if not value:
-            yield key, None  # an empty list (no blockers, no tags) still names its key
-    else:
-        yield key, value
 
 
 def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
