@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from bench import glance_reference
 from scrubctl.glance.schema import images
 from tests.conftest import mariadb_database
 from tests.test_orphans import age, purge_locations
+from tests.test_terminal import run_on_terminal, screen
 from tests.world import GlanceWorld
 
 
@@ -261,3 +263,51 @@ def test_repair_says_which_ids_name_no_image_and_which_are_not_broken(world: Gla
             healthy: ("refused", "not broken (as far as this scan can tell)"),
         }
     assert world.status(healthy) == "active"
+
+
+def test_repair_on_a_terminal_shows_what_it_will_change_and_asks(world: GlanceWorld) -> None:
+    restored = world.image(name="restored-debian")
+    scrubber_restore(world, restored)
+    stamped = world.image(deleted_ago=None, name="stamped")
+    with world.engine.begin() as connection:
+        connection.execute(update(images).where(images.c.id == stamped).values(deleted_at=images.c.created_at))
+    missing = world.image(deleted_ago=None, name="missing")
+    world.data_file(missing).unlink()
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["broken", "--repair", restored, stamped, missing], "n")
+    assert code == 1 and "nothing done" in output
+    assert world.checksum() == before
+    lines = screen(output)
+    prompt = next(index for index, line in enumerate(lines) if "[y/n]" in line)
+    assert "Repair 2 image(s)?" in lines[prompt]
+    row = next(line for line in lines[:prompt] if restored in line)
+    assert "restored-debian" in row and "restored_without_locations" in row and "bring back its locations" in row
+    row = next(line for line in lines[:prompt] if stamped in line)
+    assert "deleted_at_set" in row and "clear deleted_at" in row
+    row = next(line for line in lines[:prompt] if missing in line)
+    assert "data_missing is reported, never repaired" in row
+    assert lines.index(row) > next(index for index, line in enumerate(lines) if "Left alone (refused)" in line)
+    code, output = run_on_terminal(world.config_file, ["broken", "--repair"], "\x04")  # end of input (Ctrl-D)
+    assert code == 1 and "nothing done" in output
+    assert world.checksum() == before
+    code, output = run_on_terminal(world.config_file, ["broken", "--repair", "--yes"], None)
+    assert code == 0 and "[y/n]" not in output
+    assert world.rows("images", restored)[0]["deleted_at"] is None
+    assert world.rows("images", stamped)[0]["deleted_at"] is None
+
+
+def test_repair_summary_is_a_sentence_with_milliseconds(world: GlanceWorld) -> None:
+    stamped = world.image(deleted_ago=None)
+    with world.engine.begin() as connection:
+        connection.execute(update(images).where(images.c.id == stamped).values(deleted_at=images.c.created_at))
+    dry = world.cli("broken", "--repair", "--dry-run", stamped, str(uuid.uuid4()))
+    summary = next(line for line in dry.stdout.splitlines() if line.startswith("Summary"))
+    assert re.fullmatch(
+        r"Summary \(dry run; nothing changed\): 1 would be repaired, 1 refused in (\d+ ms|\d+\.\d s)", summary
+    )
+    done = world.cli("broken", "--repair")  # off a terminal nothing is asked, as for scrub
+    summary = next(line for line in done.stdout.splitlines() if line.startswith("Summary"))
+    assert re.fullmatch(r"Summary: 1 repaired, 0 refused in (\d+ ms|\d+\.\d s)", summary)
+    assert json.loads(world.cli("broken", "--repair", "-f", "json").stdout)["summary"]["duration_seconds"] >= 0
+    wrong = world.cli("broken", "--yes")
+    assert wrong.exit_code == 2 and "--yes go with --repair" in wrong.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -8,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from sqlalchemy import update
 
 from scrubctl.glance.locations import LocationDecoder
 from scrubctl.glance.schema import image_locations
+from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.views import compact_location
 from scrubctl.settings.config import load_settings
 from scrubctl.settings.secrets import mask_url
@@ -243,3 +246,57 @@ def test_compact_locations_name_the_store_and_the_path_within_it(tmp_path: Path)
     assert compact(f"file:///srv/a/sub/{image}", "fast") == f"fast:sub/{image}"
     assert compact("file:///etc/hostname", "fast") == "fast:/etc/hostname"
     assert compact("swift+http://t:u:k/ey@auth/c/o", None) == "swift:swift+http://t:***@auth/c/o"
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_a_narrow_terminal_keeps_every_column_that_decides_an_erase(world: GlanceWorld, columns: int) -> None:
+    long_name = world.image(name="ubuntu-24.04-server-cloudimg-amd64-with-a-name-longer-than-the-terminal-allows")
+    two = world.image(stores=["fast", "archive"], name="two-stores", size=300000)
+    gone_store = world.image(name="gone-store")
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(image_locations).where(image_locations.c.image_id == gone_store).values(meta_data='{"store": "old"}')
+        )
+    result = world.cli("list-pending", env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    header = next(line for line in lines if line.split()[:1] == ["ID"])
+    assert header.split() == ["ID", "Size", "Age", "Due"]
+    for image, size in ((long_name, "4.0 KiB"), (two, "293.0 KiB"), (gone_store, "4.0 KiB")):
+        row = next(line for line in lines if image in line)  # the id whole, on one line
+        assert row.split() == [image, *size.split(), "1d", "yes"]
+    below = {image: _lines_below(lines, image) for image in (long_name, two, gone_store)}
+    assert below[long_name][0].startswith("Name: ubuntu-24.04-server-cloudimg")
+    assert below[long_name][0].endswith("…")  # shortened, not dropped
+    assert [line.split(":")[0] for line in below[two][1:]] == ["fast", "archive"]  # store names whole
+    reason = " ".join(" ".join(below[gone_store]).split())
+    assert "Blocked by: location" in reason and "unknown store 'old' (not in enabled_backends)" in reason
+
+
+def _lines_below(lines: list[str], image: str) -> list[str]:
+    """The lines stacked under an image's row (up to the next row or the end of the table)."""
+    start = next(index for index, line in enumerate(lines) if image in line) + 1
+    end = next(index for index in range(start, len(lines)) if not lines[index].startswith("  "))
+    return [line.strip() for line in lines[start:end]]
+
+
+def test_columns_are_named_by_their_headers_too_and_values_keep_one_record_per_line(world: GlanceWorld) -> None:
+    image = world.image(size=1234, name="two\nlines")
+    csv_out = world.cli("list-pending", "-f", "csv", "-c", "ID", "-c", "blocked by", "-c", "Age", "-c", "SIZE")
+    assert csv_out.stdout.splitlines()[0] == "id,blockers,age_seconds,size"
+    assert list(listed(world, "-c", "Due", "-c", "Deleted at")[0]) == ["due", "deleted_at"]
+    assert world.cli("list-pending", "-f", "value", "-c", "id", "-c", "Name").stdout == f"{image} two\\nlines\n"
+    bad = world.cli("list-pending", "-c", "Blocked")
+    assert bad.exit_code == 2
+    assert "unknown column(s) Blocked" in bad.stderr
+    assert "age_seconds (Age)" in bad.stderr and "blockers (Blocked by)" in bad.stderr
+
+
+def test_a_cell_of_several_lines_is_as_wide_as_its_widest_line() -> None:
+    fits = (Fit("ID", width=36), Fit("Locations", min_width=10, max_width=60, no_wrap=True), Fit("Why"))
+    cell = "fast:4a1b2c3d-0000-4000-8000-000000000001\narchive:4a1b2c3d-0000-4000-8000-000000000001"
+    output = io.StringIO()
+    Console(file=output, width=200).print(fitted_table(fits, [("4a1b2c3d", cell, "-")], 200))
+    header = output.getvalue().splitlines()[0]
+    assert header.index("Why") - header.index("Locations") == len("archive:4a1b2c3d-0000-4000-8000-000000000001") + 3

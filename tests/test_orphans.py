@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from sqlalchemy import delete, update
 
 from scrubctl.coordination.claims import ClaimSession
 from scrubctl.glance.schema import image_locations, images
+from tests.test_terminal import run_on_terminal, screen
 from tests.world import GlanceWorld
 
 OLD = time.time() - 30 * 86400
@@ -312,3 +314,44 @@ def test_a_piece_whose_image_another_run_holds_is_left_alone(world: GlanceWorld)
     assert done.exit_code == 0 and document["summary"]["taken_by_other_run"] == 1
     assert [item["url"] for item in document["orphans"]] == [url(free)]
     assert world.data_file(held).exists() and not free.exists()
+
+
+def test_reclaim_on_a_terminal_shows_every_piece_and_what_it_leaves_alone_before_it_asks(world: GlanceWorld) -> None:
+    strays = [stray(world) for _ in range(3)]
+    foreign = stray(world, name="volume-backup.img")
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["orphans", "--reclaim"], "n", columns=220)
+    assert code == 1 and "nothing done" in output
+    assert world.checksum() == before
+    lines = screen(output)
+    prompt = next(index for index, line in enumerate(lines) if "[y/n]" in line)
+    assert "Erase 3 orphan piece(s) of data (2.9 KiB)?" in lines[prompt]
+    shown = "\n".join(lines[:prompt])
+    for path in strays:
+        row = next(line for line in lines[:prompt] if path.name in line)
+        assert "fast" in row and "unreferenced" in row and "1000 B" in row
+    assert "To erase" in shown and "Left alone (blocked)" in shown
+    left = next(line for line in lines[:prompt] if "its name is not a Glance" in line)
+    assert "/fast/volume" in left and "unreferenced" in left
+    code, output = run_on_terminal(world.config_file, ["orphans", "--reclaim"], "y")
+    assert code == 1  # the foreign piece stays blocked
+    assert not any(path.exists() for path in strays) and foreign.exists()
+
+
+def test_reclaim_summary_is_a_sentence_with_milliseconds(world: GlanceWorld) -> None:
+    stray(world)
+    stray(world, name="volume-backup.img")
+    dry = world.cli("orphans", "--reclaim", "--dry-run")
+    summary = next(line for line in dry.stdout.splitlines() if line.startswith("Summary"))
+    assert re.fullmatch(
+        r"Summary \(dry run; nothing changed\): 1 would be reclaimed, 1 blocked, 0 failed, 0 taken by another "
+        r"run; 1000 B of data would be reclaimed in (\d+ ms|\d+\.\d s)",
+        summary,
+    )
+    done = world.cli("orphans", "--reclaim", "--yes")
+    summary = next(line for line in done.stdout.splitlines() if line.startswith("Summary"))
+    assert re.fullmatch(
+        r"Summary: 1 reclaimed, 1 blocked, 0 failed, 0 taken by another run; 1000 B of data reclaimed in "
+        r"(\d+ ms|\d+\.\d s)",
+        summary,
+    )

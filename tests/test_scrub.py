@@ -21,6 +21,7 @@ from scrubctl.backends.base import EraseOutcome
 from scrubctl.backends.file import FileDeleter
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.schema import image_locations
+from scrubctl.output.views import human_duration
 from scrubctl.settings.config import load_settings
 from tests.world import GlanceWorld
 
@@ -533,3 +534,12 @@ def test_a_plan_of_files_only_is_claimed_in_larger_batches_than_one_with_a_remot
     app.close()
     cut = cut_into_batches(list(range(1200)), RunOptions(dry_run=False, concurrency=1), LOCAL_BATCH)  # type: ignore[arg-type]
     assert [len(batch) for batch in cut] == [500, 500, 200]
+
+
+def test_summaries_say_how_long_in_milliseconds_under_ten_seconds(world: GlanceWorld) -> None:
+    durations = (0.0, 0.4124, 9.9994, 10.0, 12.345)
+    assert [human_duration(seconds) for seconds in durations] == ["0 ms", "412 ms", "9999 ms", "10.0 s", "12.3 s"]
+    world.image()
+    result = world.cli("scrub", "--yes")
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("Summary"))
+    assert re.search(r"; 4\.0 KiB of data erased in (\d+ ms|\d+\.\d s)$", summary), summary

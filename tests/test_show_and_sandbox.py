@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import update
+
+from scrubctl.glance.schema import images
 from tests.world import GlanceWorld, invoke
 
 
@@ -93,3 +96,23 @@ def test_sandbox_rows_are_written_as_glance_writes_them(tmp_path: Path) -> None:
         assert location_status == "pending_delete"
         assert location_deleted_at is not None
     engine.dispose()
+
+
+def test_show_value_is_one_key_and_value_a_line_with_locations_blockers_and_properties(world: GlanceWorld) -> None:
+    image = world.image(stores=["fast", "archive"], properties={"os_distro": "debian"}, tags=["gold"], size=5000)
+    live = world.image(deleted_ago=None, urls=[f"file://{world.data_file(image)}"])
+    with world.engine.begin() as connection:
+        connection.execute(update(images).where(images.c.id == image).values(name="first line\nsecond line"))
+    result = world.cli("show", image, "-f", "value")
+    assert result.exit_code == 0, result.stderr
+    values = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert values["id"] == image
+    assert values["name"] == "first line\\nsecond line"  # one record per line
+    assert values["size_human"] == "4.9 KiB"
+    assert values["locations.0.url"] == f"file://{world.data_file(image)}"
+    assert values["locations.0.store"] == "fast" and values["locations.1.store"] == "archive"
+    assert values["locations.0.blockers.0"].startswith(f"data shared with live image(s) {live}")
+    assert values["locations.1.blockers"] == ""
+    assert (values["properties.0.name"], values["properties.0.value"]) == ("os_distro", "debian")
+    assert values["tags.0.value"] == "gold"
+    assert values["members"] == ""

@@ -12,19 +12,23 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.world import GlanceWorld
 
 
-def run_on_terminal(config: Path, args: list[str], answer: str | None, lines: int = 50) -> tuple[int, str]:
-    """Run scrubctl with stdin, stdout and stderr on a 160-column pty of ``lines`` lines; type
-    ``answer`` at the prompt."""
+def run_on_terminal(
+    config: Path, args: list[str], answer: str | None, lines: int = 50, columns: int = 160
+) -> tuple[int, str]:
+    """Run scrubctl with stdin, stdout and stderr on a pty of ``columns`` x ``lines``; type ``answer``
+    at the prompt."""
     pid, descriptor = pty.fork()
     if pid == 0:  # pragma: no cover - the child process
         env = {
             **os.environ,
             "SCRUBCTL_CONFIG_FILE": str(config),
             "TERM": "xterm-256color",
-            "COLUMNS": "160",
+            "COLUMNS": str(columns),
             "LINES": str(lines),
         }
         env.pop("JOURNAL_STREAM", None)
@@ -44,7 +48,7 @@ def run_on_terminal(config: Path, args: list[str], answer: str | None, lines: in
         if not chunk:
             break
         output += chunk
-        if not answered and b"Erase the data of" in output:
+        if not answered and b"[y/n]" in output:
             # A prompt nobody expected (answer None) is declined, so that the test fails, not hangs.
             os.write(descriptor, (answer or "n").encode() + b"\r")
             answered = True
@@ -61,6 +65,16 @@ def test_declining_the_prompt_changes_nothing(world: GlanceWorld) -> None:
     assert "Erase the data of 1 image(s)?" in output
     assert code == 1
     assert "nothing done" in output
+    assert world.checksum() == before
+    assert world.status(image) == "pending_delete"
+
+
+def test_no_answer_at_the_prompt_is_no(world: GlanceWorld) -> None:
+    image = world.image()
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["scrub"], "\x04")  # end of input (Ctrl-D)
+    assert code == 1
+    assert "nothing done" in output and "unexpected error" not in output
     assert world.checksum() == before
     assert world.status(image) == "pending_delete"
 
@@ -179,3 +193,51 @@ def test_list_pending_shows_one_image_per_line_on_a_160_column_terminal(world: G
     for image in singles:
         after = lines[next(index for index, line in enumerate(lines) if image in line) + 1].strip()
         assert after == "" or any(after.startswith(other) for other in [*ids, outside])
+
+
+def test_a_long_results_table_is_condensed_to_a_screenful(world: GlanceWorld) -> None:
+    images = [world.image(name=f"ubuntu-24.04-server-cloudimg-amd64-{index:03}", size=1000) for index in range(40)]
+    shared = world.image(name="shared-base")
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    unmounted = world.image(stores=["archive"], name="on-an-unmounted-share")
+    world.data_file(unmounted, "archive").unlink()
+    world.stores["archive"].rmdir()
+    code, output = run_on_terminal(world.config_file, ["scrub", "--dry-run", "-f", "json"], None, lines=20)
+    assert code == 3
+    assert all(image in output for image in [*images, shared, unmounted])  # -f json lists every one
+    code, output = run_on_terminal(world.config_file, ["scrub", "--yes"], None, lines=20, columns=100)
+    assert code == 3
+    lines = screen(output)
+    start = next(index for index, line in enumerate(lines) if line.startswith("Results"))
+    end = next(
+        index for index, line in enumerate(lines) if line.startswith("Summary: 40 scrubbed, 1 blocked, 1 failed")
+    )
+    assert end - start < 20  # a screenful
+    shown = "\n".join(lines[start:end])
+    # The failed and blocked images first, in full (id, name, result and reason) ...
+    failed = next(line for line in lines[start:end] if unmounted in line)
+    assert "failed" in failed and "data directory" in failed and "on-an-unmounted-share" in shown
+    blocked = next(line for line in lines[start:end] if shared in line)
+    assert "blocked" in blocked and "data shared with live" in blocked and "shared-base" in shown
+    assert lines.index(failed) < lines.index(blocked)
+    # ... then the scrubbed ones by name, several on each line, and how many more.
+    assert not any(image in shown for image in images)
+    assert "Scrubbed: 40 image(s), 39.1 KiB in all:" in shown
+    assert sum(shown.count(f"-{index:03}") for index in range(40)) > 4
+    assert re.search(r"\.\.\. and \d+ more scrubbed \(scrub -f json lists every one\)", shown)
+    assert {world.status(image) for image in images} == {"deleted"}
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_the_results_table_never_wraps_an_id(world: GlanceWorld, columns: int) -> None:
+    images = [world.image(name=f"image-with-a-long-name-{index}") for index in range(3)]
+    shared = world.image(name="shared-base")
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    result = world.cli("scrub", "--dry-run", env={"COLUMNS": str(columns)})
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    for image in [*images, shared]:
+        row = next(line for line in lines if image in line)
+        assert row.split()[1] == ("blocked" if image == shared else "would_scrub")
+    reason = " ".join(" ".join(lines).split())
+    assert f"Reason: location {world.rows('image_locations', shared)[0]['id']}: data shared with live image" in reason

@@ -18,6 +18,7 @@ import enum
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,7 @@ class RepairReport:
 
     dry_run: bool
     images: tuple[ImageRepair, ...]
+    duration_seconds: float = 0.0
 
     def count(self, result: RepairResult) -> int:
         """How many images ended with ``result``."""
@@ -110,6 +112,7 @@ class RepairReport:
             "would_repair": self.count(RepairResult.WOULD_REPAIR),
             "refused": self.count(RepairResult.REFUSED),
             "unreachable": sorted({image.unreachable for image in self.images if image.unreachable}),
+            "duration_seconds": round(self.duration_seconds, 3),
         }
         return {"summary": summary, "images": [image.as_dict() for image in self.images]}
 
@@ -132,21 +135,39 @@ def repair_images(
     encryption_key: str | None,
 ) -> RepairReport:
     """Repair the images named (default: every image with a repairable problem), one claim each."""
+    started = time.monotonic()
+    chosen = repair_selection(broken, image_ids)
+    repairer = _Repairer(tools, encryption_key)
+    if dry_run:
+        results = tuple(repairer.one(connection, image_id, problems, None) for image_id, problems in chosen.items())
+        return RepairReport(True, results, time.monotonic() - started)
+    connection.execution_options(sqlite_write=True)
+    with ClaimSession(connection.engine, purpose="repair", timeout_seconds=tools.claim_timeout) as claims:
+        results = tuple(repairer.one(connection, image_id, problems, claims) for image_id, problems in chosen.items())
+    return RepairReport(False, results, time.monotonic() - started)
+
+
+def repair_selection(broken: Sequence[BrokenImage], image_ids: Sequence[str]) -> dict[str, list[BrokenImage]]:
+    """The images a repair takes, in order, each with its problems (none for an id the scan did not
+    find): the IDs given, else every image whose problems are all repairable."""
     by_id: dict[str, list[BrokenImage]] = {}
     for item in broken:
         by_id.setdefault(item.id, []).append(item)
     chosen = list(dict.fromkeys(image_ids)) or [
         image_id for image_id, items in by_id.items() if all(item.repairable for item in items)
     ]
-    repairer = _Repairer(tools, encryption_key)
-    if dry_run:
-        return RepairReport(
-            True, tuple(repairer.one(connection, image_id, by_id.get(image_id, []), None) for image_id in chosen)
-        )
-    connection.execution_options(sqlite_write=True)
-    with ClaimSession(connection.engine, purpose="repair", timeout_seconds=tools.claim_timeout) as claims:
-        results = tuple(repairer.one(connection, image_id, by_id.get(image_id, []), claims) for image_id in chosen)
-    return RepairReport(False, results)
+    return {image_id: by_id.get(image_id, []) for image_id in chosen}
+
+
+def refusal(problems: Sequence[BrokenImage]) -> str | None:
+    """Why an image with these problems is never repaired, or None when a repair may try."""
+    if not problems:
+        return "not broken (as far as this scan can tell)"
+    if any(item.problem == DATA_MISSING for item in problems):
+        return "data_missing is reported, never repaired: " + "; ".join(item.detail for item in problems)
+    if not all(item.repairable and item.problem in REPAIRABLE_PROBLEMS for item in problems):
+        return "; ".join(item.detail for item in problems)
+    return None
 
 
 class _Repairer:
@@ -161,13 +182,11 @@ class _Repairer:
         if not problems:
             with connection.begin():
                 exists = connection.execute(select(images.c.id).where(images.c.id == image_id)).first()
-            reason = "not broken (as far as this scan can tell)" if exists else "no such image"
-            return ImageRepair(image_id, problem, RepairResult.REFUSED, reason)
-        if any(item.problem == DATA_MISSING for item in problems):
-            reason = "data_missing is reported, never repaired: " + "; ".join(item.detail for item in problems)
-            return ImageRepair(image_id, problem, RepairResult.REFUSED, reason)
-        if not all(item.repairable and item.problem in REPAIRABLE_PROBLEMS for item in problems):
-            return ImageRepair(image_id, problem, RepairResult.REFUSED, "; ".join(item.detail for item in problems))
+            if not exists:
+                return ImageRepair(image_id, problem, RepairResult.REFUSED, "no such image")
+        why = refusal(problems)
+        if why is not None:
+            return ImageRepair(image_id, problem, RepairResult.REFUSED, why)
         first = problems[0]
         try:
             if claims is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
@@ -9,14 +10,13 @@ import click
 from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
-from scrubctl.broken.repair import RepairReport, repair_images
+from scrubctl.broken.repair import repair_images, repair_selection
 from scrubctl.broken.scan import BrokenFinder
-from scrubctl.errors import BadInputError
+from scrubctl.errors import EXIT_INCOMPLETE, BadInputError
 from scrubctl.orphans.rows import KeyMaker
 from scrubctl.orphans.scan import list_stores
 from scrubctl.orphans.stores import stores_to_scan
-from scrubctl.output.orphan_views import BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS
-from scrubctl.output.renderer import Renderer, plain_table, select_columns
+from scrubctl.output.repair import broken_listing, repair_question, repair_report, repair_view, repairable_count
 from scrubctl.restore import RestoreTools
 
 
@@ -32,6 +32,7 @@ from scrubctl.restore import RestoreTools
 @click.argument("image_ids", metavar="[ID...]", nargs=-1, type=options.IMAGE_ID)
 @click.option("--repair", is_flag=True, help="Make repairable images whole (all of them, or the IDs given).")
 @options.dry_run
+@options.yes
 @options.audit_log
 @options.output_options()
 @click.pass_obj
@@ -40,6 +41,7 @@ def command(
     image_ids: tuple[str, ...],
     repair: bool,
     dry_run: bool,
+    yes: bool,
     audit_log: Path | None,
     output_format: str,
     columns: tuple[str, ...],
@@ -47,8 +49,8 @@ def command(
     """List active and deactivated images whose rows or data are wrong: restored_without_locations (what
     glance-scrubber --restore leaves), unlinked, data_missing, deleted_at_set. --repair makes the repairable
     ones whole the way restore does, data verified first; data_missing is reported, never repaired."""
-    if (dry_run or image_ids) and not repair:
-        raise BadInputError("IDs and --dry-run go with --repair")
+    if (dry_run or yes or image_ids) and not repair:
+        raise BadInputError("IDs, --dry-run and --yes go with --repair")
     if repair and output_format not in ("table", "json"):
         raise BadInputError("--repair prints table or json")
     renderer = app.renderer(output_format, columns)
@@ -66,6 +68,11 @@ def command(
             else:
                 found = list(finder.find(connection))
                 connection.rollback()  # the scan's read transaction; each repair runs its own
+                chosen = repair_selection(found, image_ids)
+                asking = repairable_count(chosen) > 0 and not dry_run and not yes and renderer.can_prompt
+                if asking and not renderer.confirm_shown(partial(repair_view, chosen), repair_question(chosen)):
+                    renderer.warning("nothing done")
+                    return EXIT_INCOMPLETE
                 tools = RestoreTools(
                     decoder=app.decoder(),
                     deleters=pool,
@@ -80,36 +87,7 @@ def command(
     finally:
         pool.close()
     if repair:
-        _render_repair(renderer, report)
+        repair_report(renderer, report)
         return report.exit_code
-    _render_listing(renderer, views)
+    broken_listing(renderer, views)
     return 0
-
-
-def _render_listing(renderer: Renderer, views: list[dict[str, object]]) -> None:
-    if renderer.output_format != "table":
-        renderer.listing([("Broken images", iter(views))], BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS)
-        return
-    chosen = select_columns(BROKEN_COLUMNS, renderer.wanted_columns, BROKEN_TABLE_COLUMNS)
-    rows = [[column.human(view) for column in chosen] for view in views]
-    plain_table(renderer, "Broken images", [column.header for column in chosen], rows)
-
-
-def _render_repair(renderer: Renderer, report: RepairReport) -> None:
-    document = report.as_dict()
-    if renderer.output_format == "json":
-        renderer.details("Repair", [], [], document)
-        return
-    rows = [
-        (
-            item["id"],
-            item["problem"],
-            item["result"],
-            item["locations_restored"],
-            item["locations_linked"],
-            item["reason"],
-        )
-        for item in document["images"]
-    ]
-    plain_table(renderer, "Repair", ["ID", "Problem", "Result", "Locations", "Linked", "Reason"], rows)
-    renderer.message("Summary: " + ", ".join(f"{key} {value}" for key, value in document["summary"].items()))

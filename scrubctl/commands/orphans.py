@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import click
@@ -12,13 +13,12 @@ from scrubctl.app import Application
 from scrubctl.backends import DeleterPool
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BadInputError
 from scrubctl.orphans import metrics as reclaim_metrics
-from scrubctl.orphans.model import DEFAULT_MIN_AGE, OrphanScan
-from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans
+from scrubctl.orphans.model import DEFAULT_MIN_AGE
+from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans, reclaim_plan
 from scrubctl.orphans.rows import KeyMaker
 from scrubctl.orphans.scan import find_orphans
 from scrubctl.orphans.stores import stores_to_scan
-from scrubctl.output.orphan_views import ORPHAN_COLUMNS, ORPHAN_TABLE_COLUMNS, totals_by_store_and_kind
-from scrubctl.output.renderer import Renderer, plain_table, select_columns
+from scrubctl.output.reclaim import orphans_listing, reclaim_question, reclaim_report, reclaim_view
 from scrubctl.settings.utc import utc_now
 
 
@@ -90,7 +90,7 @@ def command(
         for store in scan.not_scanned:
             renderer.warning(f"store {store.label} ({store.driver}) not scanned: {store.reason}")
         if not reclaim:
-            _render_listing(renderer, scan)
+            orphans_listing(renderer, scan)
             return EXIT_ENVIRONMENT if any(store.unreachable for store in scan.stores) else EXIT_OK
         settings = app.settings
         choice = ReclaimOptions(
@@ -99,52 +99,16 @@ def command(
             encrypted_rows=settings.encryption_key is not None,
             claim_timeout=settings.claim_timeout,
         )
-        planned = [orphan for orphan in scan.orphans if orphan.reclaimable]
-        asking = bool(planned) and not dry_run and not yes and renderer.can_prompt
-        if asking and not renderer.confirm(f"Erase {len(planned)} orphan piece(s) of data?"):
+        plan = reclaim_plan(scan, max_delete)
+        asking = any(orphan.reclaimable for orphan in plan) and not dry_run and not yes and renderer.can_prompt
+        if asking and not renderer.confirm_shown(partial(reclaim_view, plan), reclaim_question(plan)):
             renderer.warning("nothing done")
             return EXIT_INCOMPLETE
         report = reclaim_orphans(app.database(read_only=dry_run), keys, scan, choice, audit=app.audit_trail(audit_log))
     finally:
         pool.close()
-    _render_reclaim(renderer, report.as_dict(), output_format)
+    reclaim_report(renderer, report)
     metrics_path = metrics_file or reclaim_metrics.default_path(app.settings.metrics_file)
     if metrics_path is not None:
         reclaim_metrics.publish(metrics_path, scan, report)
     return report.exit_code
-
-
-def _render_listing(renderer: Renderer, scan: OrphanScan) -> None:
-    views = [orphan.as_dict() for orphan in scan.orphans]
-    if renderer.output_format != "table":
-        for view in views:
-            view["size"] = view["bytes"]
-        renderer.listing([("Orphans", iter(views))], ORPHAN_COLUMNS, ORPHAN_TABLE_COLUMNS)
-        return
-    chosen = select_columns(ORPHAN_COLUMNS, renderer.wanted_columns, ORPHAN_TABLE_COLUMNS)
-    rows = [[column.human(view) for column in chosen] for view in views]
-    plain_table(renderer, "Orphans", [column.header for column in chosen], rows)
-    plain_table(
-        renderer,
-        "Totals by store and kind",
-        ["Store", "Kind", "Pieces", "Size", "Reclaimable", "Reclaimable size"],
-        totals_by_store_and_kind(views),
-    )
-    scanned = ", ".join(f"{store.label} ({store.pieces} pieces)" for store in scan.stores if store.scanned)
-    renderer.message(f"Scanned: {scanned or 'no store'}; {scan.rows_scanned} location rows")
-
-
-def _render_reclaim(renderer: Renderer, document: dict[str, object], output_format: str) -> None:
-    if output_format == "json":
-        renderer.details("Reclaim", [], [], document)
-        return
-    summary = document["summary"]
-    assert isinstance(summary, dict)
-    pieces = document["orphans"]
-    assert isinstance(pieces, list)
-    rows = [
-        [item["store"], item["url"], item["kind"], item["bytes"], item["result"], item["reason"] or "-"]
-        for item in pieces
-    ]
-    plain_table(renderer, "Reclaim", ["Store", "URL", "Kind", "Bytes", "Result", "Reason"], rows)
-    renderer.message("Summary: " + ", ".join(f"{key} {value}" for key, value in summary.items()))

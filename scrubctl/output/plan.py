@@ -7,6 +7,8 @@ more" (``scrub --dry-run`` lists every one).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
@@ -29,15 +31,34 @@ def erase_question(plan: Plan) -> str:
     return question + "?"
 
 
+def list_budget(height: int) -> int:
+    """How many lines the lists shown before a question (or after a run) may take on a terminal
+    ``height`` lines high."""
+    return max(MIN_LIST_LINES, height - FRAME_LINES)
+
+
 def plan_view(plan: Plan, width: int, height: int) -> list[RenderableType]:
     """What to print before the question, for a terminal of ``width`` x ``height``."""
     erasing = [item for item in plan.images if not item.reasons]
     blocked = [item for item in plan.images if item.reasons]
-    budget = max(MIN_LIST_LINES, height - FRAME_LINES)
+    budget = list_budget(height)
     if len(erasing) + len(blocked) <= budget:
         return _tables(erasing, blocked)
-    blocked_lines = min(len(blocked), max(1, budget // 3)) if blocked else 0
-    return _condensed(erasing, blocked, width, budget - blocked_lines, blocked_lines)
+    total = sum(item.entry.size or 0 for item in erasing)
+    return condensed_lists(
+        (
+            f"To erase: {len(erasing)} image(s) of {human_size(total)} in all:",
+            [item.entry.name or item.entry.id for item in erasing],
+            "(scrub --dry-run lists every one)",
+        ),
+        (
+            f"Left alone (blocked): {len(blocked)} image(s):",
+            [(f"{item.entry.id} {item.entry.name or ''}".rstrip(), "; ".join(item.reasons)) for item in blocked],
+            "blocked",
+        ),
+        width,
+        budget,
+    )
 
 
 def _stores(item: PlannedImage) -> str:
@@ -70,27 +91,40 @@ def _tables(erasing: list[PlannedImage], blocked: list[PlannedImage]) -> list[Re
     return parts
 
 
-def _condensed(
-    erasing: list[PlannedImage], blocked: list[PlannedImage], width: int, name_lines: int, blocked_lines: int
+def condensed_lists(
+    taken: tuple[str, Sequence[str], str],
+    left_alone: tuple[str, Sequence[tuple[str, str]], str],
+    width: int,
+    budget: int,
 ) -> list[RenderableType]:
+    """Two lists in ``budget`` lines, as apt lists what it will remove: ``taken`` (a heading, the names,
+    what the "and N more" line adds) as names wrapped on a few lines, then ``left_alone`` (a heading,
+    ``(label, why)`` pairs, the word after "and N more") one per line, as many as fit (a third of the
+    lines at most). An empty list is left out."""
+    heading, names, more = taken
+    blocked_heading, blocked, more_blocked = left_alone
+    blocked_lines = min(len(blocked), max(1, budget // 3)) if blocked else 0
     parts: list[RenderableType] = []
-    if erasing:
-        total = sum(item.entry.size or 0 for item in erasing)
-        parts.append(Text(f"To erase: {len(erasing)} image(s) of {human_size(total)} in all:", style="bold"))
-        lines, shown = _wrapped([item.entry.name or item.entry.id for item in erasing], width - 2, name_lines - 1)
-        parts.extend(Text(f"  {line}") for line in lines)
-        if shown < len(erasing):
-            parts.append(Text(f"  ... and {len(erasing) - shown} more (scrub --dry-run lists every one)"))
+    if names:
+        parts.extend(wrapped_names(heading, names, width, budget - blocked_lines, more))
     if blocked:
-        parts.append(Text(f"Left alone (blocked): {len(blocked)} image(s):", style="bold"))
-        shown_blocked = blocked[: max(1, blocked_lines - 1)] if len(blocked) > blocked_lines else blocked
-        for item in shown_blocked:
-            label = f"{item.entry.id} {item.entry.name or ''}".rstrip()
-            parts.append(
-                Text(f"  {label}: {'; '.join(item.reasons)}", style="yellow", no_wrap=True, overflow="ellipsis")
-            )
-        if len(shown_blocked) < len(blocked):
-            parts.append(Text(f"  ... and {len(blocked) - len(shown_blocked)} more blocked"))
+        parts.append(Text(blocked_heading, style="bold"))
+        shown = blocked[: max(1, blocked_lines - 1)] if len(blocked) > blocked_lines else blocked
+        for label, why in shown:
+            parts.append(Text(f"  {label}: {why}", style="yellow", no_wrap=True, overflow="ellipsis"))
+        if len(shown) < len(blocked):
+            parts.append(Text(f"  ... and {len(blocked) - len(shown)} more {more_blocked}"))
+    return parts
+
+
+def wrapped_names(heading: str, names: Sequence[str], width: int, lines: int, more: str) -> list[RenderableType]:
+    """``heading``, then ``names`` wrapped on the ``lines - 1`` lines that follow it, then
+    "... and N more ``more``" for those left out."""
+    parts: list[RenderableType] = [Text(heading, style="bold")]
+    wrapped, shown = _wrapped(list(names), width - 2, lines - 1)
+    parts.extend(Text(f"  {line}") for line in wrapped)
+    if shown < len(names):
+        parts.append(Text(f"  ... and {len(names) - shown} more {more}"))
     return parts
 
 

@@ -12,45 +12,49 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
 
-from scrubctl.engine.model import Plan, Report, Result
+from scrubctl.engine.model import Plan, Report
 from scrubctl.errors import BadInputError
+from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
-from scrubctl.output.views import Column, human_size
+from scrubctl.output.results import results_view
+from scrubctl.output.views import Column, flattened, human_duration, human_size, one_line
 from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL, unattended
 
 OUTPUT_FORMATS = ("table", "json", "csv", "value")
-RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BLOCKED: "yellow", Result.FAILED: "red"}
 logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
 JSON_WRITE_BATCH = 2000
-# Fixed widths keep the columns of a streamed table aligned from one chunk to the next.
-WIDTHS = {
-    "id": 36,
-    "name": 20,
-    "owner": 32,
-    "size": 9,
-    "status": 14,
-    "visibility": 10,
-    "deleted_at": 20,
-    "age_seconds": 7,
-    "due": 3,
-    "stores": 8,
+# How list-pending's columns are laid out. Fixed widths keep the columns of a streamed table aligned
+# from one chunk to the next. Compact locations (``archive:<image id>``) never wrap: one line per
+# location, so one image per line on a 160-column terminal; reasons take what is left and wrap. On a
+# narrower terminal the locations, then the name, then the other columns that decide nothing go under
+# the id; the size, age, due and blockers stay (``keep``).
+FITS = {
+    "id": Fit("ID", width=36, keep=10),
+    "name": Fit("Name", min_width=10, max_width=20, no_wrap=True, keep=1),
+    "owner": Fit("Owner", width=32, keep=2),
+    "size": Fit("Size", width=10, keep=9),
+    "status": Fit("Status", width=14, keep=5),
+    "visibility": Fit("Visibility", width=10, keep=3),
+    "deleted_at": Fit("Deleted at", width=20, keep=3),
+    "age_seconds": Fit("Age", width=7, keep=9),
+    "due": Fit("Due", width=3, keep=9),
+    "pending": Fit("Pending", width=9, keep=4),
+    "stores": Fit("Stores", min_width=8, no_wrap=True, keep=2),
+    "locations": Fit("Locations", min_width=44, max_width=60, no_wrap=True, keep=0, label=False),
+    "blockers": Fit("Blocked by", min_width=24, keep=8),
 }
-# Compact locations (``archive:<image id>``) never wrap: one line per location, so one image per line
-# on a 160-column terminal; reasons take what is left and wrap.
-NO_WRAP = frozenset({"locations"})
-MIN_WIDTHS = {"locations": 44}
-MAX_WIDTHS = {"locations": 60}  # longer ones (another store's URL) end in an ellipsis
 
 
 class _Console(Console):
@@ -63,13 +67,21 @@ class _Console(Console):
 
 
 def select_columns(columns: Sequence[Column], wanted: Sequence[str], default: Sequence[str]) -> list[Column]:
-    """Return the columns named by ``-c`` (in that order), or the defaults; reject unknown names."""
-    by_name = {column.name: column for column in columns}
+    """Return the columns named by ``-c`` (in that order), or the defaults; reject unknown names.
+
+    A column is named by its name (``age_seconds``, as in JSON) or by its table header (``Age``,
+    ``"Blocked by"``), in any case."""
+    by_name: dict[str, Column] = {}
+    for column in columns:
+        by_name.setdefault(column.name.lower(), column)
+    for column in columns:
+        by_name.setdefault(column.header.lower(), column)
     names = list(wanted) or list(default)
-    unknown = [name for name in names if name not in by_name]
+    unknown = [name for name in names if name.lower() not in by_name]
     if unknown:
-        raise BadInputError(f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
-    return [by_name[name] for name in names]
+        choices = ", ".join(f"{column.name} ({column.header})" for column in columns)
+        raise BadInputError(f"unknown column(s) {', '.join(unknown)}; choose from {choices}")
+    return [by_name[name.lower()] for name in names]
 
 
 class Renderer:
@@ -164,7 +176,9 @@ class Renderer:
     def _value_rows(
         self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
     ) -> tuple[int, int]:
-        return self._plain_rows(sections, chosen, lambda cells: self.stdout.write(" ".join(cells) + "\n"))
+        return self._plain_rows(
+            sections, chosen, lambda cells: self.stdout.write(" ".join(one_line(cell) for cell in cells) + "\n")
+        )
 
     @staticmethod
     def _plain_rows(
@@ -203,21 +217,16 @@ class Renderer:
         if not rows:
             self.out.print("  (none)")
             return
-        table = Table(box=box.SIMPLE_HEAD, show_header=header, pad_edge=False)
-        for column in chosen:
-            width = WIDTHS.get(column.name)
-            no_wrap = bool(width) or column.name in NO_WRAP
-            table.add_column(
-                column.header,
-                min_width=width or MIN_WIDTHS.get(column.name),
-                max_width=width or MAX_WIDTHS.get(column.name),
-                overflow="ellipsis" if no_wrap else "fold",
-                no_wrap=no_wrap,
-            )
-        for view in rows:
-            style = "red" if view.get("blockers") else None
-            table.add_row(*(column.human(view) for column in chosen), style=style)
+        fits = [replace(FITS.get(column.name, Fit(column.header)), header=column.header) for column in chosen]
+        table = fitted_table(
+            fits,
+            [[column.human(view) for column in chosen] for view in rows],
+            self.out.width,
+            show_header=header,
+            styles=["red" if view.get("blockers") else None for view in rows],
+        )
         self.out.print(table)
+        self.out.print()
 
     def details(
         self,
@@ -230,15 +239,23 @@ class Renderer:
         if self.output_format == "json":
             self.stdout.write(self.mask(json.dumps(document, indent=2)) + "\n")
             return
-        if self.output_format in ("csv", "value"):
+        if self.output_format == "csv":
             writer = csv.writer(self.stdout, lineterminator="\n")
-            if self.output_format == "csv":
-                writer.writerow(["field", "value"])
+            writer.writerow(["field", "value"])
             for name, value in fields:
-                if self.output_format == "csv":
-                    writer.writerow([name, self._text(value)])
-                else:
-                    self.stdout.write(f"{name} {self._text(value)}\n")
+                writer.writerow([name, self._text(value)])
+            return
+        if self.output_format == "value":
+            # ``key value``, one per line: the fields, then the nested parts of the document with
+            # dotted keys (``locations.0.url``, ``properties.1.name``).
+            nested = [
+                pair
+                for key, part in document.items()
+                if isinstance(part, (list, dict))
+                for pair in flattened(key, part)
+            ]
+            for name, value in [*fields, *nested]:
+                self.stdout.write(f"{name} {one_line(self._text(value))}\n")
             return
         summary = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
         summary.add_column("Field", style="bold")
@@ -270,14 +287,23 @@ class Renderer:
 
     def confirm_plan(self, plan: Plan) -> bool:
         """Show what the plan would erase (and leave alone, and why), then ask about exactly that."""
+        return self.confirm_shown(lambda width, height: plan_view(plan, width, height), erase_question(plan))
+
+    def confirm_shown(self, view: Callable[[int, int], Iterable[RenderableType]], question: str) -> bool:
+        """Show ``view(width, height)`` of the terminal on stderr (what would be done), then ask."""
         size = self.err.size
-        for part in plan_view(plan, size.width, size.height):
+        for part in view(size.width, size.height):
             self.err.print(part)
-        return self.confirm(erase_question(plan))
+        return self.confirm(question)
 
     def confirm(self, question: str) -> bool:
-        """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal)."""
-        return Confirm.ask(question, console=self.err, default=False)
+        """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal); no answer
+        (end of input) is no."""
+        try:
+            return Confirm.ask(question, console=self.err, default=False)
+        except EOFError:
+            self.err.print()  # end the question's line
+            return False
 
     @property
     def can_prompt(self) -> bool:
@@ -300,20 +326,9 @@ class Renderer:
             return
         summary = report.summary
         if report.images and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
-            table = Table(box=box.SIMPLE_HEAD, title="Results", title_justify="left")
-            for header in ("ID", "Name", "Result", "Size", "Reason"):
-                table.add_column(header, overflow="fold")
-            for result in report.images:
-                style = RESULT_STYLES.get(result.result)
-                table.add_row(
-                    result.id,
-                    result.name or "-",
-                    result.result.value,
-                    human_size(result.bytes),
-                    self.mask(result.reason) or "-",
-                    style=style,
-                )
-            self.out.print(table)
+            height = self.out.size.height if self.out.is_terminal else None
+            for part in results_view(report, self.out.width, height, self.mask):
+                self.out.print(part)
         label = " (dry run; nothing changed)" if summary.dry_run else ""
         erased = summary.bytes_would_erase if summary.dry_run else summary.bytes_erased
         parts = [
@@ -330,9 +345,14 @@ class Renderer:
         erasing = f"{human_size(erased)} of data {'would be erased' if summary.dry_run else 'erased'}"
         if summary.locations_already_gone:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
-        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
+        took = human_duration(summary.duration_seconds)
+        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {took}"))
         for problem in summary.unreachable:
-            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
+            self.unreachable(problem)
+
+    def unreachable(self, problem: str) -> None:
+        """Name a store or database a run could not reach, on stderr."""
+        self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""

@@ -5,7 +5,7 @@ Nothing here imports rich; :mod:`scrubctl.output.renderer` decides how these val
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +90,33 @@ def human_age(seconds: float | int | None) -> str:
         if len(parts) == 2:
             break
     return " ".join(parts) if parts else f"{remaining}s"
+
+
+def human_duration(seconds: float) -> str:
+    """Format how long a run took: milliseconds under ten seconds (``412 ms``), else seconds with one
+    decimal (``12.3 s``)."""
+    if seconds < 10:
+        return f"{round(seconds * 1000)} ms"
+    return f"{seconds:.1f} s"
+
+
+def one_line(text: str) -> str:
+    """A value on one line of ``-f value`` (one record per line): line breaks written as ``\\n``."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def flattened(key: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """``(dotted key, value)`` for every scalar inside ``value``."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from flattened(f"{key}.{name}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from flattened(f"{key}.{index}", item)
+        if not value:
+            yield key, None  # an empty list (no blockers, no tags) still names its key
+    else:
+        yield key, value
 
 
 RBD_DEFAULT_POOL = "images"
