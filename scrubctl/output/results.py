@@ -54,9 +54,20 @@ def results_view(report: Report, width: int, height: int | None, mask: Callable[
 
 
 def _table(title: str, images: Sequence[ImageResult], width: int, mask: Callable[[str], str]) -> RenderableType:
-    rows = [
-        (item.id, item.name or "-", item.result.value, human_size(item.bytes), mask(item.reason) or "-")
-        for item in images
-    ]
+    rows = [(item.id, item.name or "-", item.result.value, _size(item), _reason(item, mask)) for item in images]
     styles = [RESULT_STYLES.get(item.result) for item in images]
     return fitted_table(RESULT_FITS, rows, width, title=title, styles=styles)
+
+
+def _size(item: ImageResult) -> str:
+    """The size an image is shown at from plan to result: the one Glance recorded (what the stores
+    freed for the pending locations of a live image, or an image named but not in the queue)."""
+    return human_size(item.bytes if item.size is None else item.size)
+
+
+def _reason(item: ImageResult, mask: Callable[[str], str]) -> str:
+    """The result's reason, after what the stores freed when that is not the recorded size."""
+    parts = [mask(item.reason)] if item.reason else []
+    if item.size is not None and item.bytes not in (0, item.size):
+        parts.insert(0, f"the stores freed {human_size(item.bytes)}")
+    return "; ".join(parts) or "-"
