@@ -455,7 +455,7 @@ def test_data_already_gone_is_the_reason(world: GlanceWorld) -> None:
     done = world.cli("scrub", "--yes")
     assert done.exit_code == 0
     for lines, result in ((dry, "would_scrub"), (result_lines(done.stdout), "scrubbed")):
-        assert re.search(rf"{result} +0 B +already gone", lines[gone]), lines[gone]
+        assert re.search(rf"{result} +4.0 KiB +already gone", lines[gone]), lines[gone]  # the recorded size
         assert f"location {archive_location} already gone" in lines[partly]
         assert lines[whole].rstrip().endswith(" -")
     assert {world.status(image) for image in expected} == {"deleted"}
