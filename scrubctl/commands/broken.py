@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
-from scrubctl.broken.repair import RepairReport, repair_images
-from scrubctl.broken.scan import BrokenFinder
 from scrubctl.errors import BadInputError
-from scrubctl.orphans.rows import KeyMaker
-from scrubctl.orphans.scan import list_stores
-from scrubctl.orphans.stores import stores_to_scan
-from scrubctl.output.orphan_views import BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS
-from scrubctl.output.renderer import Renderer, plain_table, select_columns
-from scrubctl.restore import RestoreTools
+
+if TYPE_CHECKING:
+    from scrubctl.broken.repair import RepairReport
+    from scrubctl.output.renderer import Renderer
 
 
 @click.command(
@@ -47,6 +43,14 @@ def command(
     """List active and deactivated images whose rows or data are wrong: restored_without_locations (what
     glance-scrubber --restore leaves), unlinked, data_missing, deleted_at_set. --repair makes the repairable
     ones whole the way restore does, data verified first; data_missing is reported, never repaired."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.broken.repair import repair_images
+    from scrubctl.broken.scan import BrokenFinder
+    from scrubctl.orphans.rows import KeyMaker
+    from scrubctl.orphans.scan import list_stores
+    from scrubctl.orphans.stores import stores_to_scan
+    from scrubctl.restore import RestoreTools
+
     if (dry_run or image_ids) and not repair:
         raise BadInputError("IDs and --dry-run go with --repair")
     if repair and output_format not in ("table", "json"):
@@ -87,6 +91,9 @@ def command(
 
 
 def _render_listing(renderer: Renderer, views: list[dict[str, object]]) -> None:
+    from scrubctl.output.orphan_views import BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS
+    from scrubctl.output.renderer import plain_table, select_columns
+
     if renderer.output_format != "table":
         renderer.listing([("Broken images", iter(views))], BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS)
         return
@@ -96,6 +103,8 @@ def _render_listing(renderer: Renderer, views: list[dict[str, object]]) -> None:
 
 
 def _render_repair(renderer: Renderer, report: RepairReport) -> None:
+    from scrubctl.output.renderer import plain_table
+
     document = report.as_dict()
     if renderer.output_format == "json":
         renderer.details("Repair", [], [], document)

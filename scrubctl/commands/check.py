@@ -7,7 +7,6 @@ import click
 from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_OK
-from scrubctl.unattended.checks import run_checks
 
 
 @click.command(
@@ -24,6 +23,8 @@ def command(app: Application) -> int:
     """Check that scrub can run: configuration files read, database reachable and a Glance
     schema, every configured store reachable, audit log and metrics file writable.
     Exit 0 only when every check passes (3 otherwise)."""
+    from scrubctl.unattended.checks import run_checks
+
     renderer = app.renderer()
     passed = True
     for check in run_checks(app.config_files, app.database_url, app.registry):

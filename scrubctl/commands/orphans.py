@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BadInputError
-from scrubctl.orphans import metrics as reclaim_metrics
-from scrubctl.orphans.model import DEFAULT_MIN_AGE, OrphanScan
-from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans
-from scrubctl.orphans.rows import KeyMaker
-from scrubctl.orphans.scan import find_orphans
-from scrubctl.orphans.stores import stores_to_scan
-from scrubctl.output.orphan_views import ORPHAN_COLUMNS, ORPHAN_TABLE_COLUMNS, totals_by_store_and_kind
-from scrubctl.output.renderer import Renderer, plain_table, select_columns
 from scrubctl.settings.utc import utc_now
+
+if TYPE_CHECKING:
+    from scrubctl.orphans.model import OrphanScan
+    from scrubctl.output.renderer import Renderer
 
 
 @click.command(
@@ -72,6 +68,14 @@ def command(
     needs: unreferenced, deleted_rows_only, partial_upload, trash, staging, and unlinked (an active image's
     data whose rows are gone: never reclaimable, see `scrubctl broken`). --reclaim erases the reclaimable
     ones, re-checked inside the database under the scrub claims right before each erase."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.orphans import metrics as reclaim_metrics
+    from scrubctl.orphans.model import DEFAULT_MIN_AGE
+    from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans
+    from scrubctl.orphans.rows import KeyMaker
+    from scrubctl.orphans.scan import find_orphans
+    from scrubctl.orphans.stores import stores_to_scan
+
     if (dry_run or yes or max_delete is not None) and not reclaim:
         raise BadInputError("--dry-run, --yes and --max-delete go with --reclaim")
     if reclaim and output_format not in ("table", "json"):
@@ -115,6 +119,9 @@ def command(
 
 
 def _render_listing(renderer: Renderer, scan: OrphanScan) -> None:
+    from scrubctl.output.orphan_views import ORPHAN_COLUMNS, ORPHAN_TABLE_COLUMNS, totals_by_store_and_kind
+    from scrubctl.output.renderer import plain_table, select_columns
+
     views = [orphan.as_dict() for orphan in scan.orphans]
     if renderer.output_format != "table":
         for view in views:
@@ -135,6 +142,8 @@ def _render_listing(renderer: Renderer, scan: OrphanScan) -> None:
 
 
 def _render_reclaim(renderer: Renderer, document: dict[str, object], output_format: str) -> None:
+    from scrubctl.output.renderer import plain_table
+
     if output_format == "json":
         renderer.details("Reclaim", [], [], document)
         return

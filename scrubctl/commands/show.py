@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
-from scrubctl.engine.blockers import location_blockers
-from scrubctl.glance.image_details import ImageDetails, image_details
-from scrubctl.output.views import human_age, human_size, location_view
 from scrubctl.settings.utc import iso_utc
+
+if TYPE_CHECKING:
+    from scrubctl.glance.image_details import ImageDetails
 
 
 @click.command(
@@ -29,6 +28,10 @@ from scrubctl.settings.utc import iso_utc
 def command(app: Application, image_id: str, output_format: str) -> int:
     """Show one image of the scrub queue: every column, every location with its store and scheme,
     and what blocks it (shared data, backend dependencies)."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.engine.blockers import location_blockers
+    from scrubctl.glance.image_details import image_details
+
     pool = DeleterPool(app.registry)
     try:
         with app.connection(read_only=True) as connection:
@@ -41,6 +44,8 @@ def command(app: Application, image_id: str, output_format: str) -> int:
 
 
 def _render(app: Application, output_format: str, details: ImageDetails, blockers: dict[int, list[str]]) -> None:
+    from scrubctl.output.views import human_age, human_size, location_view
+
     image = details.image
     properties = [_child(row, "name", "value") for row in details.properties]
     tags = [_child(row, "value") for row in details.tags]

@@ -22,13 +22,13 @@ from rich.text import Text
 
 from scrubctl.engine.model import Plan, Report, Result
 from scrubctl.errors import BadInputError
+from scrubctl.output import OUTPUT_FORMATS as OUTPUT_FORMATS
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.views import Column, human_size
 from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import unattended
 
-OUTPUT_FORMATS = ("table", "json", "csv", "value")
 RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BLOCKED: "yellow", Result.FAILED: "red"}
 logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
