@@ -334,7 +334,7 @@ class Renderer:
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""
         mark = Text("ok  ", style="green") if ok else Text("FAIL", style="bold red")
-        self.out.print(Text.assemble(mark, f" {name}: {self.mask(detail)}"))
+        self.out.print(Text.assemble(mark, f" {name}: {self.mask(detail)}"), soft_wrap=True)  # one line each
 
     def message(self, text: str) -> None:
         """Write an informational line for people to stdout (plain, no markup)."""
