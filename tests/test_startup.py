@@ -4,13 +4,16 @@ and terminal libraries (their start-up time is in bench/startup.py)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from scrubctl.commands.completion import COMPLETE_VAR
+from tests.world import invoke
 
 HEAVY_PACKAGES = ("sqlalchemy", "rich", "pymysql", "dateutil")
 
@@ -67,3 +70,20 @@ def test_a_listing_still_imports_what_it_uses(tmp_path: Path) -> None:
     names, output = imported_packages(["--config-file", str(sandbox / "glance-api.conf"), "list-pending"])
     assert {"sqlalchemy", "rich"} <= names
     assert output.startswith("Pending images:")
+
+
+def test_a_database_error_is_still_reported_as_one(tmp_path: Path) -> None:
+    # SQLAlchemy's errors are recognised without importing SQLAlchemy up front: a database whose
+    # images table is damaged (its schema intact) fails mid-listing with one line and exit 3.
+    sandbox = tmp_path / "sandbox"
+    assert invoke(["sandbox", str(sandbox)]).exit_code == 0
+    database = sandbox / "glance.sqlite"
+    with closing(sqlite3.connect(database)) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        root = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'images'").fetchone()[0]
+    with database.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    result = invoke(["--db-url", f"sqlite:///{database}", "list-pending"])
+    assert result.exit_code == 3
+    assert result.stderr == "scrubctl: error: database error: database disk image is malformed\n"
