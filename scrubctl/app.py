@@ -6,18 +6,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
-
-from scrubctl.backends import DeleterRegistry
-from scrubctl.glance.database import GlanceDatabase
-from scrubctl.glance.locations import LocationDecoder
-from scrubctl.glance.opening import open_database
-from scrubctl.glance.pending import Inventory
-from scrubctl.output.renderer import Renderer
-from scrubctl.settings.config import Settings, load_settings
 from scrubctl.settings.secrets import mask_text, url_password
-from scrubctl.unattended.audit import AuditTrail, JsonLinesAudit, NullAudit
+
+# What a command needs is imported when it first asks for it: --help, --version and completion import
+# neither SQLAlchemy nor rich.
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from scrubctl.backends import DeleterRegistry
+    from scrubctl.glance.database import GlanceDatabase
+    from scrubctl.glance.locations import LocationDecoder
+    from scrubctl.glance.pending import Inventory
+    from scrubctl.output.renderer import Renderer
+    from scrubctl.settings.config import Settings
+    from scrubctl.unattended.audit import AuditTrail
 
 
 @dataclass
@@ -58,6 +62,8 @@ class Application:
     def settings(self) -> Settings:
         """The configuration, read and validated on first use."""
         if self._settings is None:
+            from scrubctl.settings.config import load_settings
+
             self._settings = load_settings(self.config_files or None, self.database_url)
         return self._settings
 
@@ -65,6 +71,8 @@ class Application:
     def registry(self) -> DeleterRegistry:
         """The deleters available, by URL scheme."""
         if self._registry is None:
+            from scrubctl.backends import DeleterRegistry
+
             self._registry = DeleterRegistry()
         return self._registry
 
@@ -76,6 +84,8 @@ class Application:
         mistake. A missing SQLite file is never created (:class:`~scrubctl.errors.DatabaseError`).
         """
         if self._database is None:
+            from scrubctl.glance.opening import open_database
+
             database = open_database(
                 self.settings.database_url,
                 pool_size=pool_size,
@@ -96,15 +106,21 @@ class Application:
 
     def decoder(self) -> LocationDecoder:
         """A location decoder for this configuration and these deleters."""
+        from scrubctl.glance.locations import LocationDecoder
+
         return LocationDecoder(self.settings, set(self.registry.schemes))
 
     def inventory(self) -> Inventory:
         """An inventory reader using the configured ``scrub_time``."""
+        from scrubctl.glance.pending import Inventory
+
         return Inventory(self.decoder(), self.settings.scrub_time)
 
     def audit_trail(self, path: Path | None = None) -> AuditTrail:
         """Where every change is recorded before it is committed: ``path`` (``--audit-log``), else
         ``[scrubctl] audit_log``, else nowhere."""
+        from scrubctl.unattended.audit import JsonLinesAudit, NullAudit
+
         chosen = path or self.settings.audit_log
         if chosen is None:
             return NullAudit()
@@ -118,6 +134,8 @@ class Application:
 
     def renderer(self, output_format: str = "table", columns: Sequence[str] = ()) -> Renderer:
         """A renderer for this command's chosen output."""
+        from scrubctl.output.renderer import Renderer
+
         return Renderer(output_format=output_format, columns=columns)
 
     def mask(self, text: str) -> str:

@@ -10,17 +10,19 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.shell_completion import shell_complete
-from sqlalchemy.exc import SQLAlchemyError
 
 from scrubctl import __version__, options
 from scrubctl.app import Application
 from scrubctl.commands import completion
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
-from scrubctl.glance.database import describe_db_error
 from scrubctl.unattended.logs import configure_logging
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
 
 # Each command's module, imported only when the command runs (or is listed, for help and completion):
 # a scrub does not pay for importing what orphans or broken need.
@@ -91,6 +93,13 @@ def scrubctl(
 YOUNG_COLLECTION_THRESHOLD = 50_000
 
 
+def _database_errors() -> tuple[type[SQLAlchemyError], ...]:
+    """SQLAlchemy's base error class once a command has imported SQLAlchemy, else nothing: ``--help``,
+    ``--version`` and completion never import it (a database error cannot happen without it)."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return (errors.SQLAlchemyError,) if errors is not None else ()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run scrubctl and exit with its documented exit code."""
     gc.freeze()  # what the imports made lives as long as the process: the collector need not walk it
@@ -128,7 +137,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ScrubctlError as error:
         _report(str(error), context)
         return error.exit_code
-    except SQLAlchemyError as error:
+    except _database_errors() as error:
+        from scrubctl.glance.database import describe_db_error
+
         _report(f"database error: {describe_db_error(error)}", context)
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:

@@ -12,10 +12,8 @@ from click.core import ParameterSource
 
 from scrubctl.app import Application
 from scrubctl.errors import BadInputError
-from scrubctl.output.renderer import OUTPUT_FORMATS
-from scrubctl.settings.ages import parse_age
+from scrubctl.output import OUTPUT_FORMATS
 from scrubctl.settings.ids import parse_image_id
-from scrubctl.settings.utc import utc_now
 from scrubctl.unattended.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +27,9 @@ class AgeType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
+        from scrubctl.settings.ages import parse_age  # dateutil: only when an age is given
+        from scrubctl.settings.utc import utc_now
+
         try:
             return parse_age(str(value), utc_now())
         except BadInputError as error:

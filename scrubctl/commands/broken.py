@@ -9,15 +9,7 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
-from scrubctl.broken.repair import repair_images, repair_selection
-from scrubctl.broken.scan import BrokenFinder
 from scrubctl.errors import EXIT_INCOMPLETE, BadInputError
-from scrubctl.orphans.rows import KeyMaker
-from scrubctl.orphans.scan import list_stores
-from scrubctl.orphans.stores import stores_to_scan
-from scrubctl.output.repair import broken_listing, repair_question, repair_report, repair_view, repairable_count
-from scrubctl.restore import RestoreTools
 
 
 @click.command(
@@ -49,6 +41,15 @@ def command(
     """List active and deactivated images whose rows or data are wrong: restored_without_locations (what
     glance-scrubber --restore leaves), unlinked, data_missing, deleted_at_set. --repair makes the repairable
     ones whole the way restore does, data verified first; data_missing is reported, never repaired."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.broken.repair import repair_images, repair_selection
+    from scrubctl.broken.scan import BrokenFinder
+    from scrubctl.orphans.rows import KeyMaker
+    from scrubctl.orphans.scan import list_stores
+    from scrubctl.orphans.stores import stores_to_scan
+    from scrubctl.output.repair import broken_listing, repair_question, repair_report, repair_view, repairable_count
+    from scrubctl.restore import RestoreTools
+
     if (dry_run or yes or image_ids) and not repair:
         raise BadInputError("IDs, --dry-run and --yes go with --repair")
     if repair and output_format not in ("table", "json"):

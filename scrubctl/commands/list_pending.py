@@ -11,10 +11,6 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
-from scrubctl.engine.blockers import with_backend_checks
-from scrubctl.glance.pending import Selection
-from scrubctl.output.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
 
 
 @click.command(
@@ -51,6 +47,11 @@ def command(
     columns: tuple[str, ...],
 ) -> int:
     """List every pending_delete image (all visibilities) and every pending location of an active image."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.engine.blockers import with_backend_checks
+    from scrubctl.glance.pending import Selection
+    from scrubctl.output.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
+
     store = app.settings.known_store(store)
     selection = Selection(older_than=older_than, due_only=due, owner=owner, store=store, limit=limit)
     renderer = app.renderer(output_format, columns)

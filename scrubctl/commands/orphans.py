@@ -10,15 +10,7 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BadInputError
-from scrubctl.orphans import metrics as reclaim_metrics
-from scrubctl.orphans.model import DEFAULT_MIN_AGE
-from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans, reclaim_plan
-from scrubctl.orphans.rows import KeyMaker
-from scrubctl.orphans.scan import find_orphans
-from scrubctl.orphans.stores import stores_to_scan
-from scrubctl.output.reclaim import orphans_listing, reclaim_question, reclaim_report, reclaim_view
 from scrubctl.settings.utc import utc_now
 
 
@@ -72,6 +64,15 @@ def command(
     needs: unreferenced, deleted_rows_only, partial_upload, trash, staging, and unlinked (an active image's
     data whose rows are gone: never reclaimable, see `scrubctl broken`). --reclaim erases the reclaimable
     ones, re-checked inside the database under the scrub claims right before each erase."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.orphans import metrics as reclaim_metrics
+    from scrubctl.orphans.model import DEFAULT_MIN_AGE
+    from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans, reclaim_plan
+    from scrubctl.orphans.rows import KeyMaker
+    from scrubctl.orphans.scan import find_orphans
+    from scrubctl.orphans.stores import stores_to_scan
+    from scrubctl.output.reclaim import orphans_listing, reclaim_question, reclaim_report, reclaim_view
+
     if (dry_run or yes or max_delete is not None) and not reclaim:
         raise BadInputError("--dry-run, --yes and --max-delete go with --reclaim")
     if reclaim and output_format not in ("table", "json"):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
-from scrubctl.output.renderer import Renderer
-from scrubctl.restore import RestoreReport, RestoreTools, restore_images
+
+if TYPE_CHECKING:
+    from scrubctl.output.renderer import Renderer
+    from scrubctl.restore import RestoreReport
 
 
 @click.command(
@@ -37,6 +38,9 @@ def command(
     """Restore pending_delete images: the image, its locations, and the properties, tags and members
     deleted with it. Refused (and nothing changed) when any location's data is gone from its store.
     Exit 0 all restored, 1 any refused, 3 a store or the database unreachable."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.restore import RestoreTools, restore_images
+
     audit = app.audit_trail(audit_log)
     deleters = DeleterPool(app.registry)
     try:

@@ -9,7 +9,6 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.sandbox.builder import create_sandbox
 
 
 @click.command(
@@ -28,6 +27,8 @@ from scrubctl.sandbox.builder import create_sandbox
 def command(app: Application, directory: Path) -> int:
     """Create DIR with a SQLite Glance database (real schema), a file store with real data files,
     and a glance-api.conf pointing at both, then print the commands to try."""
+    from scrubctl.sandbox.builder import create_sandbox
+
     sandbox = create_sandbox(directory)
     renderer = app.renderer()
     prefix = f"scrubctl --config-file {shlex.quote(str(sandbox.config_file))}"

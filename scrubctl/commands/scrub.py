@@ -9,14 +9,8 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
-from scrubctl.engine.model import RunOptions
-from scrubctl.engine.planner import ScrubSelection, build_plan
-from scrubctl.engine.runner import ScrubRunner
 from scrubctl.errors import EXIT_INCOMPLETE
-from scrubctl.unattended import metrics
 from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL
-from scrubctl.unattended.signals import stop_on_signals
 
 
 @click.command(
@@ -83,6 +77,13 @@ def command(
 ) -> int:
     """Erase the data of due pending_delete images (deleted_at + scrub_time has passed), then mark them
     deleted. --older-than replaces the due rule; --image takes exactly the images named."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.engine.model import RunOptions
+    from scrubctl.engine.planner import ScrubSelection, build_plan
+    from scrubctl.engine.runner import ScrubRunner
+    from scrubctl.unattended import metrics
+    from scrubctl.unattended.signals import stop_on_signals
+
     selection = ScrubSelection(older_than, image_ids, owner, app.settings.known_store(store), limit, max_delete)
     renderer = app.renderer(output_format)
     database = app.database(pool_size=concurrency + 1, read_only=dry_run)

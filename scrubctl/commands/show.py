@@ -6,10 +6,6 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.backends import DeleterPool
-from scrubctl.engine.blockers import location_blockers
-from scrubctl.glance.image_details import image_details
-from scrubctl.output.show import show_image
 
 
 @click.command(
@@ -26,6 +22,11 @@ from scrubctl.output.show import show_image
 def command(app: Application, image_id: str, output_format: str) -> int:
     """Show one image of the scrub queue: every column, every location with its store and scheme,
     and what blocks it (shared data, backend dependencies)."""
+    from scrubctl.backends import DeleterPool
+    from scrubctl.engine.blockers import location_blockers
+    from scrubctl.glance.image_details import image_details
+    from scrubctl.output.show import show_image
+
     pool = DeleterPool(app.registry)
     try:
         with app.connection(read_only=True) as connection:

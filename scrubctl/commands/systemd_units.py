@@ -8,7 +8,6 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_executable, timer_unit, writable_paths
 
 
 @click.command(
@@ -31,6 +30,8 @@ from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_ex
 def command(app: Application, user: str, on_calendar: str, output_dir: Path | None) -> int:
     """Print scrubctl.service and scrubctl.timer for this install: this scrubctl executable, the
     configuration files in use, and write access to the stores' data directories only."""
+    from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_executable, timer_unit, writable_paths
+
     settings = app.settings
     unit_options = UnitOptions(
         executable=this_executable(),

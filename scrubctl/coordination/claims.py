@@ -110,7 +110,7 @@ def ensure_claims_table(connection: Connection) -> None:
 
     The table is looked for first: a ``CREATE TABLE IF NOT EXISTS`` on every run would be DDL on
     every run, which a Galera cluster applies in total order on every node."""
-    if _claims_table_exists(connection):
+    if claims_table_exists(connection):
         return
     statements = (_MYSQL_DDL,) if connection.dialect.name == "mysql" else _SQLITE_DDL
     try:
@@ -125,7 +125,7 @@ def ensure_claims_table(connection: Connection) -> None:
         ) from None
 
 
-def _claims_table_exists(connection: Connection) -> bool:
+def claims_table_exists(connection: Connection) -> bool:
     """Whether ``scrubctl_claims`` exists with every column scrubctl uses (a read of no rows)."""
     try:
         connection.execute(select(*claims_table.columns).limit(0)).all()

@@ -23,6 +23,7 @@ from rich.text import Text
 
 from scrubctl.engine.model import Plan, Report
 from scrubctl.errors import BadInputError
+from scrubctl.output import OUTPUT_FORMATS as OUTPUT_FORMATS
 from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
@@ -31,7 +32,6 @@ from scrubctl.output.views import Column, flattened, human_duration, human_size,
 from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL, unattended
 
-OUTPUT_FORMATS = ("table", "json", "csv", "value")
 logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
 JSON_WRITE_BATCH = 2000
@@ -357,7 +357,7 @@ class Renderer:
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""
         mark = Text("ok  ", style="green") if ok else Text("FAIL", style="bold red")
-        self.out.print(Text.assemble(mark, f" {name}: {self.mask(detail)}"))
+        self.out.print(Text.assemble(mark, f" {name}: {self.mask(detail)}"), soft_wrap=True)  # one line each
 
     def message(self, text: str) -> None:
         """Write an informational line for people to stdout (plain, no markup)."""

@@ -1,26 +1,39 @@
-"""``scrubctl check``: everything a run needs, one check at a time."""
+"""``scrubctl check``: everything a run needs, one check at a time, found out without changing anything."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends import DeleterPool, DeleterRegistry
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.backends.inventory import Inventory
+from scrubctl.coordination.claims import TABLE_NAME as CLAIMS_TABLE
+from scrubctl.coordination.claims import claims_table_exists
 from scrubctl.errors import ScrubctlError
 from scrubctl.glance.database import describe_db_error
+from scrubctl.glance.grants import Need, describe_needs, missing_privileges, read_grants
 from scrubctl.glance.opening import open_database
 from scrubctl.glance.topology import read_topology
 from scrubctl.orphans.stores import staging_directories
 from scrubctl.settings.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
+from scrubctl.unattended.writable import appendable_problem, database_file_problem, replaceable_problem
 
 # Glance drivers whose locations are references to data scrubctl must never erase.
 READ_ONLY_DRIVERS = frozenset({"http"})
+# What a scrub writes in Glance's tables: the columns its guarded updates set (scrubctl.engine.records).
+# What it reads is proven by the schema check, which reads every column scrubctl uses.
+SCRUB_UPDATES = (
+    Need("UPDATE", "images", ("status", "deleted", "updated_at")),
+    Need("UPDATE", "image_locations", ("status", "deleted", "deleted_at", "updated_at")),
+)
+# Its claims (scrubctl.coordination.claims): the table is created by the first run that needs it.
+CLAIMS_CREATE = (Need("CREATE", CLAIMS_TABLE), Need("SELECT", CLAIMS_TABLE))
+CLAIMS_USE = tuple(Need(privilege, CLAIMS_TABLE) for privilege in ("INSERT", "UPDATE", "DELETE"))
 
 
 @dataclass(frozen=True)
@@ -32,8 +45,16 @@ class Check:
     detail: str
 
 
-def run_checks(config_files: Sequence[Path], database_url: str | None, registry: DeleterRegistry) -> Iterator[Check]:
-    """Yield each check in order; later checks are skipped when the configuration cannot be read."""
+def run_checks(
+    config_files: Sequence[Path],
+    database_url: str | None,
+    registry: DeleterRegistry,
+    *,
+    audit_log: Path | None = None,
+    metrics_file: Path | None = None,
+) -> Iterator[Check]:
+    """Yield each check in order; later checks are skipped when the configuration cannot be read.
+    ``audit_log`` and ``metrics_file`` replace the configured paths (as scrub's options do)."""
     paths = list(config_files) or default_config_files()
     try:
         settings = load_settings(paths, database_url)
@@ -43,7 +64,7 @@ def run_checks(config_files: Sequence[Path], database_url: str | None, registry:
     yield Check("configuration", True, "read " + (", ".join(map(str, settings.config_files)) or "no file (--db-url)"))
     yield from _database(settings)
     yield from _stores(settings, registry)
-    yield from _outputs(settings)
+    yield from _outputs(audit_log or settings.audit_log, metrics_file or settings.metrics_file)
 
 
 def _database(settings: Settings) -> Iterator[Check]:
@@ -53,6 +74,7 @@ def _database(settings: Settings) -> Iterator[Check]:
         revision = database.verify()
         with database.connect() as connection:
             topology = read_topology(connection)
+            writes = _database_writes(connection)
     except ScrubctlError as error:
         yield Check("database", False, str(error))
         return
@@ -64,6 +86,31 @@ def _database(settings: Settings) -> Iterator[Check]:
             database.dispose()
     yield Check("database", True, f"{database.shown_url}: Glance schema, alembic revision {revision or 'unknown'}")
     yield Check("database server", topology.problem is None, topology.problem or topology.describe())
+    yield writes
+
+
+def _database_writes(connection: Connection) -> Check:
+    """Whether a scrub could write what it writes: the SQLite file and its directory, or the MySQL
+    account's grants (read, not tried)."""
+    name = "database writes"
+    if connection.dialect.name == "sqlite":
+        files = [str(row[2]) for row in connection.exec_driver_sql("PRAGMA database_list") if row[1] == "main"]
+        if not files or not files[0]:
+            return Check(name, True, "an in-memory database")
+        problem = database_file_problem(Path(files[0]))
+        return Check(name, problem is None, problem or f"{files[0]} and its directory are writable")
+    exists = claims_table_exists(connection)
+    account = connection.exec_driver_sql("SELECT CURRENT_USER()").scalar()
+    try:
+        database, grants = read_grants(connection)
+    except DBAPIError as error:
+        return Check(name, False, f"cannot read the grants of {account}: {describe_db_error(error)}")
+    needs = [*SCRUB_UPDATES, *(CLAIMS_USE if exists else CLAIMS_CREATE + CLAIMS_USE)]
+    missing = missing_privileges(grants, database, needs)
+    claims = f"{CLAIMS_TABLE} exists" if exists else f"{CLAIMS_TABLE} does not exist yet: scrub creates it"
+    if missing:
+        return Check(name, False, f"{account} lacks {describe_needs(missing, database)} ({claims})")
+    return Check(name, True, f"{account} may update images and image_locations and use its claims ({claims})")
 
 
 def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
@@ -93,12 +140,18 @@ def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
         pool.close()
 
 
-def _outputs(settings: Settings) -> Iterator[Check]:
-    for label, path in (("audit log", settings.audit_log), ("metrics file", settings.metrics_file)):
-        if path is None:
-            continue
-        directory = path.parent
-        writable = directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
-        if path.exists():
-            writable = writable and os.access(path, os.W_OK)
-        yield Check(label, writable, f"{path} is writable" if writable else f"{path} cannot be written")
+def _outputs(audit_log: Path | None, metrics_file: Path | None) -> Iterator[Check]:
+    if audit_log is not None:
+        problem = appendable_problem(audit_log)
+        yield Check(
+            "audit log",
+            problem is None,
+            f"{audit_log} cannot be appended to: {problem}" if problem else f"{audit_log} can be appended to",
+        )
+    if metrics_file is not None:
+        problem = replaceable_problem(metrics_file)
+        yield Check(
+            "metrics file",
+            problem is None,
+            f"{metrics_file} cannot be written: {problem}" if problem else f"{metrics_file} can be written",
+        )
