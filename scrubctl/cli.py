@@ -20,7 +20,7 @@ from scrubctl.app import Application
 from scrubctl.commands import completion
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
-from scrubctl.unattended.logs import configure_logging
+from scrubctl.unattended.logs import configure_logging, is_journal
 
 # Each command's module, imported only when the command runs (or is listed, for help and completion):
 # a scrub does not pay for importing what orphans or broken need.
@@ -161,4 +161,5 @@ def _application(context: click.Context | None) -> Application | None:
 def _report(message: str, context: click.Context | None) -> None:
     app = _application(context)
     text = app.mask(message) if app is not None else message
-    click.echo(f"scrubctl: error: {' '.join(text.split())}", err=True)
+    priority = "<3>" if is_journal(sys.stderr) else ""  # journald keeps it as the line's priority: error
+    click.echo(f"{priority}scrubctl: error: {' '.join(text.split())}", err=True)

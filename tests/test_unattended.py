@@ -114,6 +114,93 @@ def test_journald_lines_under_systemd(world: GlanceWorld) -> None:
     assert "\x1b[" not in stdout
 
 
+def run_into_a_journal(world: GlanceWorld, journal: Path, *args: str) -> int:
+    """Run scrubctl with stdout and stderr both on ``journal``, which JOURNAL_STREAM names (its
+    device and inode), as systemd connects a service to journald."""
+    with journal.open("w", encoding="utf-8") as stream:
+        status = os.fstat(stream.fileno())
+        environment = {
+            **os.environ,
+            "SCRUBCTL_CONFIG_FILE": str(world.config_file),
+            "JOURNAL_STREAM": f"{status.st_dev}:{status.st_ino}",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "scrubctl", *args], env=environment, stdout=stream, stderr=stream, check=False
+        ).returncode
+
+
+def test_into_the_journal_one_line_per_image_and_one_summary(world: GlanceWorld, tmp_path: Path) -> None:
+    scrubbed = [world.image() for _ in range(2)]
+    blocked = world.image(urls=["file:///etc/hostname"], write_files=False)
+    assert run_into_a_journal(world, tmp_path / "journal", "scrub", "--yes") == 4
+    lines = (tmp_path / "journal").read_text().splitlines()
+    assert lines[0].startswith("<6>Plan: ") and lines[-1].startswith("<4>Summary: 2 scrubbed, 1 blocked, 0 failed")
+    for image in [*scrubbed, blocked]:
+        (line,) = [line for line in lines if image in line]
+        assert line.startswith("<4>" if image == blocked else "<6>")
+    assert len(lines) == 5  # no results table, no padding
+    # -f json still prints its document, into the journal too
+    world.image()
+    assert run_into_a_journal(world, tmp_path / "journal", "scrub", "--yes", "-f", "json") == 4
+    document = next(line for line in (tmp_path / "journal").read_text().splitlines() if line.startswith("{"))
+    assert json.loads(document)["summary"]["scrubbed"] == 1
+
+
+def test_into_the_journal_an_error_is_an_error(world: GlanceWorld, tmp_path: Path) -> None:
+    world.extra_config = "\n[database]\nconnection = sqlite:////nonexistent/glance.sqlite\n"
+    assert run_into_a_journal(world, tmp_path / "journal", "scrub", "--yes") == 3
+    assert (tmp_path / "journal").read_text().startswith("<3>scrubctl: error: no such database file")
+
+
+def run_with_read_only(directory: Path, *command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in a mount namespace of its own where ``directory`` is mounted read-only, as
+    systemd's ProtectSystem=strict mounts everything outside ReadWritePaths."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("a read-only bind mount needs root and unshare")
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(directory), *command],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_read_only_file_system_is_named_not_blamed_on_privileges(world: GlanceWorld, tmp_path: Path) -> None:
+    image = world.image()
+    scrub = [sys.executable, "-m", "scrubctl", "--config-file", str(world.config_file), "scrub", "--yes"]
+    refused = run_with_read_only(tmp_path, *scrub, env={})
+    assert refused.returncode == 3
+    assert refused.stderr == (
+        f"scrubctl: error: read-only file system: the SQLite database {tmp_path / 'glance.sqlite'} cannot be written\n"
+    )
+    assert world.status(image) == "pending_delete" and world.data_file(image).exists()
+    # Under systemd (INVOCATION_ID set) the likely cause is named.
+    in_unit = run_with_read_only(tmp_path, *scrub, env={"INVOCATION_ID": "0" * 32})
+    assert in_unit.returncode == 3
+    assert f"the SQLite database {tmp_path / 'glance.sqlite'} is not in the unit's ReadWritePaths" in in_unit.stderr
+    # An audit log, a metrics file: named alike.
+    (tmp_path / "logs").mkdir()
+    audited = run_with_read_only(tmp_path / "logs", *scrub, "--audit-log", str(tmp_path / "logs" / "a.jsonl"), env={})
+    assert audited.returncode == 3
+    assert f"read-only file system: the audit log {tmp_path / 'logs' / 'a.jsonl'} cannot be written" in audited.stderr
+    assert world.status(image) == "pending_delete"
+    # A file store: the store is unusable (as an unreachable one), the image stays pending.
+    stored = run_with_read_only(world.stores["fast"], *scrub, env={})
+    assert stored.returncode == 3
+    assert f"read-only file system: the data directory {world.stores['fast']} of store fast cannot be written" in (
+        " ".join(stored.stderr.split())
+    )
+    assert world.status(image) == "pending_delete" and world.data_file(image).exists()
+    # The metrics file is written after the run (which scrubbed the image).
+    measured = run_with_read_only(tmp_path / "logs", *scrub, "--metrics-file", str(tmp_path / "logs" / "m"), env={})
+    assert measured.returncode == 3
+    assert "read-only file system: the directory of the metrics file" in measured.stderr
+
+
 COLOR_CODE = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])[;m]")
 
 

@@ -15,6 +15,8 @@ from scrubctl.glance.locations import Location
 from scrubctl.output.views import human_size
 
 logger = logging.getLogger(__name__)
+# Into the journal as priorities: a failed image is an error, a blocked one a warning.
+LEVELS = {Result.BLOCKED: logging.WARNING, Result.FAILED: logging.ERROR}
 
 
 class LiveScrubProgress:
@@ -84,7 +86,7 @@ class LoggedScrubProgress:
         logger.debug("image %s: erasing %s%s", image.id, location.shown_url, self._suffix)
 
     def image_finished(self, result: ImageResult) -> None:
-        level = logging.INFO if result.result in (Result.SCRUBBED, Result.WOULD_SCRUB) else logging.WARNING
+        level = LEVELS.get(result.result, logging.INFO)
         reason = f": {result.reason}" if result.reason else ""
         logger.log(
             level,

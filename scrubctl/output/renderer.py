@@ -26,7 +26,7 @@ from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.views import Column, human_size
 from scrubctl.settings.secrets import mask_url
-from scrubctl.unattended.logs import unattended
+from scrubctl.unattended.logs import is_journal, unattended
 
 OUTPUT_FORMATS = ("table", "json", "csv", "value")
 RESULT_STYLES = {Result.SCRUBBED: "green", Result.WOULD_SCRUB: "cyan", Result.BLOCKED: "yellow", Result.FAILED: "red"}
@@ -291,12 +291,14 @@ class Renderer:
         return LoggedScrubProgress(dry_run)
 
     def scrub_report(self, report: Report) -> None:
-        """Write a run's results: the JSON document, or a table of images and a summary."""
+        """Write a run's results: the JSON document, or a table of images and a summary. Into the
+        journal, the summary is one log line with its priority: the images have their lines already."""
         if self.output_format == "json":
             self._json_report(report)
             return
         summary = report.summary
-        if report.images and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
+        journal = is_journal(self.stdout)
+        if report.images and not journal and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
             table = Table(box=box.SIMPLE_HEAD, title="Results", title_justify="left")
             for header in ("ID", "Name", "Result", "Size", "Reason"):
                 table.add_column(header, overflow="fold")
@@ -327,7 +329,15 @@ class Renderer:
         erasing = f"{human_size(erased)} of data {'would be erased' if summary.dry_run else 'erased'}"
         if summary.locations_already_gone:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
-        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
+        line = f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"
+        if journal:
+            failed = summary.failed or summary.unreachable or summary.not_started or summary.not_found
+            warned = summary.blocked or summary.interrupted
+            logger.log(logging.ERROR if failed else logging.WARNING if warned else logging.INFO, "%s", line)
+            for problem in summary.unreachable:
+                logger.error("unreachable: %s", problem)
+            return
+        self.out.print(Text(line))
         for problem in summary.unreachable:
             self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
 

@@ -8,6 +8,7 @@ loses the record of an erase.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from scrubctl.errors import ConfigError
+from scrubctl.errors import ConfigError, read_only_message
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import iso_utc, utc_now
 
@@ -45,6 +46,8 @@ class JsonLinesAudit:
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as error:
+            if error.errno == errno.EROFS:
+                raise ConfigError(read_only_message(f"the audit log {path}")) from None
             raise ConfigError(f"audit log {path} cannot be opened for appending: {error.strerror}") from None
         self._file = os.fdopen(descriptor, "a", encoding="utf-8")
 
