@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 import scrubctl
 from scrubctl.glance.schema import image_locations, images
-from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit
+from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit, unit_warnings
 from tests.world import GlanceWorld, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,16 @@ def test_units_for_this_install_validate(world: GlanceWorld, tmp_path: Path) -> 
     assert result.exit_code == 0, result.stderr
     service = (tmp_path / "units" / "scrubctl.service").read_text()
     assert f"--config-file {world.config_file.resolve()}" in service
-    assert str(world.stores["fast"]) in service and str(world.stores["legacy"]) in service
+    writable = next(line for line in service.splitlines() if line.startswith("ReadWritePaths=")).split("=", 1)[1]
+    expected = {f"-{world.stores['fast']}", f"-{world.stores['legacy']}"}
+    if world.kind == "sqlite":  # SQLite writes the database and its journal beside it
+        expected.add(f"-{world.root}")
+    assert set(writable.split()) >= expected and (world.kind == "sqlite") == (f"-{world.root}" in writable.split())
+    assert "SuccessExitStatus=4\n" in service and "TimeoutStartSec=6h\n" in service
+    warning = " ".join(result.stderr.split())
+    assert warning.startswith(f"scrubctl: warning: {world.config_file.resolve()}, ")
+    assert f" {world.stores['fast']}, " in warning
+    assert "lie under /tmp or /var/tmp, which the service's PrivateTmp=yes replaces" in warning
     executable = service.split("ExecStart=", 1)[1].split()[0]
     assert Path(executable).exists()
     if shutil.which("systemd-analyze") is None:
@@ -81,6 +90,86 @@ def test_units_for_this_install_validate(world: GlanceWorld, tmp_path: Path) -> 
         )
         assert verified.returncode == 0, verified.stderr
         assert "scrubctl" not in verified.stderr, verified.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--user", "", "must be a name without blanks"),
+        ("--user", "glance admin", "must be a name without blanks"),
+        ("--user", "glance\nExecStartPre=/bin/sh", "must be a name without blanks"),
+        ("--group", "glance\tx", "must be a name without blanks"),
+        ("--on-calendar", "hourly\nExecStartPre=/bin/sh", "holds a newline or another control character"),
+        ("--timeout-start", "6h\nUser=root", "holds a newline or another control character"),
+    ],
+)
+def test_a_value_that_would_add_a_line_to_a_unit_is_refused(
+    world: GlanceWorld, tmp_path: Path, option: str, value: str, reason: str
+) -> None:
+    result = world.cli("systemd-units", option, value, "--output-dir", str(tmp_path / "units"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("scrubctl: error: ") and reason in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "units").exists()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("option", "value"), [("--on-calendar", "every full moon"), ("--timeout-start", "6 fortnights")]
+)
+def test_systemd_analyze_checks_the_calendar_and_the_time_span(
+    world: GlanceWorld, tmp_path: Path, option: str, value: str
+) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (scripts/test installs Debian's systemd package)")
+    result = world.cli("systemd-units", option, value, "--output-dir", str(tmp_path / "units"))
+    assert result.exit_code == 2
+    assert f"scrubctl: error: {option} {value!r} is not valid for systemd: Failed to parse" in result.stderr
+    assert not (tmp_path / "units").exists()
+    accepted = world.cli("systemd-units", "--on-calendar", "Mon *-*-* 03:00", "--timeout-start", "90min")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "OnCalendar=Mon *-*-* 03:00\n" in accepted.stdout and "TimeoutStartSec=90min\n" in accepted.stdout
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_paths_with_blanks_quotes_and_specifiers_are_quoted_as_systemd_reads_them(
+    world: GlanceWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executable in "a dir $HOME 100%", a store in "my \"store\" 50%": ``systemd-analyze verify``
+    finds the executable where the words say (it checks that it exists), and the writable path is
+    written as systemd's C-style quoting reads it back."""
+    weird = tmp_path / "a dir $HOME 100%"
+    weird.mkdir()
+    wrapper = weird / "scrubctl"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m scrubctl "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{weird}:{os.environ['PATH']}")
+    world.stores["fast"] = tmp_path / 'my "store" 50%'
+    world.stores["fast"].mkdir()
+    result = world.cli("systemd-units", "--output-dir", str(tmp_path / "units"))
+    assert result.exit_code == 0, result.stderr
+    service = (tmp_path / "units" / "scrubctl.service").read_text()
+    assert f'ExecStart="{tmp_path}/a dir $HOME 100%%/scrubctl" --config-file' in service
+    assert f' -"{tmp_path}/my \\"store\\" 50%%"' in service
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (scripts/test installs Debian's systemd package)")
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "units" / "scrubctl.service")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_an_install_in_a_home_directory_gets_a_read_only_home() -> None:
+    options = UnitOptions(executable=Path("/home/operator/venv/bin/scrubctl"))
+    assert "ProtectHome=read-only\n" in service_unit(options)
+    assert "ProtectHome=yes\n" in service_unit(UnitOptions())
+    (warning,) = unit_warnings(options)
+    assert warning.startswith("/home/operator/venv/bin/scrubctl lies in a home directory: ")
+    assert unit_warnings(UnitOptions()) == []
 
 
 def test_the_units_run_this_installs_scrubctl_when_it_is_not_on_path(
