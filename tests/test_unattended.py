@@ -393,7 +393,10 @@ def test_metrics_file_parses_and_keeps_the_last_success(world: GlanceWorld, tmp_
     blocked_run = metrics.read_text()
     assert 'scrubctl_last_run_images{result="blocked"} 1' in blocked_run
     blocked_success = metric_value(blocked_run, "scrubctl_last_success_timestamp_seconds")
-    assert blocked_success > success
+    ended = metric_value(blocked_run, "scrubctl_last_run_start_timestamp_seconds") + metric_value(
+        blocked_run, "scrubctl_last_run_duration_seconds"
+    )
+    assert blocked_success == pytest.approx(ended, abs=0.002)  # this run's end: it succeeded
     # A run that did not succeed (a store gone) keeps the last success time.
     world.image(stores=["archive"])
     shutil.rmtree(world.stores["archive"])
