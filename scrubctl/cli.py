@@ -19,7 +19,7 @@ from scrubctl import __version__, options
 from scrubctl.app import Application
 from scrubctl.commands import completion
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
-from scrubctl.unattended.logs import configure_logging
+from scrubctl.unattended.logs import configure_logging, is_journal
 
 if TYPE_CHECKING:
     from sqlalchemy.exc import SQLAlchemyError
@@ -172,4 +172,5 @@ def _application(context: click.Context | None) -> Application | None:
 def _report(message: str, context: click.Context | None) -> None:
     app = _application(context)
     text = app.mask(message) if app is not None else message
-    click.echo(f"scrubctl: error: {' '.join(text.split())}", err=True)
+    priority = "<3>" if is_journal(sys.stderr) else ""  # journald keeps it as the line's priority: error
+    click.echo(f"{priority}scrubctl: error: {' '.join(text.split())}", err=True)

@@ -4,9 +4,12 @@ The exit codes are a contract with operators' scripts and monitoring:
 
 ====  ==============================================================
 0     everything selected was done (or would be, or nothing was due)
-1     at least one image failed, was blocked, or was not found
+1     at least one image failed or was not found (or, outside ``scrub``, was blocked)
 2     usage or bad input (malformed id, age, option)
-3     configuration, database or backend unreachable or unusable
+3     configuration, database or backend unreachable or unusable (a file it must write on a
+      read-only file system included)
+4     ``scrub``: done, but images were left blocked; nothing failed (a stable state: the generated
+      systemd service lists it in ``SuccessExitStatus=``)
 130   interrupted by SIGINT (after finishing the images in flight)
 141   the output was closed early (a pipe such as ``| head``), as SIGPIPE ends other tools
 143   terminated by SIGTERM (likewise)
@@ -15,10 +18,14 @@ The exit codes are a contract with operators' scripts and monitoring:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_BLOCKED = 4
 EXIT_SIGINT = 130
 EXIT_SIGPIPE = 141
 EXIT_SIGTERM = 143
@@ -64,3 +71,22 @@ class RefusedError(ScrubctlError):
     """scrubctl refused to start (for example a plan larger than ``--max-delete``)."""
 
     exit_code = EXIT_INCOMPLETE
+
+
+def on_read_only_file_system(path: Path) -> bool:
+    """Whether ``path`` (its directory when it does not exist) lies on a file system mounted
+    read-only, as everything outside ``ReadWritePaths`` is under systemd's ``ProtectSystem=strict``."""
+    probe = path if path.exists() else path.parent
+    try:
+        return bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def read_only_message(subject: str) -> str:
+    """The one line for a write the file system refused: ``subject`` names what and where (a path).
+
+    Under systemd (``INVOCATION_ID`` set) the likely cause is named: the unit's ``ReadWritePaths``."""
+    if os.environ.get("INVOCATION_ID"):
+        return f"read-only file system: {subject} is not in the unit's ReadWritePaths"
+    return f"read-only file system: {subject} cannot be written"

@@ -86,7 +86,7 @@ def test_a_missing_client_library_blocks_with_the_install_hint(
     assert S3_HINT in shown.stdout, shown.stdout + shown.stderr
     code = world.cli("scrub", "--yes", "-f", "json")
     results = {item["id"]: item for item in json.loads(code.stdout)["images"]}
-    assert code.exit_code == 1
+    assert code.exit_code == 4
     assert results[s3_image]["result"] == "blocked"
     assert S3_HINT in results[s3_image]["reason"]
     assert SWIFT_HINT in results[swift_image]["reason"]

@@ -85,7 +85,7 @@ def test_clones_block_until_flattened_or_removed(rbd_world: GlanceWorld, ceph: C
     ceph.trash_move(trashed)
     data = ceph.read(flattened, IMAGE_BYTES)
     code, document = scrub(rbd_world)
-    assert code == 1
+    assert code == 4
     reason = by_id(document)[image]["reason"]
     assert by_id(document)[image]["result"] == "blocked"
     assert "3 clone(s)" in reason
@@ -98,7 +98,7 @@ def test_clones_block_until_flattened_or_removed(rbd_world: GlanceWorld, ceph: C
     ceph.remove(removed)
     code, document = scrub(rbd_world)
     reason = by_id(document)[image]["reason"]
-    assert (code, by_id(document)[image]["result"]) == (1, "blocked")
+    assert (code, by_id(document)[image]["result"]) == (4, "blocked")
     assert "1 clone(s)" in reason and trashed in reason and flattened not in reason and removed not in reason
     ceph.trash_remove(trashed)
     code, document = scrub(rbd_world)
@@ -116,7 +116,7 @@ def test_clone_v2_children_block_before_anything_is_touched(
     image = ceph.glance(rbd_world)
     child = ceph.clone(image)
     code, document = scrub(rbd_world)
-    assert (code, by_id(document)[image]["result"]) == (1, "blocked")
+    assert (code, by_id(document)[image]["result"]) == (4, "blocked")
     assert f"images/{child}" in by_id(document)[image]["reason"]
     assert ceph.snapshots(image) == [("snap", 0, True)]
     assert_pending(rbd_world, image)
@@ -152,7 +152,7 @@ def test_trash_policy_keeps_clones_made_before_clone_v2(
     child = ceph.clone(image)
     compat_client("mimic")
     code, document = scrub(rbd_world, "--rbd-clones", "trash")
-    assert (code, by_id(document)[image]["result"]) == (1, "blocked")
+    assert (code, by_id(document)[image]["result"]) == (4, "blocked")
     assert "format 1 clones need it protected" in by_id(document)[image]["reason"]
     assert ceph.snapshots(image) == [("snap", 0, True)]
     assert image in ceph.names() and image not in ceph.trash_names()
@@ -167,7 +167,7 @@ def test_trash_policy_without_clone_v2_blocks(
     image = ceph.glance(rbd_world)
     child = ceph.clone(image)
     code, document = scrub(rbd_world, "--rbd-clones", "trash")
-    assert (code, by_id(document)[image]["result"]) == (1, "blocked")
+    assert (code, by_id(document)[image]["result"]) == (4, "blocked")
     reason = by_id(document)[image]["reason"]
     assert "clone v2 not enabled: require_min_compat_client is luminous" in reason
     assert f"images/{child}" in reason
@@ -182,7 +182,7 @@ def test_a_watcher_blocks_with_its_address(rbd_world: GlanceWorld, ceph: Cluster
         watchers = ceph.watchers(image)
         assert len(watchers) == 1
         code, document = scrub(rbd_world)
-        assert (code, by_id(document)[image]["result"]) == (1, "blocked")
+        assert (code, by_id(document)[image]["result"]) == (4, "blocked")
         assert watchers[0] in by_id(document)[image]["reason"]
         assert image in ceph.names()
         assert_pending(rbd_world, image)
@@ -207,7 +207,7 @@ def test_urls_this_store_must_not_follow_are_refused(rbd_world: GlanceWorld, cep
     unreadable_pool = ceph.row(rbd_world, ceph.url(target, pool="device_health_metrics"))
     malformed = ceph.row(rbd_world, f"rbd://{ceph.env.fsid}/images/{target}")
     code, document = scrub(rbd_world)
-    assert code == 1
+    assert code == 4
     results = by_id(document)
     expected = {
         other_cluster: "names Ceph cluster",
@@ -238,7 +238,7 @@ def test_dry_run_leaves_the_pool_untouched(rbd_world: GlanceWorld, ceph: Cluster
     ceph.clone(cloned)
     before_pool, before_rows = ceph.pool_state(), rbd_world.checksum()
     code, document = scrub(rbd_world, "--dry-run")
-    assert code == 1
+    assert code == 4
     assert by_id(document)[plain]["result"] == "would_scrub"
     assert by_id(document)[plain]["bytes"] == IMAGE_BYTES
     assert by_id(document)[cloned]["result"] == "blocked"

@@ -120,7 +120,7 @@ def test_a_wrong_key_is_one_clear_line_and_a_blocked_image(
     wrong = "Wrong/Secret+Key0000000000000000000000"
     s3_world.extra_config = s3_store_section(rgw, STORE, bucket, secret=wrong)
     code, document, output = scrub(s3_world)
-    assert code == 1
+    assert code == 4
     reason = by_id(document)[image]["reason"]
     assert "refused the credentials" in reason
     assert "\n" not in reason

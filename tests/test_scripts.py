@@ -48,7 +48,7 @@ def test_the_demo_installs_quietly_and_shows_the_log_only_when_the_install_fails
     assert "Warning" not in done.stderr and "setuptools" not in done.stderr + done.stdout
     log = copy / ".run" / "install.log"
     assert "Successfully installed" in log.read_text()
-    assert "scrub --dry-run exited 1" in done.stdout  # the sandbox's blocked image
+    assert "scrub --dry-run exited 4" in done.stdout  # the sandbox's blocked image
 
     broken = fresh_copy(tmp_path / "broken")
     pyproject = broken / "pyproject.toml"

@@ -61,7 +61,7 @@ def test_dry_run_changes_nothing(world: GlanceWorld) -> None:
     before = world.checksum()
     code, document = scrub(world, "--dry-run")
     assert world.checksum() == before
-    assert code == 1  # the path outside the store is blocked
+    assert code == 4  # the path outside the store is blocked, nothing failed
     assert sorted(results(document).values()) == ["blocked", "would_scrub", "would_scrub", "would_scrub"]
     assert document["summary"]["dry_run"] is True
     table = world.cli("scrub", "--dry-run")
@@ -181,7 +181,7 @@ def test_path_escapes_are_refused(world: GlanceWorld, tmp_path: Path) -> None:
     ids = {world.image(urls=[url], write_files=False): reason for url, reason in cases.items()}
     code, document = scrub(world)
     sock.close()
-    assert code == 1
+    assert code == 4  # only blocked images: done, nothing failed
     by_id = {item["id"]: item for item in document["images"]}
     for image, reason in ids.items():
         assert by_id[image]["result"] == "blocked", by_id[image]
@@ -208,7 +208,7 @@ def test_shared_data_is_never_erased(world: GlanceWorld) -> None:
     url = f"file://{world.data_file(pending)}"
     live = world.image(deleted_ago=None, urls=[url])
     code, document = scrub(world)
-    assert code == 1
+    assert code == 4  # only blocked images: done, nothing failed
     (item,) = document["images"]
     assert item["result"] == "blocked"
     assert live in item["reason"]
@@ -223,7 +223,7 @@ def test_undecryptable_urls_block_only_their_image(world: GlanceWorld) -> None:
     plaintext = world.image()
     world.encryption_key = "b" * 32
     code, document = scrub(world)
-    assert code == 1
+    assert code == 4  # only blocked images: done, nothing failed
     outcome = results(document)
     assert outcome == {encrypted: "blocked", plaintext: "scrubbed"}
     assert world.data_file(encrypted).exists()
@@ -258,7 +258,7 @@ def test_pending_image_with_a_live_location_is_not_marked_deleted(world: GlanceW
             .values(status="active", deleted=False, deleted_at=None)
         )
     code, document = scrub(world)
-    assert code == 1
+    assert code == 4  # only blocked images: done, nothing failed
     assert "live location" in document["images"][0]["reason"]
     assert world.status(image) == "pending_delete"
     assert world.data_file(image, "archive").exists()
@@ -284,7 +284,7 @@ def test_unknown_store_and_legacy_rows(world: GlanceWorld) -> None:
             update(image_locations).where(image_locations.c.image_id == unknown).values(meta_data='{"backend": "gone"}')
         )
     code, document = scrub(world)
-    assert code == 1
+    assert code == 4  # only blocked images: done, nothing failed
     assert results(document) == {legacy: "scrubbed", unknown: "blocked"}
     assert not world.data_file(legacy, None).exists()
 
@@ -358,7 +358,7 @@ def test_store_narrows_to_that_stores_locations(world: GlanceWorld) -> None:
     only_archive = world.image(stores=["archive"])
     only_fast = world.image(stores=["fast"])
     code, document = scrub(world, "--store", "archive")
-    assert code == 1
+    assert code == 4  # only blocked images: done, nothing failed
     assert results(document) == {both: "blocked", only_archive: "scrubbed"}
     assert "left alone by --store archive" in document["images"][0]["reason"] + document["images"][1]["reason"]
     assert world.data_file(both, "fast").exists() and not world.data_file(both, "archive").exists()
@@ -426,7 +426,7 @@ def test_the_plan_and_the_results_count_the_same_images_and_bytes(world: GlanceW
     gone = world.image(size=2000)
     world.data_file(gone).unlink()
     done = world.cli("scrub", "--yes")
-    assert done.exit_code == 1
+    assert done.exit_code == 4
     assert "Plan: 3 image(s) to scrub, 2 blocked, 0 named but not in the queue; 29.3 KiB of data to erase" in (
         done.stderr
     )

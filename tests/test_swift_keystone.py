@@ -230,7 +230,7 @@ def test_a_password_keystone_refuses_blocks(world: GlanceWorld, keystone_side: K
     keystone_side.client.put_object(keystone_side.container, image, b"x")
     world.image(image_id=image, urls=[f"swift+config://ref1/{keystone_side.container}/{image}"], stores=["objects"])
     result = world.cli("scrub", "--yes", "-f", "json")
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     reason = json.loads(result.stdout)["images"][0]["reason"]
     assert "Keystone refused" in reason
     assert wrong not in result.stdout + result.stderr

@@ -157,7 +157,7 @@ def test_nothing_to_erase_asks_nothing(world: GlanceWorld) -> None:
     shared = world.image()
     world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
     code, output = run_on_terminal(world.config_file, ["scrub"], None)
-    assert code == 1
+    assert code == 4
     assert "Erase the data" not in output and "blocked" in output
     assert world.status(shared) == "pending_delete"
 

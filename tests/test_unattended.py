@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 import scrubctl
 from scrubctl.glance.schema import image_locations, images
-from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit
+from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit, unit_warnings
 from tests.world import GlanceWorld, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,16 @@ def test_units_for_this_install_validate(world: GlanceWorld, tmp_path: Path) -> 
     assert result.exit_code == 0, result.stderr
     service = (tmp_path / "units" / "scrubctl.service").read_text()
     assert f"--config-file {world.config_file.resolve()}" in service
-    assert str(world.stores["fast"]) in service and str(world.stores["legacy"]) in service
+    writable = next(line for line in service.splitlines() if line.startswith("ReadWritePaths=")).split("=", 1)[1]
+    expected = {f"-{world.stores['fast']}", f"-{world.stores['legacy']}"}
+    if world.kind == "sqlite":  # SQLite writes the database and its journal beside it
+        expected.add(f"-{world.root}")
+    assert set(writable.split()) >= expected and (world.kind == "sqlite") == (f"-{world.root}" in writable.split())
+    assert "SuccessExitStatus=4\n" in service and "TimeoutStartSec=6h\n" in service
+    warning = " ".join(result.stderr.split())
+    assert warning.startswith(f"scrubctl: warning: {world.config_file.resolve()}, ")
+    assert f" {world.stores['fast']}, " in warning
+    assert "lie under /tmp or /var/tmp, which the service's PrivateTmp=yes replaces" in warning
     executable = service.split("ExecStart=", 1)[1].split()[0]
     assert Path(executable).exists()
     if shutil.which("systemd-analyze") is None:
@@ -81,6 +90,86 @@ def test_units_for_this_install_validate(world: GlanceWorld, tmp_path: Path) -> 
         )
         assert verified.returncode == 0, verified.stderr
         assert "scrubctl" not in verified.stderr, verified.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--user", "", "must be a name without blanks"),
+        ("--user", "glance admin", "must be a name without blanks"),
+        ("--user", "glance\nExecStartPre=/bin/sh", "must be a name without blanks"),
+        ("--group", "glance\tx", "must be a name without blanks"),
+        ("--on-calendar", "hourly\nExecStartPre=/bin/sh", "holds a newline or another control character"),
+        ("--timeout-start", "6h\nUser=root", "holds a newline or another control character"),
+    ],
+)
+def test_a_value_that_would_add_a_line_to_a_unit_is_refused(
+    world: GlanceWorld, tmp_path: Path, option: str, value: str, reason: str
+) -> None:
+    result = world.cli("systemd-units", option, value, "--output-dir", str(tmp_path / "units"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("scrubctl: error: ") and reason in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "units").exists()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("option", "value"), [("--on-calendar", "every full moon"), ("--timeout-start", "6 fortnights")]
+)
+def test_systemd_analyze_checks_the_calendar_and_the_time_span(
+    world: GlanceWorld, tmp_path: Path, option: str, value: str
+) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (scripts/test installs Debian's systemd package)")
+    result = world.cli("systemd-units", option, value, "--output-dir", str(tmp_path / "units"))
+    assert result.exit_code == 2
+    assert f"scrubctl: error: {option} {value!r} is not valid for systemd: Failed to parse" in result.stderr
+    assert not (tmp_path / "units").exists()
+    accepted = world.cli("systemd-units", "--on-calendar", "Mon *-*-* 03:00", "--timeout-start", "90min")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "OnCalendar=Mon *-*-* 03:00\n" in accepted.stdout and "TimeoutStartSec=90min\n" in accepted.stdout
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_paths_with_blanks_quotes_and_specifiers_are_quoted_as_systemd_reads_them(
+    world: GlanceWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executable in "a dir $HOME 100%", a store in "my \"store\" 50%": ``systemd-analyze verify``
+    finds the executable where the words say (it checks that it exists), and the writable path is
+    written as systemd's C-style quoting reads it back."""
+    weird = tmp_path / "a dir $HOME 100%"
+    weird.mkdir()
+    wrapper = weird / "scrubctl"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m scrubctl "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{weird}:{os.environ['PATH']}")
+    world.stores["fast"] = tmp_path / 'my "store" 50%'
+    world.stores["fast"].mkdir()
+    result = world.cli("systemd-units", "--output-dir", str(tmp_path / "units"))
+    assert result.exit_code == 0, result.stderr
+    service = (tmp_path / "units" / "scrubctl.service").read_text()
+    assert f'ExecStart="{tmp_path}/a dir $HOME 100%%/scrubctl" --config-file' in service
+    assert f' -"{tmp_path}/my \\"store\\" 50%%"' in service
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (scripts/test installs Debian's systemd package)")
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "units" / "scrubctl.service")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_an_install_in_a_home_directory_gets_a_read_only_home() -> None:
+    options = UnitOptions(executable=Path("/home/operator/venv/bin/scrubctl"))
+    assert "ProtectHome=read-only\n" in service_unit(options)
+    assert "ProtectHome=yes\n" in service_unit(UnitOptions())
+    (warning,) = unit_warnings(options)
+    assert warning.startswith("/home/operator/venv/bin/scrubctl lies in a home directory: ")
+    assert unit_warnings(UnitOptions()) == []
 
 
 def test_the_units_run_this_installs_scrubctl_when_it_is_not_on_path(
@@ -104,7 +193,7 @@ def test_journald_lines_under_systemd(world: GlanceWorld) -> None:
     world.image(urls=["file:///etc/hostname"], write_files=False)
     process = spawn(world, "scrub", "--yes", env={"JOURNAL_STREAM": "8:12345", "TERM": "xterm-256color"})
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 1
+    assert process.returncode == 4  # only blocked images: done, nothing failed
     lines = stderr.strip().splitlines()
     assert len(lines) >= 5
     for line in lines:
@@ -112,6 +201,94 @@ def test_journald_lines_under_systemd(world: GlanceWorld) -> None:
         assert "\x1b[" not in line
     assert sum(1 for line in lines if line.startswith("<4>") and "blocked" in line) == 1
     assert "\x1b[" not in stdout
+
+
+def run_into_a_journal(world: GlanceWorld, journal: Path, *args: str) -> int:
+    """Run scrubctl with stdout and stderr both on ``journal``, which JOURNAL_STREAM names (its
+    device and inode), as systemd connects a service to journald."""
+    with journal.open("w", encoding="utf-8") as stream:
+        status = os.fstat(stream.fileno())
+        environment = {
+            **os.environ,
+            "SCRUBCTL_CONFIG_FILE": str(world.config_file),
+            "JOURNAL_STREAM": f"{status.st_dev}:{status.st_ino}",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "scrubctl", *args], env=environment, stdout=stream, stderr=stream, check=False
+        ).returncode
+
+
+def test_into_the_journal_one_line_per_image_and_one_summary(world: GlanceWorld, tmp_path: Path) -> None:
+    scrubbed = [world.image() for _ in range(2)]
+    blocked = world.image(urls=["file:///etc/hostname"], write_files=False)
+    assert run_into_a_journal(world, tmp_path / "journal", "scrub", "--yes") == 4
+    lines = (tmp_path / "journal").read_text().splitlines()
+    assert lines[0].startswith("<6>Plan: ") and lines[-1].startswith("<4>Summary: 2 scrubbed, 1 blocked, 0 failed")
+    for image in [*scrubbed, blocked]:
+        (line,) = [line for line in lines if image in line]
+        assert line.startswith("<4>" if image == blocked else "<6>")
+    assert len(lines) == 5  # no results table, no padding
+    # -f json still prints its document, into the journal too
+    world.image()
+    assert run_into_a_journal(world, tmp_path / "journal", "scrub", "--yes", "-f", "json") == 4
+    document = next(line for line in (tmp_path / "journal").read_text().splitlines() if line.startswith("{"))
+    assert json.loads(document)["summary"]["scrubbed"] == 1
+
+
+def test_into_the_journal_an_error_is_an_error(world: GlanceWorld, tmp_path: Path) -> None:
+    world.extra_config = "\n[database]\nconnection = sqlite:////nonexistent/glance.sqlite\n"
+    assert run_into_a_journal(world, tmp_path / "journal", "scrub", "--yes") == 3
+    assert (tmp_path / "journal").read_text().startswith("<3>scrubctl: error: no such database file")
+
+
+def run_with_read_only(directory: Path, *command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in a mount namespace of its own where ``directory`` is mounted read-only, as
+    systemd's ProtectSystem=strict mounts everything outside ReadWritePaths."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("a read-only bind mount needs root and unshare")
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(directory), *command],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_read_only_file_system_is_named_not_blamed_on_privileges(world: GlanceWorld, tmp_path: Path) -> None:
+    image = world.image()
+    scrub = [sys.executable, "-m", "scrubctl", "--config-file", str(world.config_file), "scrub", "--yes"]
+    refused = run_with_read_only(tmp_path, *scrub, env={})
+    assert refused.returncode == 3
+    assert refused.stderr == (
+        f"scrubctl: error: read-only file system: the SQLite database {tmp_path / 'glance.sqlite'} cannot be written\n"
+    )
+    assert world.status(image) == "pending_delete" and world.data_file(image).exists()
+    # Under systemd (INVOCATION_ID set) the likely cause is named.
+    in_unit = run_with_read_only(tmp_path, *scrub, env={"INVOCATION_ID": "0" * 32})
+    assert in_unit.returncode == 3
+    assert f"the SQLite database {tmp_path / 'glance.sqlite'} is not in the unit's ReadWritePaths" in in_unit.stderr
+    # An audit log, a metrics file: named alike.
+    (tmp_path / "logs").mkdir()
+    audited = run_with_read_only(tmp_path / "logs", *scrub, "--audit-log", str(tmp_path / "logs" / "a.jsonl"), env={})
+    assert audited.returncode == 3
+    assert f"read-only file system: the audit log {tmp_path / 'logs' / 'a.jsonl'} cannot be written" in audited.stderr
+    assert world.status(image) == "pending_delete"
+    # A file store: the store is unusable (as an unreachable one), the image stays pending.
+    stored = run_with_read_only(world.stores["fast"], *scrub, env={})
+    assert stored.returncode == 3
+    assert f"read-only file system: the data directory {world.stores['fast']} of store fast cannot be written" in (
+        " ".join(stored.stderr.split())
+    )
+    assert world.status(image) == "pending_delete" and world.data_file(image).exists()
+    # The metrics file's directory is checked before anything is erased.
+    measured = run_with_read_only(tmp_path / "logs", *scrub, "--metrics-file", str(tmp_path / "logs" / "m"), env={})
+    assert measured.returncode == 3
+    assert "read-only file system: the directory of the metrics file" in measured.stderr
+    assert world.status(image) == "pending_delete" and world.data_file(image).exists()
 
 
 COLOR_CODE = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])[;m]")
@@ -160,9 +337,9 @@ def test_audit_trail_records_every_change(world: GlanceWorld, tmp_path: Path) ->
     blocked = world.image(urls=["file:///etc/hostname"], write_files=False)
     log = tmp_path / "audit.jsonl"
     dry = world.cli("scrub", "--yes", "--dry-run", "--audit-log", str(log))
-    assert dry.exit_code == 1
+    assert dry.exit_code == 4
     assert not log.exists() or log.read_text() == ""
-    assert world.cli("scrub", "--yes", "--audit-log", str(log)).exit_code == 1
+    assert world.cli("scrub", "--yes", "--audit-log", str(log)).exit_code == 4
     records = [json.loads(line) for line in log.read_text().splitlines()]
     attempts = [item for item in records if item["action"] == "erase"]
     started = [(item["location_id"]) for item in attempts if item["result"] == "started"]
@@ -211,12 +388,32 @@ def test_metrics_file_parses_and_keeps_the_last_success(world: GlanceWorld, tmp_
     assert abs(started - time.time()) < 120
     success = samples[("scrubctl_last_success_timestamp_seconds", "")]
     assert success >= started
+    # Images left blocked are a stable state, counted apart (to alert on): the run still succeeded.
     world.image(urls=["file:///etc/hostname"], write_files=False)
-    assert world.cli("scrub", "--yes", "--metrics-file", str(metrics)).exit_code == 1
-    after = metrics.read_text()
-    assert f"scrubctl_last_success_timestamp_seconds {success:.3f}".rstrip("0").rstrip(".") in after
-    assert 'scrubctl_last_run_images{result="blocked"} 1' in after
+    assert world.cli("scrub", "--yes", "--metrics-file", str(metrics)).exit_code == 4
+    blocked_run = metrics.read_text()
+    assert 'scrubctl_last_run_images{result="blocked"} 1' in blocked_run
+    blocked_success = metric_value(blocked_run, "scrubctl_last_success_timestamp_seconds")
+    ended = metric_value(blocked_run, "scrubctl_last_run_start_timestamp_seconds") + metric_value(
+        blocked_run, "scrubctl_last_run_duration_seconds"
+    )
+    assert blocked_success == pytest.approx(ended, abs=0.002)  # this run's end: it succeeded
+    # A run that did not succeed (a store gone) keeps the last success time.
+    world.image(stores=["archive"])
+    shutil.rmtree(world.stores["archive"])
+    assert world.cli("scrub", "--yes", "--metrics-file", str(metrics)).exit_code == 3
+    assert metric_value(metrics.read_text(), "scrubctl_last_success_timestamp_seconds") == blocked_success
     assert not list(tmp_path.glob(".scrubctl.prom.*"))
+
+
+def metric_value(text: str, name: str) -> float:
+    """The value of an unlabelled sample of a Prometheus text file."""
+    return next(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
 
 
 def test_check_passes(world: GlanceWorld) -> None:

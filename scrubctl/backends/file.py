@@ -8,6 +8,7 @@ links, directories, devices and paths outside the store are refused with the rea
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import DATA, Examined, StoredPiece
-from scrubctl.errors import BackendUnavailableError
+from scrubctl.errors import BackendUnavailableError, read_only_message
 from scrubctl.settings.config import StoreConfig
 
 DEFAULT_DATADIR = "/var/lib/glance/images"
@@ -125,6 +126,9 @@ class FileDeleter:
         except FileNotFoundError:
             return EraseResult(EraseOutcome.ALREADY_GONE, f"{path} already gone", 0)
         except OSError as error:
+            if error.errno == errno.EROFS:  # the whole store: outside a unit's ReadWritePaths, a read-only mount
+                subject = f"the data directory {directory} of store {self.store.label}"
+                raise BackendUnavailableError(read_only_message(subject)) from None
             raise LocationFailed(f"cannot unlink {path}: {error.strerror}") from None
         return EraseResult(EraseOutcome.ERASED, f"unlinked {path}", status.st_size)
 

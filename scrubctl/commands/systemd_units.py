@@ -8,6 +8,7 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
+from scrubctl.unattended.unit_values import DEFAULT_TIMEOUT_START
 
 
 @click.command(
@@ -18,8 +19,15 @@ from scrubctl.app import Application
         ("scrubctl systemd-units --on-calendar daily --output-dir /etc/systemd/system", "install a daily timer"),
     ),
 )
-@click.option("--user", default="glance", show_default=True, help="User (and group) the service runs as.")
+@click.option("--user", default="glance", show_default=True, help="User the service runs as.")
+@click.option("--group", default=None, help="Group the service runs as (default: the user's name).")
 @click.option("--on-calendar", default="hourly", show_default=True, help="When the timer fires (systemd.time).")
+@click.option(
+    "--timeout-start",
+    default=DEFAULT_TIMEOUT_START,
+    show_default=True,
+    help="Stop a run still going after this long (TimeoutStartSec=; systemd.time span, or infinity).",
+)
 @click.option(
     "--output-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -27,10 +35,23 @@ from scrubctl.app import Application
     help="Write scrubctl.service and scrubctl.timer here instead of printing them.",
 )
 @click.pass_obj
-def command(app: Application, user: str, on_calendar: str, output_dir: Path | None) -> int:
+def command(
+    app: Application, user: str, group: str | None, on_calendar: str, timeout_start: str, output_dir: Path | None
+) -> int:
     """Print scrubctl.service and scrubctl.timer for this install: this scrubctl executable, the
-    configuration files in use, and write access to the stores' data directories only."""
-    from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_executable, timer_unit, writable_paths
+    configuration files in use, and write access only to what a run writes (a SQLite database's
+    directory, the stores' data directories, the audit log's and metrics file's directories).
+
+    A value that would not fit in a unit (a newline, a name with blanks, a calendar or time span
+    systemd-analyze refuses) is refused and nothing is written."""
+    from scrubctl.unattended.systemd_units import (
+        UnitOptions,
+        service_unit,
+        this_executable,
+        timer_unit,
+        unit_warnings,
+        writable_paths,
+    )
 
     settings = app.settings
     unit_options = UnitOptions(
@@ -38,10 +59,14 @@ def command(app: Application, user: str, on_calendar: str, output_dir: Path | No
         config_files=[path.resolve() for path in settings.config_files],
         writable_paths=writable_paths(settings),
         user=user,
+        group=group,
         on_calendar=on_calendar,
+        timeout_start=timeout_start,
     )
     units = {"scrubctl.service": service_unit(unit_options), "scrubctl.timer": timer_unit(unit_options)}
     renderer = app.renderer()
+    for warning in unit_warnings(unit_options):
+        renderer.warning(warning)
     for name, text in units.items():
         if output_dir is None:
             renderer.message(f"# /etc/systemd/system/{name}\n{text}")

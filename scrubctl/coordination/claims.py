@@ -119,9 +119,15 @@ def ensure_claims_table(connection: Connection) -> None:
         connection.commit()
     except DBAPIError as error:
         connection.rollback()
+        # SQLite has no privileges: a write it refuses is the file's or its directory's permissions.
+        needed = (
+            "the database user needs CREATE there"
+            if connection.dialect.name == "mysql"
+            else "the SQLite database and its directory must be writable by this user"
+        )
         raise DatabaseError(
-            f"cannot create scrubctl's claims table {TABLE_NAME} in the Glance database "
-            f"(the database user needs CREATE there): {describe_db_error(error)}"
+            f"cannot create scrubctl's claims table {TABLE_NAME} in the Glance database ({needed}): "
+            f"{describe_db_error(error)}"
         ) from None
 
 

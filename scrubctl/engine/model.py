@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scrubctl.backends.base import EraseProgress
-from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
+from scrubctl.errors import EXIT_BLOCKED, EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK
 from scrubctl.glance.locations import Location
 from scrubctl.glance.pending import ImageEntry
 from scrubctl.glance.schema import ACTIVE
@@ -192,6 +192,7 @@ class Summary:
     failed: int = 0
     taken_by_other_run: int = 0
     not_started: int = 0
+    not_found: int = 0  # images named (--image) but not in the queue; counted as blocked too
     bytes_erased: int = 0  # of every location erased, whatever its image's result
     bytes_would_erase: int = 0  # likewise in a dry run
     locations_erased: int = 0
@@ -236,11 +237,15 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 all done; 1 something failed or was blocked; 3 a backend or the database could not be reached."""
-        if self.summary.unreachable:
+        """0 all done; 4 done but images were left blocked, nothing failed; 1 something failed, was
+        not started or was named but not found; 3 a backend or the database could not be reached."""
+        summary = self.summary
+        if summary.unreachable:
             return EXIT_ENVIRONMENT
-        if self.summary.failed or self.summary.blocked or self.summary.not_started:
+        if summary.failed or summary.not_started or summary.not_found:
             return EXIT_INCOMPLETE
+        if summary.blocked:
+            return EXIT_BLOCKED
         return EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:

@@ -114,6 +114,7 @@ class ScrubRunner:
         report = Report(Summary(dry_run=options.dry_run, started_at=iso_utc(utc_now()) or ""))
         for image_id, reason in plan.missing:
             self._finish(report, ImageResult(image_id, None, Result.BLOCKED, reason, 0, ()))
+        report.summary.not_found = len(plan.missing)
         images = plan.hand_over()
         batches, count, order = _queued(images, options, self._largest_batch(images))
         del images  # the queue holds the images now (see _queued)

@@ -7,7 +7,10 @@ server whose locking and conflict errors it was never tested against.
 
 A SQLite path is opened through an SQLite URI: ``mode=ro`` for read-only commands (``list-pending``,
 ``show``, ``check``, every ``--dry-run``), ``mode=rw`` otherwise; neither creates a missing file,
-which is reported as "no such database file". On MySQL/MariaDB a read-only database runs every
+which is reported as "no such database file". A SQLite file opened for writing on a read-only file
+system (outside a systemd unit's ``ReadWritePaths``) is refused before anything is read, with that
+reason: SQLite itself would only say "attempt to write a readonly database" at the first write.
+On MySQL/MariaDB a read-only database runs every
 session as ``SET SESSION TRANSACTION READ ONLY``, so that a write by mistake fails instead of
 happening.
 """
@@ -22,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from scrubctl.errors import ConfigError, DatabaseError
+from scrubctl.errors import ConfigError, DatabaseError, on_read_only_file_system, read_only_message
 from scrubctl.glance.database import GlanceDatabase, normalize_url
 from scrubctl.settings.secrets import Secret, redact_database_url
 
@@ -70,6 +73,11 @@ def sqlite_uri(parsed: URL, shown: str, *, read_only: bool) -> str:
     path = Path(database)
     if not path.exists():
         raise DatabaseError(f"no such database file: {path} (from {shown}); scrubctl never creates one")
+    if not read_only:
+        # SQLite writes its journal beside the file: the directory must be writable too.
+        for target, subject in ((path, "the SQLite database"), (path.parent, "the directory of the SQLite database")):
+            if on_read_only_file_system(target):
+                raise DatabaseError(read_only_message(f"{subject} {target}"))
     mode = "ro" if read_only else "rw"
     uri = parsed.set(database="file:" + quote(str(path)), query={**parsed.query, "mode": mode, "uri": "true"})
     return uri.render_as_string(hide_password=False)

@@ -34,6 +34,8 @@ from scrubctl.output.views import human_size
 from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL
 
 logger = logging.getLogger(__name__)
+# Into the journal as priorities: a failed image is an error, a blocked one a warning.
+LEVELS = {Result.BLOCKED: logging.WARNING, Result.FAILED: logging.ERROR}
 
 IN_FLIGHT_LINES = 12  # images in flight shown under the bar
 
@@ -208,7 +210,7 @@ class LoggedScrubProgress:
     def image_finished(self, result: ImageResult) -> None:
         with self._lock:
             self._next_line.pop(result.id, None)
-        level = logging.INFO if result.result in (Result.SCRUBBED, Result.WOULD_SCRUB) else logging.WARNING
+        level = LEVELS.get(result.result, logging.INFO)
         reason = f": {result.reason}" if result.reason else ""
         logger.log(
             level,

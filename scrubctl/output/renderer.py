@@ -30,7 +30,7 @@ from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.results import results_view
 from scrubctl.output.views import Column, flattened, human_duration, human_size, one_line
 from scrubctl.settings.secrets import mask_url
-from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL, unattended
+from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL, is_journal, unattended
 
 logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
@@ -320,12 +320,14 @@ class Renderer:
         return LoggedScrubProgress(dry_run, interval)
 
     def scrub_report(self, report: Report) -> None:
-        """Write a run's results: the JSON document, or a table of images and a summary."""
+        """Write a run's results: the JSON document, or a table of images and a summary. Into the
+        journal, the summary is one log line with its priority: the images have their lines already."""
         if self.output_format == "json":
             self._json_report(report)
             return
         summary = report.summary
-        if report.images and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
+        journal = is_journal(self.stdout)
+        if report.images and not journal and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
             height = self.out.size.height if self.out.is_terminal else None
             for part in results_view(report, self.out.width, height, self.mask):
                 self.out.print(part)
@@ -346,7 +348,15 @@ class Renderer:
         if summary.locations_already_gone:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
         took = human_duration(summary.duration_seconds)
-        self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {took}"))
+        line = f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {took}"
+        if journal:
+            failed = summary.failed or summary.unreachable or summary.not_started or summary.not_found
+            warned = summary.blocked or summary.interrupted
+            logger.log(logging.ERROR if failed else logging.WARNING if warned else logging.INFO, "%s", line)
+            for problem in summary.unreachable:
+                logger.error("unreachable: %s", problem)
+            return
+        self.out.print(Text(line))
         for problem in summary.unreachable:
             self.unreachable(problem)
 

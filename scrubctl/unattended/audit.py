@@ -9,6 +9,7 @@ loses the record of an erase. A line that cannot be written (a full disk) raises
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from scrubctl.errors import ConfigError, ScrubctlError
+from scrubctl.errors import ConfigError, ScrubctlError, read_only_message
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import iso_utc, utc_now
 
@@ -50,6 +51,8 @@ class JsonLinesAudit:
         try:
             self._descriptor: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as error:
+            if error.errno == errno.EROFS:
+                raise ConfigError(read_only_message(f"the audit log {path}")) from None
             raise ConfigError(f"audit log {path} cannot be opened for appending: {error.strerror}") from None
 
     def record(self, action: str, fields: Mapping[str, Any]) -> None:

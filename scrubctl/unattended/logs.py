@@ -30,6 +30,17 @@ def level_for(verbosity: int) -> int:
     )
 
 
+def is_journal(stream: TextIO) -> bool:
+    """Whether ``stream`` is connected to the journal: systemd sets ``JOURNAL_STREAM`` to the device
+    and inode of that connection (``DEVICE:INODE``), which a redirected stream no longer matches."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError):  # not a file (a test's captured output)
+        return False
+    return expected == f"{status.st_dev}:{status.st_ino}"
+
+
 def unattended(stream: TextIO | None = None) -> bool:
     """Whether output goes to the journal or to no terminal (a timer, a pipe, a file)."""
     target = stream or sys.stderr

@@ -2,11 +2,13 @@
 
 The file is written to a temporary name in the same directory and renamed over the old one, so
 the collector never reads half a file. ``scrubctl_last_success_timestamp_seconds`` carries over from
-the previous file when this run did not succeed.
+the previous file when this run did not succeed (something failed, or a dry run, or an interrupted
+one); a run that only left images blocked succeeded, and its blocked count is a sample of its own.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -17,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Connection, func, select, true
 
 from scrubctl.engine.model import Report
-from scrubctl.errors import ConfigError
+from scrubctl.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, read_only_message
 from scrubctl.glance.schema import PENDING_DELETE, images
 from scrubctl.settings.utc import utc_now
 
@@ -119,7 +121,7 @@ def render_metrics(report: Report, queue: QueueState, previous_success: float | 
         metric(
             LAST_SUCCESS,
             "gauge",
-            "When a run last finished with nothing failed or blocked (Unix time).",
+            "When a run last finished with nothing failed (Unix time; images left blocked do not count).",
             [("", round(last_success, 3))],
         )
     return "\n".join(lines) + "\n"
@@ -145,6 +147,8 @@ def check_writable(path: Path) -> None:
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as error:
+        if error.errno == errno.EROFS:
+            raise ConfigError(read_only_message(f"the directory of the metrics file {path}")) from None
         raise ConfigError(f"metrics file {path} cannot be written: {error.strerror}") from None
     os.close(descriptor)
     os.unlink(temporary)
@@ -167,9 +171,16 @@ def write_atomically(path: Path, text: str) -> None:
 
 def publish(path: Path, report: Report, queue: QueueState) -> None:
     """Write the metrics file for ``report`` (atomically), keeping the last success time; raise
-    :class:`ConfigError` naming ``path`` when it cannot be written."""
-    succeeded = report.exit_code == 0 and not report.summary.dry_run and not report.summary.interrupted
+    :class:`ConfigError` naming ``path`` when it cannot be written.
+
+    A run whose only problems are blocked images (exit 4) succeeded: the blocked count has its own
+    sample (``scrubctl_last_run_images{result="blocked"}``) to alert on."""
+    succeeded = (
+        report.exit_code in (EXIT_OK, EXIT_BLOCKED) and not report.summary.dry_run and not report.summary.interrupted
+    )
     try:
         write_atomically(path, render_metrics(report, queue, previous_success(path), succeeded))
     except OSError as error:
+        if error.errno == errno.EROFS:
+            raise ConfigError(read_only_message(f"the directory of the metrics file {path}")) from None
         raise ConfigError(f"metrics file {path} not written: {error.strerror or error}") from None
