@@ -112,6 +112,7 @@ class Settings:
     metrics_file: Path | None
     claim_timeout: int = DEFAULT_CLAIM_TIMEOUT_SECONDS
     wsrep_sync_wait: int | None = None
+    database_timeout: int | None = None
 
     @property
     def multi_store(self) -> bool:
@@ -206,6 +207,7 @@ def load_settings(config_files: Sequence[Path] | None, database_url: str | None)
         metrics_file=_optional_path(config.get(SCRUBCTL_GROUP, "metrics_file")),
         claim_timeout=_claim_timeout(config),
         wsrep_sync_wait=_wsrep_sync_wait(config),
+        database_timeout=_database_timeout(config),
     )
 
 
@@ -248,6 +250,17 @@ def _claim_timeout(config: OsloConfig) -> int:
     value = _non_negative_int(config, SCRUBCTL_GROUP, "claim_timeout", default=DEFAULT_CLAIM_TIMEOUT_SECONDS)
     if value < 1:
         raise ConfigError(f"[{SCRUBCTL_GROUP}] claim_timeout must be at least 1 second")
+    return value
+
+
+def _database_timeout(config: OsloConfig) -> int | None:
+    """``[scrubctl] database_timeout``: seconds a read or write on the database's socket may wait
+    (unset: the URL's ``read_timeout``/``write_timeout``, else 60)."""
+    if config.get(SCRUBCTL_GROUP, "database_timeout") in (None, ""):
+        return None
+    value = _non_negative_int(config, SCRUBCTL_GROUP, "database_timeout", default=0)
+    if value < 1:
+        raise ConfigError(f"[{SCRUBCTL_GROUP}] database_timeout must be at least 1 second")
     return value
 
 
