@@ -33,9 +33,10 @@ from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BackendU
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.encryption import encrypt_url
 from scrubctl.glance.image_details import load_image
+from scrubctl.glance.outage import is_unreachable
 from scrubctl.glance.schema import ACTIVE, image_locations
 from scrubctl.restore.checks import pending_users
-from scrubctl.restore.engine import plan_revival, write_restore
+from scrubctl.restore.engine import plan_revival, until_database_gone, write_restore
 from scrubctl.restore.model import NotRestorable, RestorePlan, RestoreRefused, RestoreTools
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import glance_timestamp
@@ -139,13 +140,29 @@ def repair_images(
         image_id for image_id, items in by_id.items() if all(item.repairable for item in items)
     ]
     repairer = _Repairer(tools, encryption_key)
+
+    def lost(image_id: str, reason: str) -> ImageRepair:
+        problem = ", ".join(item.problem for item in by_id.get(image_id, [])) or "-"
+        return ImageRepair(
+            image_id,
+            problem,
+            RepairResult.REFUSED,
+            f"database: {reason}; nothing changed",
+            unreachable=f"database: {reason}",
+        )
+
     if dry_run:
         return RepairReport(
-            True, tuple(repairer.one(connection, image_id, by_id.get(image_id, []), None) for image_id in chosen)
+            True,
+            until_database_gone(
+                chosen, lambda image_id: repairer.one(connection, image_id, by_id.get(image_id, []), None), lost
+            ),
         )
     connection.execution_options(sqlite_write=True)
     with ClaimSession(connection.engine, purpose="repair", timeout_seconds=tools.claim_timeout) as claims:
-        results = tuple(repairer.one(connection, image_id, by_id.get(image_id, []), claims) for image_id in chosen)
+        results = until_database_gone(
+            chosen, lambda image_id: repairer.one(connection, image_id, by_id.get(image_id, []), claims), lost
+        )
     return RepairReport(False, results)
 
 
@@ -183,6 +200,8 @@ class _Repairer:
             logger.warning("image %s not repaired: %s", image_id, refused)
             return ImageRepair(image_id, problem, RepairResult.REFUSED, str(refused), unreachable=refused.unreachable)
         except (ConflictLostError, DBAPIError) as error:
+            if is_unreachable(error):
+                raise  # the run stops here (see until_database_gone)
             reason = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
             return ImageRepair(image_id, problem, RepairResult.REFUSED, f"database: {reason}; nothing changed")
         result = RepairResult.WOULD_REPAIR if claims is None else RepairResult.REPAIRED

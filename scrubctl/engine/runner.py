@@ -153,7 +153,7 @@ class ScrubRunner:
             with self.database.connect() as connection:
                 if not options.dry_run:
                     connection.execution_options(sqlite_write=True)  # SQLite: writes BEGIN IMMEDIATE
-                while not self.stop.is_set():
+                while not self._stopping():
                     try:
                         batch = batches.get_nowait()
                     except queue.Empty:
@@ -165,10 +165,24 @@ class ScrubRunner:
                             report.summary.not_started += len(batch)
                         raise
         except Exception as error:  # noqa: BLE001 - reported in the summary; the other workers go on
-            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
-            logger.error("worker stopped: %s", message)
+            message = self._database_problem(error)
+            if self.database.outage is None:
+                logger.error("worker stopped: %s", message)
+            else:  # the summary's one line says it; every worker stops on it
+                logger.debug("worker stopped: %s", message)
             with self._lock:
                 self._unreachable.add(f"database: {message}")
+
+    def _stopping(self) -> bool:
+        """Whether to take no more work: a signal, or a database given up on (see :mod:`~scrubctl.glance.outage`)."""
+        return self.stop.is_set() or self.database.outage is not None
+
+    def _database_problem(self, error: Exception) -> str:
+        """The line that describes ``error``: the database's outage when there is one (every worker
+        then reports the same), else the error itself."""
+        if self.database.outage is not None:
+            return self.database.outage
+        return describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
 
     def _run_batch(
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
@@ -210,7 +224,7 @@ class ScrubRunner:
         taking = threading.Lock()
 
         def erase_some() -> None:
-            while not self.stop.is_set():
+            while not self._stopping():
                 with taking:
                     index = next(order, None)
                 if index is None:
@@ -252,7 +266,7 @@ class ScrubRunner:
         if isinstance(error, ConflictLostError):
             reason = f"{error}; nothing recorded for this batch, the next run records it"
         else:
-            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
+            message = self._database_problem(error)
             reason = f"database error, nothing recorded for this batch: {message}"
             with self._lock:
                 self._unreachable.add(f"database: {message}")

@@ -291,9 +291,11 @@ class Renderer:
         return LoggedScrubProgress(dry_run)
 
     def scrub_report(self, report: Report) -> None:
-        """Write a run's results: the JSON document, or a table of images and a summary."""
+        """Write a run's results: the JSON document, or a table of images and a summary; then a
+        line on stderr for each store or database found unreachable."""
         if self.output_format == "json":
             self._json_report(report)
+            self._unreachable(report.summary.unreachable)
             return
         summary = report.summary
         if report.images and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
@@ -328,8 +330,11 @@ class Renderer:
         if summary.locations_already_gone:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
         self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
-        for problem in summary.unreachable:
-            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
+        self._unreachable(summary.unreachable)
+
+    def _unreachable(self, problems: Iterable[str]) -> None:
+        for problem in problems:  # one line each, however long
+            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"), soft_wrap=True)
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""
