@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 import signal
 import subprocess
 import threading
@@ -33,6 +32,7 @@ from scrubctl.glance.outage import is_unreachable
 from scrubctl.settings.secrets import Secret
 from scrubctl.unattended.logs import configure_logging
 from tests.mariadb_server import OwnMariaDB, own_mariadb
+from tests.outage_checks import assert_one_line
 from tests.test_broken import scrubber_restore
 from tests.test_galera import audited_erases
 from tests.test_orphans import stray
@@ -42,8 +42,7 @@ from tests.world import GlanceWorld
 TIMEOUT = 3  # [scrubctl] database_timeout in these tests
 CLAIM_TIMEOUT = 3
 BOUND = TIMEOUT + 15  # what a run may take once the server froze: one timeout and a margin
-# What stderr may hold besides the one line: log lines below warning, and each item's own result.
-ITEM_LINE = re.compile(r"<[67]>|<4>image ")
+NO_ANSWER = f"no answer within {TIMEOUT} s"  # how the run names the outage it met
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +99,6 @@ def frozen_mid_run(
     return stdout, stderr, elapsed
 
 
-def assert_one_line(stderr: str, expected: str) -> None:
-    """stderr says what happened in one line (besides each item's own result), without a traceback."""
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if not ITEM_LINE.match(line)]
-    assert len(lines) == 1 and expected in lines[0], stderr[-3000:]
-    assert "no answer within" in lines[0] or "timed out" in lines[0], lines
-
-
 @pytest.mark.mariadb
 def test_a_scrub_ends_within_one_timeout_and_a_later_run_converges(
     world: GlanceWorld, server: OwnMariaDB, tmp_path: Path
@@ -118,7 +109,7 @@ def test_a_scrub_ends_within_one_timeout_and_a_later_run_converges(
     stdout, stderr, elapsed = frozen_mid_run(server, process, log, "erase")
     assert elapsed < BOUND, elapsed
     assert process.returncode == 3, stderr
-    assert_one_line(stderr, "scrubctl: unreachable: database: ")
+    assert_one_line(stderr, "scrubctl: unreachable: database: ", NO_ANSWER)
     summary = json.loads(stdout)["summary"]
     assert summary["unreachable"] and summary["scrubbed"] < len(images), summary
     assert_consistent(world, audited_erases(log))  # nothing marked deleted with its data left; every erase audited
@@ -141,7 +132,7 @@ def test_a_restore_ends_within_one_timeout_and_a_later_one_converges(
     stdout, stderr, elapsed = frozen_mid_run(server, process, log, "restore")
     assert elapsed < BOUND, elapsed
     assert process.returncode == 3, stderr
-    assert_one_line(stderr, "database unreachable: ")
+    assert_one_line(stderr, "<3>database unreachable: ", "(timed out)")
     document = json.loads(stdout)
     assert document["summary"]["unreachable"] and 0 < document["summary"]["restored"] < len(images)
     restored = [item["id"] for item in document["images"] if item["result"] == "restored"]
@@ -166,7 +157,7 @@ def test_a_reclaim_ends_within_one_timeout_and_a_later_one_converges(
     stdout, stderr, elapsed = frozen_mid_run(server, process, log, "reclaim")
     assert elapsed < BOUND, elapsed
     assert process.returncode == 3, stderr
-    assert_one_line(stderr, "database unreachable: ")
+    assert_one_line(stderr, "<3>database unreachable: ", NO_ANSWER)
     summary = json.loads(stdout)["summary"]
     assert summary["unreachable"] and summary["reclaimed"] + summary["failed"] == len(strays), summary
     time.sleep(CLAIM_TIMEOUT + 1)
@@ -189,7 +180,7 @@ def test_a_repair_ends_within_one_timeout_and_a_later_one_converges(
     stdout, stderr, elapsed = frozen_mid_run(server, process, log, "repair")
     assert elapsed < BOUND, elapsed
     assert process.returncode == 3, stderr
-    assert_one_line(stderr, "database unreachable: ")
+    assert_one_line(stderr, "<3>database unreachable: ", "(timed out)")
     results = {item["id"]: item["result"] for item in json.loads(stdout)["images"]}
     assert set(results.values()) == {"repaired", "refused"}, results
     time.sleep(CLAIM_TIMEOUT + 1)
