@@ -34,7 +34,7 @@ from scrubctl.unattended.logs import configure_logging
 from tests.mariadb_server import OwnMariaDB, own_mariadb
 from tests.outage_checks import assert_one_line
 from tests.test_broken import scrubber_restore
-from tests.test_galera import audited_erases
+from tests.test_galera import audited_erases, wait_for_erases
 from tests.test_orphans import stray
 from tests.test_unattended import assert_consistent, spawn
 from tests.world import GlanceWorld
@@ -192,6 +192,46 @@ def test_a_repair_ends_within_one_timeout_and_a_later_one_converges(
     listing, errors = check.communicate(timeout=300)
     assert check.returncode == 0 and json.loads(listing) == [], errors
     assert held(world) == []
+
+
+@pytest.mark.mariadb
+def test_sigterm_records_what_was_erased_and_releases_the_claims(world: GlanceWorld, tmp_path: Path) -> None:
+    world.extra_config = "\n[scrubctl]\nclaim_timeout = 300\n"  # held claims would stay: released ones go
+    images = [world.image(size=256) for _ in range(400)]
+    log = tmp_path / "audit.jsonl"
+    process = spawn(world, "scrub", "--yes", "-f", "json", "--concurrency", "2", "--audit-log", str(log))
+    wait_for_erases(log, 5, process)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    summary = json.loads(stdout)["summary"]
+    assert summary["interrupted"] and summary["scrubbed"] > 0 and not summary["unreachable"], summary
+    assert_consistent(world, audited_erases(log))
+    assert sum(world.status(image) == "deleted" for image in images) == summary["scrubbed"]
+    assert held(world) == []
+
+
+@pytest.mark.mariadb
+def test_sigterm_while_the_server_is_frozen_ends_the_run_within_one_timeout(
+    world: GlanceWorld, server: OwnMariaDB, tmp_path: Path
+) -> None:
+    [world.image(size=256) for _ in range(400)]
+    log = tmp_path / "audit.jsonl"
+    process = spawn(world, "scrub", "--yes", "-f", "json", "--concurrency", "2", "--audit-log", str(log))
+    wait_for_erases(log, 5, process)
+    process.send_signal(signal.SIGSTOP)
+    with server.frozen():
+        process.send_signal(signal.SIGCONT)
+        frozen = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=BOUND + 120)
+        elapsed = time.monotonic() - frozen
+    assert elapsed < BOUND, elapsed
+    assert process.returncode == 143, stderr
+    assert_one_line(stderr, "scrubctl: unreachable: database: ", NO_ANSWER)
+    assert json.loads(stdout)["summary"]["interrupted"]
+    assert_consistent(world, audited_erases(log))
 
 
 @pytest.mark.mariadb
