@@ -37,7 +37,7 @@ from tests.test_broken import scrubber_restore
 from tests.test_galera import audited_erases, wait_for_erases
 from tests.test_orphans import stray
 from tests.test_unattended import assert_consistent, spawn
-from tests.world import GlanceWorld
+from tests.world import GlanceWorld, invoke
 
 TIMEOUT = 3  # [scrubctl] database_timeout in these tests
 CLAIM_TIMEOUT = 3
@@ -263,6 +263,29 @@ class PoolRecords(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
+
+
+@pytest.mark.parametrize(
+    ("database_timeout", "url_query", "message"),
+    [
+        ("soon", "", "[scrubctl] database_timeout must be a whole number of seconds, not 'soon'"),
+        ("0", "", "[scrubctl] database_timeout must be at least 1 second"),
+        ("", "?read_timeout=soon", "read_timeout must be a positive number of seconds"),
+        ("", "?write_timeout=0", "write_timeout must be a positive number of seconds"),
+    ],
+)
+def test_a_timeout_scrubctl_cannot_use_is_one_line_and_exit_3(
+    tmp_path: Path, database_timeout: str, url_query: str, message: str
+) -> None:
+    config = tmp_path / "glance-api.conf"
+    config.write_text(
+        f"[database]\nconnection = mysql+pymysql://glance:hunter22@127.0.0.1:1/glance{url_query}\n"
+        f"[scrubctl]\ndatabase_timeout = {database_timeout}\n"
+    )
+    result = invoke(["--config-file", str(config), "list-pending"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("scrubctl: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "hunter22" not in result.stderr
 
 
 @pytest.mark.mariadb
