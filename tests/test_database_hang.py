@@ -104,14 +104,18 @@ def test_a_scrub_ends_within_one_timeout_and_a_later_run_converges(
     world: GlanceWorld, server: OwnMariaDB, tmp_path: Path
 ) -> None:
     images = [world.image(size=256) for _ in range(400)]
-    log = tmp_path / "audit.jsonl"
-    process = spawn(world, "scrub", "--yes", "-f", "json", "--concurrency", "2", "--audit-log", str(log))
+    log, metrics = tmp_path / "audit.jsonl", tmp_path / "scrubctl.prom"
+    arguments = ("--concurrency", "2", "--audit-log", str(log), "--metrics-file", str(metrics))
+    process = spawn(world, "scrub", "--yes", "-f", "json", *arguments)
     stdout, stderr, elapsed = frozen_mid_run(server, process, log, "erase")
     assert elapsed < BOUND, elapsed
     assert process.returncode == 3, stderr
     assert_one_line(stderr, "scrubctl: unreachable: database: ", NO_ANSWER)
     summary = json.loads(stdout)["summary"]
     assert summary["unreachable"] and summary["scrubbed"] < len(images), summary
+    samples = metrics.read_text()  # written still, without the queue's gauges, which the database would tell
+    assert f'scrubctl_last_run_images{{result="failed"}} {summary["failed"]}' in samples
+    assert "scrubctl_pending_images" not in samples
     assert_consistent(world, audited_erases(log))  # nothing marked deleted with its data left; every erase audited
     time.sleep(CLAIM_TIMEOUT + 1)
     again = spawn(world, "scrub", "--yes", "-f", "json")
