@@ -141,15 +141,9 @@ def repair_images(
     ]
     repairer = _Repairer(tools, encryption_key)
 
-    def lost(image_id: str, reason: str) -> ImageRepair:
+    def lost(image_id: str, reason: str, unreachable: str) -> ImageRepair:
         problem = ", ".join(item.problem for item in by_id.get(image_id, [])) or "-"
-        return ImageRepair(
-            image_id,
-            problem,
-            RepairResult.REFUSED,
-            f"database: {reason}; nothing changed",
-            unreachable=f"database: {reason}",
-        )
+        return ImageRepair(image_id, problem, RepairResult.REFUSED, reason, unreachable=unreachable)
 
     if dry_run:
         return RepairReport(

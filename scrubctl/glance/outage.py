@@ -147,7 +147,7 @@ class Outage:
             return
         try:
             dbapi_connection.rollback()
-        except Exception as error:  # noqa: BLE001 - the connection is dropped; an outage is declared
+        except Exception as error:  # noqa: BLE001 - the connection is dropped (an outage, if it is one)
             self.consider(error)
             record.invalidate(error)
 

@@ -17,7 +17,8 @@ committed before anything is read:
 A claim held by a scrub means the restore waits for it and then sees the scrub's result, and a scrub
 that comes second sees an ``active`` image and leaves it alone: never an active image without data.
 A transaction another database node won is run again from the start. Any refusal changes nothing for
-that image; the other images go on. A dry run takes no claim and writes nothing.
+that image; the other images go on, unless the database stopped answering (then none is
+attempted after it). A dry run takes no claim and writes nothing.
 """
 
 from __future__ import annotations
@@ -84,28 +85,34 @@ def restore_images(
 
 
 def until_database_gone(
-    image_ids: Sequence[str], attempt: Callable[[str], R], lost: Callable[[str, str], R]
+    image_ids: Sequence[str], attempt: Callable[[str], R], lost: Callable[[str, str, str], R]
 ) -> tuple[R, ...]:
     """``attempt`` each image in turn, until the database is unreachable (the one
-    :class:`DBAPIError` ``attempt`` lets through): that image and those after it get
-    ``lost(image_id, reason)`` without an attempt (each would fail the same way), and one line says so."""
+    :class:`DBAPIError` ``attempt`` lets through), which one line says. Then each image left gets
+    ``lost(image_id, reason, problem)`` (``problem``: ``database: WHY``): the one in flight, whose
+    outcome is unknown (a COMMIT may have reached the server, its answer lost), and those after it,
+    not attempted (each would fail the same way)."""
     results: list[R] = []
     for index, image_id in enumerate(image_ids):
         try:
             results.append(attempt(image_id))
         except DBAPIError as error:
-            reason = describe_db_error(error)
-            rest = image_ids[index:]
-            logger.error("database unreachable: %s; %d image(s) left as they were", reason, len(rest))
-            results.extend(lost(other, reason) for other in rest)
+            problem = f"database: {describe_db_error(error)}"
+            rest = image_ids[index + 1 :]
+            logger.error(
+                "database unreachable: %s; image %s: outcome unknown; %d image(s) not attempted",
+                describe_db_error(error),
+                image_id,
+                len(rest),
+            )
+            results.append(lost(image_id, f"{problem}; outcome unknown (no answer during it)", problem))
+            results.extend(lost(other, f"{problem}; not attempted", problem) for other in rest)
             break
     return tuple(results)
 
 
-def _lost(image_id: str, reason: str) -> ImageRestore:
-    return ImageRestore(
-        image_id, RestoreResult.REFUSED, f"database error, nothing changed: {reason}", unreachable=f"database: {reason}"
-    )
+def _lost(image_id: str, reason: str, problem: str) -> ImageRestore:
+    return ImageRestore(image_id, RestoreResult.REFUSED, reason, unreachable=problem)
 
 
 def restore_image(
