@@ -91,6 +91,7 @@ class Application:
                 pool_size=pool_size,
                 read_only=read_only,
                 wsrep_sync_wait=self.settings.wsrep_sync_wait,
+                timeout=self.settings.database_timeout,
             )
             database.verify()
             self._database, self._read_only = database, read_only

@@ -81,7 +81,7 @@ def scrubctl(
     The global options work before the command and after it (scrubctl check --config-file F).
     Every command has --help with examples; scrubctl completion SHELL sets up Tab completion."""
     app = Application(config_files=config_files, database_url=db_url, verbosity=verbose - quiet, debug=debug)
-    configure_logging(app.verbosity, app.mask)
+    configure_logging(app.verbosity, app.mask, debug=app.debug)
     ctx.obj = app
     ctx.call_on_close(app.close)
 

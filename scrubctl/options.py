@@ -186,4 +186,4 @@ def _after_the_command(ctx: click.Context, param: click.Parameter, value: Any) -
         app.override(verbosity=app.verbosity - int(value))
     elif param.name == "debug":
         app.override(debug=True)
-    configure_logging(app.verbosity, app.mask)
+    configure_logging(app.verbosity, app.mask, debug=app.debug)

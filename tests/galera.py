@@ -182,6 +182,19 @@ class GaleraCluster:
             assert time.monotonic() < deadline, f"node {node} (pid {pid}) survived SIGKILL"
             time.sleep(0.05)
 
+    def freeze_node(self, node: int) -> None:
+        """SIGSTOP ``node``'s mariadbd: its connections stay open and nothing answers (a hung VM, a
+        stalled disk); :meth:`thaw_node` lets it go on."""
+        pid = self.pid(node)
+        assert pid is not None, f"node {node} is not running"
+        os.kill(pid, signal.SIGSTOP)
+
+    def thaw_node(self, node: int) -> None:
+        """SIGCONT ``node``'s mariadbd (see :meth:`freeze_node`)."""
+        pid = self.pid(node)
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+
     def start_node(self, node: int) -> None:
         """Start ``node`` again (``scripts/galera-start RUN_DIR NODE``): it rejoins the running cluster by
         IST or SST; return once it is Synced and every running node sees them all."""

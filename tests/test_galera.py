@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from scrubctl.coordination.conflicts import is_conflict, is_unreachable, run_transaction
 from scrubctl.glance.database import GlanceDatabase
 from scrubctl.settings.secrets import Secret
+from tests.outage_checks import assert_one_line
 from tests.test_restore import race_round
 from tests.test_unattended import assert_consistent
 from tests.world import GlanceWorld
@@ -203,6 +205,41 @@ def test_a_node_dying_mid_run_ends_it_with_exit_3_and_a_rerun_converges(
         assert cluster.claims() == []
     finally:
         galera_cluster.start_node(3)
+
+
+DATABASE_TIMEOUT = 3  # seconds: [scrubctl] database_timeout of the run on a frozen node
+
+
+def test_a_node_frozen_mid_run_ends_it_within_one_timeout_and_another_node_converges(
+    cluster: ClusterWorld, galera_cluster: Any, tmp_path: Path
+) -> None:
+    cluster.extra_config += f"database_timeout = {DATABASE_TIMEOUT}\n"
+    images = [cluster.image(size=256) for _ in range(400)]
+    log = tmp_path / "audit.jsonl"
+    process = cluster.spawn(3, "scrub", "--yes", "-f", "json", "--concurrency", "2", "--audit-log", str(log))
+    wait_for_erases(log, 30, process)
+    process.send_signal(signal.SIGSTOP)  # held while the node freezes, so that it cannot end in between
+    try:
+        galera_cluster.freeze_node(3)
+        process.send_signal(signal.SIGCONT)
+        frozen = time.monotonic()
+        stdout, stderr = process.communicate(timeout=DATABASE_TIMEOUT + 120)
+        elapsed = time.monotonic() - frozen
+    finally:
+        galera_cluster.thaw_node(3)
+    assert elapsed < DATABASE_TIMEOUT + 15, elapsed
+    assert process.returncode == 3, stderr
+    assert_one_line(stderr, "scrubctl: unreachable: database: ", f"no answer within {DATABASE_TIMEOUT} s")
+    assert json.loads(stdout)["summary"]["scrubbed"] < len(images)
+    assert_consistent(cluster, audited_erases(log))  # every erase the database did not record is in the audit trail
+    galera_cluster.wait_cluster_size(3, timeout=120)
+    time.sleep(CLAIM_TIMEOUT + 1)
+    code, document, stderr = finished(cluster.spawn(1, "scrub", "--yes", "-f", "json", "--concurrency", "2"))
+    assert code == 0, stderr
+    assert document["summary"]["failed"] == 0
+    assert {cluster.status(image) for image in images} == {"deleted"}
+    assert not any(cluster.data_file(image).exists() for image in images)
+    assert cluster.claims() == []
 
 
 def test_a_transaction_another_node_won_is_run_again(cluster: ClusterWorld) -> None:

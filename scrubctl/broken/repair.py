@@ -34,9 +34,10 @@ from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BackendU
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.encryption import encrypt_url
 from scrubctl.glance.image_details import load_image
+from scrubctl.glance.outage import is_unreachable
 from scrubctl.glance.schema import ACTIVE, image_locations, images
 from scrubctl.restore.checks import pending_users
-from scrubctl.restore.engine import plan_revival, write_restore
+from scrubctl.restore.engine import plan_revival, until_database_gone, write_restore
 from scrubctl.restore.model import NotRestorable, RestorePlan, RestoreRefused, RestoreTools
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import glance_timestamp
@@ -138,12 +139,21 @@ def repair_images(
     started = time.monotonic()
     chosen = repair_selection(broken, image_ids)
     repairer = _Repairer(tools, encryption_key)
+
+    def lost(image_id: str, reason: str, unreachable: str) -> ImageRepair:
+        problem = ", ".join(item.problem for item in chosen[image_id]) or "-"
+        return ImageRepair(image_id, problem, RepairResult.REFUSED, reason, unreachable=unreachable)
+
     if dry_run:
-        results = tuple(repairer.one(connection, image_id, problems, None) for image_id, problems in chosen.items())
+        results = until_database_gone(
+            list(chosen), lambda image_id: repairer.one(connection, image_id, chosen[image_id], None), lost
+        )
         return RepairReport(True, results, time.monotonic() - started)
     connection.execution_options(sqlite_write=True)
     with ClaimSession(connection.engine, purpose="repair", timeout_seconds=tools.claim_timeout) as claims:
-        results = tuple(repairer.one(connection, image_id, problems, claims) for image_id, problems in chosen.items())
+        results = until_database_gone(
+            list(chosen), lambda image_id: repairer.one(connection, image_id, chosen[image_id], claims), lost
+        )
     return RepairReport(False, results, time.monotonic() - started)
 
 
@@ -205,6 +215,8 @@ class _Repairer:
             logger.warning("image %s not repaired: %s", image_id, refused)
             return ImageRepair(image_id, problem, RepairResult.REFUSED, str(refused), unreachable=refused.unreachable)
         except (ConflictLostError, DBAPIError) as error:
+            if is_unreachable(error):
+                raise  # the run stops here (see until_database_gone)
             reason = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
             return ImageRepair(image_id, problem, RepairResult.REFUSED, f"database: {reason}; nothing changed")
         result = RepairResult.WOULD_REPAIR if claims is None else RepairResult.REPAIRED

@@ -120,6 +120,9 @@ def command(
         deleters.close()
     renderer.scrub_report(report)
     if metrics_path is not None:
-        with database.connect() as connection:
-            metrics.publish(metrics_path, report, metrics.queue_state(connection))
+        queue = None
+        if database.outage is None:  # else the run has said so, and the queue is unknown
+            with database.connect() as connection:
+                queue = metrics.queue_state(connection)
+        metrics.publish(metrics_path, report, queue)
     return stop.exit_code or report.exit_code

@@ -61,6 +61,7 @@ from sqlalchemy.exc import DBAPIError
 from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
 from scrubctl.errors import DatabaseError
 from scrubctl.glance.database import describe_db_error
+from scrubctl.glance.outage import is_unreachable
 from scrubctl.settings.config import DEFAULT_CLAIM_TIMEOUT_SECONDS
 from scrubctl.settings.utc import utc_now
 
@@ -227,7 +228,7 @@ class ClaimSession:
                 with self._engine.connect() as connection:
                     self.release(connection, remaining)
             except Exception as error:  # noqa: BLE001 - the claims expire by themselves
-                logger.warning("could not release %d claim(s); they expire by themselves: %s", len(remaining), error)
+                _not_released(len(remaining), error)
 
     def __enter__(self) -> ClaimSession:
         return self.start()
@@ -357,7 +358,7 @@ class ClaimSession:
         try:
             run_transaction(connection, lambda current: self.release_within(current, chosen), what="release of claims")
         except (DBAPIError, ConflictLostError) as error:
-            logger.warning("could not release %d claim(s); they expire by themselves: %s", len(chosen), error)
+            _not_released(len(chosen), error)
 
     def release_within(self, connection: Connection, subjects: Sequence[str]) -> None:
         """Delete this run's claim rows for ``subjects`` inside the caller's transaction (which
@@ -390,6 +391,9 @@ class ClaimSession:
                 with self._engine.connect() as connection:
                     run_transaction(connection, self._renew_once, what="claim renewal")
             except Exception as error:  # noqa: BLE001 - erasing stops by itself once claims go stale
+                if is_unreachable(error):  # the run reports it and stops; nothing left to renew against
+                    logger.debug("claim renewal stopped: %s", describe_db_error(error))
+                    return
                 logger.warning("could not renew this run's claims: %s", error)
                 continue
             with self._lock:
@@ -401,3 +405,11 @@ class ClaimSession:
             .where(claims_table.c.holder == self.holder)
             .values(expires_at=_later(connection, self.timeout))
         )
+
+
+def _not_released(count: int, error: Exception) -> None:
+    """Log claims left to expire: a warning, or a debug line when the database is gone (the run
+    reports that once, and nothing it holds can be released)."""
+    message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
+    level = logging.DEBUG if is_unreachable(error) else logging.WARNING
+    logger.log(level, "could not release %d claim(s); they expire by themselves: %s", count, message)

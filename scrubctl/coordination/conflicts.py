@@ -20,6 +20,9 @@ from typing import TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from scrubctl.glance.outage import error_code
+from scrubctl.glance.outage import is_unreachable as is_unreachable  # its home before outage.py
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -29,8 +32,6 @@ LOCK_WAIT_TIMEOUT = 1205
 RECORD_CHANGED = 1020  # "Record has changed since last read"
 DUPLICATE_KEY = 1062
 CONFLICT_CODES = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT, RECORD_CHANGED})
-# 1047: node not in the primary component; 2002/2003: cannot connect; 2006/2013/2055: connection lost.
-UNREACHABLE_CODES = frozenset({1047, 2002, 2003, 2006, 2013, 2055})
 
 
 class ConflictLostError(Exception):
@@ -54,13 +55,6 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
-def error_code(error: BaseException) -> int | None:
-    """The MySQL/MariaDB error number behind a driver error, if there is one."""
-    original = getattr(error, "orig", error)
-    args = getattr(original, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
-
-
 def is_conflict(error: BaseException) -> bool:
     """Whether ``error`` means another transaction won (deadlock, certification failure, lock wait)."""
     return error_code(error) in CONFLICT_CODES
@@ -69,13 +63,6 @@ def is_conflict(error: BaseException) -> bool:
 def is_duplicate_key(error: BaseException) -> bool:
     """Whether ``error`` is a duplicate primary key (another writer inserted the same row first)."""
     return error_code(error) == DUPLICATE_KEY
-
-
-def is_unreachable(error: BaseException) -> bool:
-    """Whether ``error`` means the database node is gone or not usable (never retried here)."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return error_code(error) in UNREACHABLE_CODES
 
 
 def run_transaction(

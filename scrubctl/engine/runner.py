@@ -158,7 +158,7 @@ class ScrubRunner:
             with self.database.connect() as connection:
                 if not options.dry_run:
                     connection.execution_options(sqlite_write=True)  # SQLite: writes BEGIN IMMEDIATE
-                while not self.stop.is_set():
+                while not self._stopping():
                     try:
                         batch = batches.get_nowait()
                     except queue.Empty:
@@ -170,12 +170,25 @@ class ScrubRunner:
                             report.summary.not_started += len(batch)
                         raise
         except Exception as error:  # noqa: BLE001 - reported in the summary; the other workers go on
-            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
+            message = self._database_problem(error)
             with self._lock:  # said once, however many workers stop for the same reason
                 first = f"database: {message}" not in self._unreachable
                 self._unreachable.add(f"database: {message}")
-            if first:
+            if first and self.database.outage is None:
                 logger.error("worker stopped: %s", message)
+            else:  # the summary's one line says it; every worker stops on it
+                logger.debug("worker stopped: %s", message)
+
+    def _stopping(self) -> bool:
+        """Whether to take no more work: a signal, or a database given up on (see :mod:`~scrubctl.glance.outage`)."""
+        return self.stop.is_set() or self.database.outage is not None
+
+    def _database_problem(self, error: Exception) -> str:
+        """The line that describes ``error``: the database's outage when there is one (every worker
+        then reports the same), else the error itself."""
+        if self.database.outage is not None:
+            return self.database.outage
+        return describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
 
     def _run_batch(
         self, connection: Connection, batch: list[PlannedImage], options: RunOptions, report: Report
@@ -211,7 +224,7 @@ class ScrubRunner:
 
         def erase_some() -> int:
             try:
-                while not self.stop.is_set():
+                while not self._stopping():
                     with taking:
                         index = next(order, None)
                     if index is None:
@@ -294,10 +307,10 @@ class ScrubRunner:
     def _batch_lost(self, images: list[PlannedImage], error: Exception) -> list[ImageResult]:
         """Results for the images of a batch whose record did not commit (their erases are in the audit trail)."""
         if isinstance(error, ConflictLostError):
-            reason = f"{error}; nothing recorded for this batch, the next run records it"
+            reason = f"{error}; nothing recorded, the next run records it"
         else:
-            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
-            reason = f"database error, nothing recorded for this batch: {message}"
+            message = self._database_problem(error)
+            reason = f"database error, nothing recorded: {message}"
             with self._lock:
                 self._unreachable.add(f"database: {message}")
         return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -13,18 +13,22 @@ from urllib.parse import unquote
 import sqlalchemy
 from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from scrubctl.errors import ConfigError, DatabaseError
+from scrubctl.glance.outage import Outage
+from scrubctl.glance.outage import describe_db_error as describe_db_error  # its home before outage.py
 from scrubctl.glance.schema import REQUIRED_TABLES, alembic_version
 from scrubctl.glance.sqlite_waits import LockWaitWatch
 from scrubctl.settings.secrets import Secret, redact_database_url
 
 CONNECT_TIMEOUT_SECONDS = 10
-# No single read or write on a MySQL socket waits longer: a node that hangs (rather than dies) ends
-# the run with "unreachable" instead of holding a timer forever. Causal reads wait at most
-# wsrep_causal_read_timeout (Galera's default: 30 s), within this.
-SOCKET_TIMEOUT_SECONDS = 60
+# No single read or write on a MySQL socket waits longer (``[scrubctl] database_timeout``, else the
+# URL's ``read_timeout``/``write_timeout``, else this): a node that hangs (rather than dies) ends the
+# run with "unreachable" after one such wait (see :mod:`~scrubctl.glance.outage`) instead of holding
+# a timer forever. Causal reads wait at most wsrep_causal_read_timeout (Galera's default: 30 s).
+DEFAULT_TIMEOUT_SECONDS = 60
+SOCKET_TIMEOUTS = ("read_timeout", "write_timeout")
 # How long one SQLite statement waits for a lock another process holds before it fails ("database
 # is locked", exit 3); after NOTICE_SECONDS of waiting a warning names the file (see sqlite_waits).
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
@@ -42,19 +46,36 @@ def normalize_url(url: str) -> str:
 class GlanceDatabase:
     """Glance's database: an engine, its URL fit to print, and what its dialect can do."""
 
-    def __init__(self, url: Secret, *, pool_size: int = 5, wsrep_sync_wait: int | None = None) -> None:
+    def __init__(
+        self,
+        url: Secret,
+        *,
+        pool_size: int = 5,
+        wsrep_sync_wait: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
         """``wsrep_sync_wait`` is oslo.db's ``[database] mysql_wsrep_sync_wait``: set on every MySQL
-        session when given; otherwise :data:`GALERA_DEFAULT_SYNC_WAIT` on a Galera node."""
+        session when given; otherwise :data:`GALERA_DEFAULT_SYNC_WAIT` on a Galera node.
+        ``timeout`` (``[scrubctl] database_timeout``) bounds every read and write on a MySQL socket;
+        without it the URL's ``read_timeout``/``write_timeout`` do, else :data:`DEFAULT_TIMEOUT_SECONDS`."""
         raw = normalize_url(url.reveal())
         self.shown_url = redact_database_url(raw)
-        self.engine = _create_engine(raw, self.shown_url, pool_size)
+        self._outage = Outage(DEFAULT_TIMEOUT_SECONDS)
+        self.engine, self.timeout = _create_engine(raw, self.shown_url, pool_size, timeout, self._outage)
         self.is_mysql = self.engine.dialect.name == "mysql"
         if self.is_mysql:
             event.listen(self.engine, "connect", _causal_reads(wsrep_sync_wait))
 
+    @property
+    def outage(self) -> str | None:
+        """Why the server was given up on in this run (it stopped answering, or is gone), else ``None``."""
+        return self._outage.message
+
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """Open a connection, turning driver errors into one clear :class:`DatabaseError`."""
+        if self.outage is not None:
+            raise DatabaseError(f"database unreachable: {self.outage}")
         try:
             connection = self.engine.connect()
         except DBAPIError as error:
@@ -74,27 +95,32 @@ class GlanceDatabase:
         self.engine.dispose()
 
 
-def _create_engine(raw: str, shown: str, pool_size: int) -> Engine:
-    """MySQL/MariaDB sessions run in READ COMMITTED so that every re-check sees what other
-    scrubctl processes committed; SQLite waits for the write lock instead of failing at once."""
+def _create_engine(raw: str, shown: str, pool_size: int, timeout: float | None, outage: Outage) -> tuple[Engine, float]:
+    """The engine and the longest a socket read or write waits (see :func:`socket_timeouts`).
+
+    MySQL/MariaDB sessions run in READ COMMITTED so that every re-check sees what other scrubctl
+    processes committed; ``outage`` watches the engine and resets the connections returned to the
+    pool (no ``ROLLBACK`` once the server is given up on). SQLite waits for the write lock instead
+    of failing at once."""
     try:
         parsed = make_url(raw)
     except ArgumentError:
         raise ConfigError(f"database URL {shown} is not a valid SQLAlchemy URL") from None
     options: dict[str, Any] = {}
+    longest = float(SQLITE_BUSY_TIMEOUT_SECONDS)
     if parsed.get_backend_name() == "mysql":
+        timeouts = socket_timeouts(parsed.query, shown, timeout)
+        longest = max(timeouts.values())
+        connect_args: dict[str, Any] = {"charset": "utf8mb4", "conv": _pymysql_conversions(), **timeouts}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = min(CONNECT_TIMEOUT_SECONDS, max(1, round(longest)))
         options.update(
             isolation_level="READ COMMITTED",
             pool_pre_ping=True,
+            pool_reset_on_return=None,
             pool_size=pool_size,
             max_overflow=pool_size,
-            connect_args={
-                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                "read_timeout": SOCKET_TIMEOUT_SECONDS,
-                "write_timeout": SOCKET_TIMEOUT_SECONDS,
-                "charset": "utf8mb4",
-                "conv": _pymysql_conversions(),
-            },
+            connect_args=connect_args,
         )
     elif parsed.get_backend_name() == "sqlite":
         watch = LockWaitWatch(_sqlite_file(parsed), SQLITE_BUSY_TIMEOUT_SECONDS)
@@ -108,9 +134,12 @@ def _create_engine(raw: str, shown: str, pool_size: int) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
-    elif parsed.get_driver_name() == "pymysql":
-        event.listen(engine, "do_connect", _pymysql_connect)
-    return engine
+    elif parsed.get_backend_name() == "mysql":
+        outage.timeout = longest
+        outage.watch(engine)
+        if parsed.get_driver_name() == "pymysql":
+            event.listen(engine, "do_connect", _pymysql_connector(outage))
+    return engine, longest
 
 
 def _sqlite_file(parsed: URL) -> str:
@@ -121,9 +150,37 @@ def _sqlite_file(parsed: URL) -> str:
     return database
 
 
-def _pymysql_connect(_dialect: Any, _record: Any, args: Any, keywords: Any) -> Any:
-    """Open a PyMySQL connection (see :func:`_connection_class`)."""
-    return _connection_class()(*args, **keywords)
+def socket_timeouts(query: Mapping[str, Any], shown: str, configured: float | None) -> dict[str, float]:
+    """PyMySQL's ``read_timeout`` and ``write_timeout``: ``configured`` (``[scrubctl]
+    database_timeout``) for both when set; else each as the URL's query gives it (oslo.db passes
+    them through to the driver), else :data:`DEFAULT_TIMEOUT_SECONDS`."""
+    timeouts: dict[str, float] = {}
+    for name in SOCKET_TIMEOUTS:
+        value: Any = query.get(name) if configured is None else configured
+        if value is None:
+            timeouts[name] = DEFAULT_TIMEOUT_SECONDS
+            continue
+        try:
+            seconds = float(value if isinstance(value, (int, float)) else str(value))
+        except ValueError:
+            seconds = 0.0
+        if not seconds > 0:
+            raise ConfigError(f"database URL {shown}: {name} must be a positive number of seconds")
+        timeouts[name] = seconds
+    return timeouts
+
+
+def _pymysql_connector(outage: Outage) -> Any:
+    """A ``do_connect`` hook: open a PyMySQL connection (see :func:`_connection_class`), which
+    ``outage`` can shut down from its handshake on."""
+
+    def connect(_dialect: Any, _record: Any, args: Any, keywords: Any) -> Any:
+        connection = _connection_class()(*args, **keywords, defer_connect=True)
+        outage.track(connection)
+        connection.connect()
+        return connection
+
+    return connect
 
 
 @functools.cache
@@ -183,16 +240,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(connection: Connection) -> None:
     mode = "IMMEDIATE" if connection.get_execution_options().get("sqlite_write") else "DEFERRED"
     connection.exec_driver_sql(f"BEGIN {mode}")
-
-
-def describe_db_error(error: SQLAlchemyError) -> str:
-    """Describe a database error in one line, without the SQL or the parameters."""
-    original = getattr(error, "orig", None)
-    if original is not None and getattr(original, "args", None):
-        args = original.args
-        detail = args[-1] if len(args) > 1 else args[0]
-        return str(detail).splitlines()[0]
-    return error.__class__.__name__
 
 
 def verify_glance_schema(connection: Connection) -> str | None:

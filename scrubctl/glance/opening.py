@@ -35,10 +35,15 @@ SERVER_NAMES = {"postgresql": "PostgreSQL", "oracle": "Oracle", "mssql": "Micros
 
 
 def open_database(
-    url: Secret, *, pool_size: int = 5, read_only: bool = False, wsrep_sync_wait: int | None = None
+    url: Secret,
+    *,
+    pool_size: int = 5,
+    read_only: bool = False,
+    wsrep_sync_wait: int | None = None,
+    timeout: float | None = None,
 ) -> GlanceDatabase:
     """Open (without connecting yet) the database at ``url``; read-only when ``read_only``
-    (``wsrep_sync_wait``: see :class:`GlanceDatabase`).
+    (``wsrep_sync_wait`` and ``timeout``: see :class:`GlanceDatabase`).
 
     Raises :class:`ConfigError` for a database server scrubctl does not support and
     :class:`DatabaseError` for a SQLite file that does not exist.
@@ -55,7 +60,7 @@ def open_database(
         raise ConfigError(f"database URL {shown}: {server} is not supported; {SUPPORTED}")
     if backend == "sqlite":
         raw = sqlite_uri(parsed, shown, read_only=read_only)
-    database = GlanceDatabase(Secret(raw), pool_size=pool_size, wsrep_sync_wait=wsrep_sync_wait)
+    database = GlanceDatabase(Secret(raw), pool_size=pool_size, wsrep_sync_wait=wsrep_sync_wait, timeout=timeout)
     database.shown_url = shown  # the URL as the operator wrote it, not the SQLite URI
     if read_only and database.is_mysql:
         event.listen(database.engine, "connect", _read_only_session)

@@ -142,20 +142,18 @@ def reclaim_orphans(
     started = time.monotonic()
     plan = reclaim_plan(scan, options.max_delete)
     report = ReclaimReport(dry_run=options.dry_run)
-    work = Reclaimer(keys, options, audit or NullAudit(), report)
+    work = Reclaimer(keys, options, audit or NullAudit(), report, database)
     for orphan in plan:
         if not orphan.reclaimable:
             report.pieces.append(PieceResult(orphan, ReclaimResult.BLOCKED, "; ".join(orphan.blockers)))
     erasable = [orphan for orphan in plan if orphan.reclaimable]
     with database.connect() as connection:
         if options.dry_run or not erasable:
-            for start in range(0, len(erasable), BATCH):
-                work.batch(connection, erasable[start : start + BATCH], None)
+            work.batches(connection, erasable, None)
         else:
             connection.execution_options(sqlite_write=True)
             with ClaimSession(database.engine, purpose="reclaim", timeout_seconds=options.claim_timeout) as claims:
-                for start in range(0, len(erasable), BATCH):
-                    work.batch(connection, erasable[start : start + BATCH], claims)
+                work.batches(connection, erasable, claims)
     report.duration_seconds = time.monotonic() - started
     return report
 
@@ -163,11 +161,32 @@ def reclaim_orphans(
 class Reclaimer:
     """Claims, re-checks and erases batches of orphans."""
 
-    def __init__(self, keys: KeyMaker, options: ReclaimOptions, audit: AuditTrail, report: ReclaimReport) -> None:
+    def __init__(
+        self,
+        keys: KeyMaker,
+        options: ReclaimOptions,
+        audit: AuditTrail,
+        report: ReclaimReport,
+        database: GlanceDatabase,
+    ) -> None:
         self.keys = keys
         self.options = options
         self.audit = audit
         self.report = report
+        self.database = database
+
+    def batches(self, connection: Connection, erasable: Sequence[Orphan], claims: ClaimSession | None) -> None:
+        """Every batch in turn, until the database is given up on (the pieces left are failed, with one line)."""
+        database = self.database
+        for start in range(0, len(erasable), BATCH):
+            if database.outage is not None:
+                logger.error("database unreachable: %s; %d piece(s) left", database.outage, len(erasable) - start)
+                self._failed(erasable[start:], f"database: {database.outage}")
+                return
+            self.batch(connection, erasable[start : start + BATCH], claims)
+        if database.outage is not None:  # the last batch met it
+            logger.error("database unreachable: %s", database.outage)
+            self.report.unreachable.add(f"database: {database.outage}")
 
     def batch(self, connection: Connection, batch: Sequence[Orphan], claims: ClaimSession | None) -> None:
         """One batch: claim (not in a dry run), re-check, erase what nothing needs."""
@@ -176,6 +195,9 @@ class Reclaimer:
             held = set(subjects) if claims is None else claims.take(connection, subjects)
         except ConflictLostError:
             held = set()
+        except DBAPIError as error:  # nothing of the batch is taken
+            self._failed(batch, self._database_reason(error))
+            return
         mine = [orphan for orphan in batch if orphan.subject in held]
         self.report.taken_by_other_run += len(batch) - len(mine)
         try:
@@ -187,16 +209,26 @@ class Reclaimer:
                     continue
                 self._erase(orphan, claims)
         except (DBAPIError, ConflictLostError) as error:
-            message = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
             if isinstance(error, DBAPIError):
-                self.report.unreachable.add(f"database: {message}")
-            done = {id(piece.orphan) for piece in self.report.pieces}
-            for orphan in mine:
-                if id(orphan) not in done:
-                    self.report.pieces.append(PieceResult(orphan, ReclaimResult.FAILED, f"database: {message}"))
+                self._failed(mine, self._database_reason(error))
+            else:
+                self._failed(mine, f"database: {error}", unreachable=False)
         finally:
             if claims is not None and held:
                 claims.release(connection, held)
+
+    def _database_reason(self, error: DBAPIError) -> str:
+        """``database: WHY``: the outage once the database is given up on (every batch then says the same)."""
+        return f"database: {self.database.outage or describe_db_error(error)}"
+
+    def _failed(self, orphans: Sequence[Orphan], reason: str, *, unreachable: bool = True) -> None:
+        """Fail those of ``orphans`` without a result yet; ``reason`` names the database when ``unreachable``."""
+        if unreachable:
+            self.report.unreachable.add(reason)
+        done = {id(piece.orphan) for piece in self.report.pieces}
+        for orphan in orphans:
+            if id(orphan) not in done:
+                self.report.pieces.append(PieceResult(orphan, ReclaimResult.FAILED, reason))
 
     def _needed(self, connection: Connection, batch: Sequence[Orphan]) -> dict[str, str]:
         """Inside the claim: the keys of ``batch`` that a row needs now, with the reason."""

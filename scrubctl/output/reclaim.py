@@ -97,8 +97,7 @@ def reclaim_report(renderer: Renderer, report: ReclaimReport) -> None:
     styles = [RESULT_STYLES.get(piece.result.value) for piece in report.pieces]
     renderer.out.print(fitted_table(RESULT_FITS, rows, renderer.out.width, title="Reclaim", styles=styles))
     renderer.message(reclaim_summary(report))
-    for problem in sorted(report.unreachable):
-        renderer.unreachable(problem)
+    renderer.unreachable(sorted(report.unreachable))
 
 
 def reclaim_summary(report: ReclaimReport) -> str:

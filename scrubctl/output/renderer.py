@@ -320,10 +320,12 @@ class Renderer:
         return LoggedScrubProgress(dry_run, interval)
 
     def scrub_report(self, report: Report) -> None:
-        """Write a run's results: the JSON document, or a table of images and a summary. Into the
-        journal, the summary is one log line with its priority: the images have their lines already."""
+        """Write a run's results: the JSON document, or a table of images and a summary; then a
+        line on stderr for each store or database found unreachable. Into the journal, the summary is
+        one log line with its priority: the images have their lines already."""
         if self.output_format == "json":
             self._json_report(report)
+            self.unreachable(report.summary.unreachable)
             return
         summary = report.summary
         journal = is_journal(self.stdout)
@@ -357,12 +359,12 @@ class Renderer:
                 logger.error("unreachable: %s", problem)
             return
         self.out.print(Text(line))
-        for problem in summary.unreachable:
-            self.unreachable(problem)
+        self.unreachable(summary.unreachable)
 
-    def unreachable(self, problem: str) -> None:
-        """Name a store or database a run could not reach, on stderr."""
-        self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
+    def unreachable(self, problems: Iterable[str]) -> None:
+        """Name the stores or database a run could not reach on stderr, one line each, however long."""
+        for problem in problems:
+            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"), soft_wrap=True)
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""

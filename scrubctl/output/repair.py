@@ -112,8 +112,7 @@ def repair_report(renderer: Renderer, report: RepairReport) -> None:
     styles = [RESULT_STYLES.get(image.result) for image in report.images]
     renderer.out.print(fitted_table(RESULT_FITS, rows, renderer.out.width, title="Repair", styles=styles))
     renderer.message(repair_summary(report))
-    for problem in document["summary"]["unreachable"]:
-        renderer.unreachable(problem)
+    renderer.unreachable(document["summary"]["unreachable"])
 
 
 def repair_summary(report: RepairReport) -> str:

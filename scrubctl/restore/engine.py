@@ -17,15 +17,16 @@ committed before anything is read:
 A claim held by a scrub means the restore waits for it and then sees the scrub's result, and a scrub
 that comes second sees an ``active`` image and leaves it alone: never an active image without data.
 A transaction another database node won is run again from the start. Any refusal changes nothing for
-that image; the other images go on. A dry run takes no claim and writes nothing.
+that image; the other images go on, unless the database stopped answering (then none is
+attempted after it). A dry run takes no claim and writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, Update, select, true, update
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +36,7 @@ from scrubctl.coordination.conflicts import ConflictLostError, run_transaction
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.image_details import load_image
 from scrubctl.glance.locations import Location, LocationDecoder
+from scrubctl.glance.outage import is_unreachable
 from scrubctl.glance.schema import (
     ACTIVE,
     DELETED,
@@ -59,6 +61,8 @@ from scrubctl.settings.utc import glance_timestamp, iso_utc
 
 logger = logging.getLogger(__name__)
 
+R = TypeVar("R")
+
 
 def restore_images(
     connection: Connection, tools: RestoreTools, image_ids: Sequence[str], *, dry_run: bool
@@ -70,12 +74,45 @@ def restore_images(
     """
     unique = list(dict.fromkeys(image_ids))
     if dry_run:
-        results = tuple(restore_image(connection, tools, image_id, None) for image_id in unique)
+        results = until_database_gone(unique, lambda image_id: restore_image(connection, tools, image_id, None), _lost)
         return RestoreReport(dry_run=True, images=results)
     connection.execution_options(sqlite_write=True)  # SQLite: writes BEGIN IMMEDIATE
     with ClaimSession(connection.engine, purpose="restore", timeout_seconds=tools.claim_timeout) as claims:
-        results = tuple(restore_image(connection, tools, image_id, claims) for image_id in unique)
+        results = until_database_gone(
+            unique, lambda image_id: restore_image(connection, tools, image_id, claims), _lost
+        )
     return RestoreReport(dry_run=False, images=results)
+
+
+def until_database_gone(
+    image_ids: Sequence[str], attempt: Callable[[str], R], lost: Callable[[str, str, str], R]
+) -> tuple[R, ...]:
+    """``attempt`` each image in turn, until the database is unreachable (the one
+    :class:`DBAPIError` ``attempt`` lets through), which one line says. Then each image left gets
+    ``lost(image_id, reason, problem)`` (``problem``: ``database: WHY``): the one in flight, whose
+    outcome is unknown (a COMMIT may have reached the server, its answer lost), and those after it,
+    not attempted (each would fail the same way)."""
+    results: list[R] = []
+    for index, image_id in enumerate(image_ids):
+        try:
+            results.append(attempt(image_id))
+        except DBAPIError as error:
+            problem = f"database: {describe_db_error(error)}"
+            rest = image_ids[index + 1 :]
+            logger.error(
+                "database unreachable: %s; image %s: outcome unknown; %d image(s) not attempted",
+                describe_db_error(error),
+                image_id,
+                len(rest),
+            )
+            results.append(lost(image_id, f"{problem}; outcome unknown (no answer during it)", problem))
+            results.extend(lost(other, f"{problem}; not attempted", problem) for other in rest)
+            break
+    return tuple(results)
+
+
+def _lost(image_id: str, reason: str, problem: str) -> ImageRestore:
+    return ImageRestore(image_id, RestoreResult.REFUSED, reason, unreachable=problem)
 
 
 def restore_image(
@@ -83,7 +120,8 @@ def restore_image(
 ) -> ImageRestore:
     """Claim, re-read, verify and restore one image; return its result (refusals included).
 
-    Without ``claims`` this is a dry run: read and verify only.
+    Without ``claims`` this is a dry run: read and verify only. Raises :class:`DBAPIError` when the
+    database is unreachable (see :func:`until_database_gone`).
     """
     dry_run = claims is None
     label = " (dry run; not making any changes)" if dry_run else ""
@@ -103,6 +141,8 @@ def restore_image(
         logger.warning("image %s not restored: %s", image_id, lost)
         return ImageRestore(image_id, RestoreResult.REFUSED, f"{lost}; nothing changed, try again")
     except DBAPIError as error:
+        if is_unreachable(error):
+            raise
         reason = describe_db_error(error)
         logger.error("image %s not restored: database error: %s", image_id, reason)
         return ImageRestore(

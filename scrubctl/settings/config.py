@@ -29,6 +29,7 @@ DEFAULT_CLAIM_TIMEOUT_SECONDS = 300
 # The largest values scrubctl takes (beyond them dates, timers and sockets overflow): scrub_time up
 # to a century, a claim's life up to a day, a store's timeouts up to a year.
 LARGEST_SCRUB_TIME_SECONDS = 100 * 365 * 86400
+LARGEST_DATABASE_TIMEOUT_SECONDS = 86_400  # a day: a socket wait longer than that is a mistake
 LARGEST_CLAIM_TIMEOUT_SECONDS = 86400
 LARGEST_TIMEOUT_SECONDS = 365 * 86400
 
@@ -121,6 +122,7 @@ class Settings:
     metrics_file: Path | None
     claim_timeout: int = DEFAULT_CLAIM_TIMEOUT_SECONDS
     wsrep_sync_wait: int | None = None
+    database_timeout: int | None = None
 
     @property
     def multi_store(self) -> bool:
@@ -217,6 +219,7 @@ def load_settings(config_files: Sequence[Path] | None, database_url: str | None)
         metrics_file=_optional_path(config.get(SCRUBCTL_GROUP, "metrics_file")),
         claim_timeout=_claim_timeout(config),
         wsrep_sync_wait=_wsrep_sync_wait(config),
+        database_timeout=_database_timeout(config),
     )
 
 
@@ -267,6 +270,19 @@ def _claim_timeout(config: OsloConfig) -> int:
     )
     if value < 1:
         raise ConfigError(f"[{SCRUBCTL_GROUP}] claim_timeout must be at least 1 second")
+    return value
+
+
+def _database_timeout(config: OsloConfig) -> int | None:
+    """``[scrubctl] database_timeout``: seconds a read or write on the database's socket may wait
+    (unset: the URL's ``read_timeout``/``write_timeout``, else 60)."""
+    if config.get(SCRUBCTL_GROUP, "database_timeout") in (None, ""):
+        return None
+    value = _non_negative_int(
+        config, SCRUBCTL_GROUP, "database_timeout", default=0, maximum=LARGEST_DATABASE_TIMEOUT_SECONDS
+    )
+    if value < 1:
+        raise ConfigError(f"[{SCRUBCTL_GROUP}] database_timeout must be at least 1 second")
     return value
 
 

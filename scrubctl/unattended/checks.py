@@ -70,7 +70,12 @@ def run_checks(
 def _database(settings: Settings) -> Iterator[Check]:
     database = None
     try:
-        database = open_database(settings.database_url, read_only=True, wsrep_sync_wait=settings.wsrep_sync_wait)
+        database = open_database(
+            settings.database_url,
+            read_only=True,
+            wsrep_sync_wait=settings.wsrep_sync_wait,
+            timeout=settings.database_timeout,
+        )
         revision = database.verify()
         with database.connect() as connection:
             topology = read_topology(connection)

@@ -2,6 +2,10 @@
 
 Under systemd (``JOURNAL_STREAM`` set) or without a terminal, every record is one plain line with a
 ``<N>`` syslog priority prefix that journald understands; no colour.
+
+The libraries' own loggers (:data:`LIBRARY_LOGGERS`: SQLAlchemy's pool and engine, PyMySQL, urllib3,
+botocore, the Ceph bindings) go through the same formatter: warnings and worse only, each record one
+line and at most a warning (the run reports its own failure), its traceback only under ``--debug``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 DEFAULT_PROGRESS_INTERVAL = 30.0  # seconds between the log lines of one long erase (scrub --progress-interval)
+LIBRARY_LOGGERS = ("sqlalchemy.pool", "sqlalchemy.engine", "pymysql", "urllib3", "botocore", "rados")
 
 JOURNAL_PRIORITIES = {
     logging.CRITICAL: 2,
@@ -69,8 +74,28 @@ class MaskingFilter(logging.Filter):
         return True
 
 
-def configure_logging(verbosity: int, mask: Callable[[str], str], stream: TextIO | None = None) -> None:
-    """Set up the ``scrubctl`` logger for this process."""
+class LibraryFilter(logging.Filter):
+    """A library's record as scrubctl shows it: one line, at most a warning, and its traceback only
+    when ``debug``."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self._debug = debug
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        if not self._debug:
+            record.msg = " ".join(record.getMessage().split())
+            record.args = None
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
+def configure_logging(
+    verbosity: int, mask: Callable[[str], str], stream: TextIO | None = None, *, debug: bool = False
+) -> None:
+    """Set up the ``scrubctl`` logger and the libraries' (:data:`LIBRARY_LOGGERS`) for this process."""
     target = stream or sys.stderr
     handler = logging.StreamHandler(target)
     if unattended(target):
@@ -82,3 +107,12 @@ def configure_logging(verbosity: int, mask: Callable[[str], str], stream: TextIO
     logger.handlers[:] = [handler]
     logger.setLevel(level_for(verbosity))
     logger.propagate = False
+    libraries = logging.StreamHandler(target)
+    libraries.setFormatter(handler.formatter)  # scrubctl's own, whatever it is
+    libraries.addFilter(LibraryFilter(debug))
+    libraries.addFilter(MaskingFilter(mask))
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers[:] = [libraries]
+        library.setLevel(logging.WARNING)
+        library.propagate = False

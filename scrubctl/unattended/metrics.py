@@ -55,14 +55,16 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.rstrip("Z")).replace(tzinfo=timezone.utc).timestamp()
 
 
-def render_metrics(report: Report, queue: QueueState, previous_success: float | None, succeeded: bool) -> str:
-    """The metrics text for one run."""
+def render_metrics(report: Report, queue: QueueState | None, previous_success: float | None, succeeded: bool) -> str:
+    """The metrics text for one run (without the queue's gauges when ``queue`` is unknown)."""
     summary = report.summary
     started = _epoch(summary.started_at) if summary.started_at else 0.0
     last_success = started + summary.duration_seconds if succeeded else previous_success
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        if not samples:
+            return
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
         lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
@@ -94,19 +96,19 @@ def render_metrics(report: Report, queue: QueueState, previous_success: float | 
         "scrubctl_pending_images",
         "gauge",
         "Images in pending_delete after the last run.",
-        [("", float(queue.pending_images))],
+        [("", float(queue.pending_images))] if queue else [],
     )
     metric(
         "scrubctl_pending_bytes",
         "gauge",
         "Bytes of images in pending_delete after the last run.",
-        [("", float(queue.pending_bytes))],
+        [("", float(queue.pending_bytes))] if queue else [],
     )
     metric(
         "scrubctl_oldest_pending_age_seconds",
         "gauge",
         "Age of the oldest pending_delete image.",
-        [("", round(queue.oldest_age_seconds, 3))],
+        [("", round(queue.oldest_age_seconds, 3))] if queue else [],
     )
     metric(
         "scrubctl_last_run_start_timestamp_seconds",
@@ -169,9 +171,10 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def publish(path: Path, report: Report, queue: QueueState) -> None:
-    """Write the metrics file for ``report`` (atomically), keeping the last success time; raise
-    :class:`ConfigError` naming ``path`` when it cannot be written.
+def publish(path: Path, report: Report, queue: QueueState | None) -> None:
+    """Write the metrics file for ``report`` (atomically), keeping the last success time; ``queue``
+    is ``None`` when the database could not tell it. Raise :class:`ConfigError` naming ``path`` when
+    it cannot be written.
 
     A run whose only problems are blocked images (exit 4) succeeded: the blocked count has its own
     sample (``scrubctl_last_run_images{result="blocked"}``) to alert on."""
