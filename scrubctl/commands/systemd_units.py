@@ -8,6 +8,12 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
+from scrubctl.unattended.container_units import (
+    ENGINES,
+    ContainerUnitOptions,
+    container_service_unit,
+    container_timer_unit,
+)
 from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_executable, timer_unit, writable_paths
 
 
@@ -17,9 +23,25 @@ from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_ex
     epilog=options.examples(
         ("scrubctl systemd-units", "print both units"),
         ("scrubctl systemd-units --on-calendar daily --output-dir /etc/systemd/system", "install a daily timer"),
+        ("scrubctl systemd-units --container localhost/scrubctl:latest", "a kolla-ansible controller's units"),
     ),
 )
 @click.option("--user", default="glance", show_default=True, help="User (and group) the service runs as.")
+@click.option(
+    "--container",
+    "image",
+    metavar="IMAGE",
+    default=None,
+    help="Units that run this container image on a kolla-ansible controller, with kolla's files "
+    "mounted read-only (as deploy/kolla/), instead of this install.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(sorted(ENGINES)),
+    default="podman",
+    show_default=True,
+    help="With --container: the container engine kolla-ansible uses on the host.",
+)
 @click.option("--on-calendar", default="hourly", show_default=True, help="When the timer fires (systemd.time).")
 @click.option(
     "--output-dir",
@@ -27,19 +49,44 @@ from scrubctl.unattended.systemd_units import UnitOptions, service_unit, this_ex
     default=None,
     help="Write scrubctl.service and scrubctl.timer here instead of printing them.",
 )
-@click.pass_obj
-def command(app: Application, user: str, on_calendar: str, output_dir: Path | None) -> int:
+@click.pass_context
+def command(
+    ctx: click.Context,
+    user: str,
+    image: str | None,
+    engine: str,
+    on_calendar: str,
+    output_dir: Path | None,
+) -> int:
     """Print scrubctl.service and scrubctl.timer for this install: this scrubctl executable, the
-    configuration files in use, and write access to the stores' data directories only."""
-    settings = app.settings
-    unit_options = UnitOptions(
-        executable=this_executable(),
-        config_files=[path.resolve() for path in settings.config_files],
-        writable_paths=writable_paths(settings),
-        user=user,
-        on_calendar=on_calendar,
-    )
-    units = {"scrubctl.service": service_unit(unit_options), "scrubctl.timer": timer_unit(unit_options)}
+    configuration files in use, and write access to the stores' data directories only.
+
+    With --container IMAGE, the units of a kolla-ansible controller instead: the timer runs the image
+    with kolla's Glance and Ceph files mounted read-only, as the glance user (uid 42415)."""
+    app: Application = ctx.obj
+    if image is None:
+        settings = app.settings
+        unit_options = UnitOptions(
+            executable=this_executable(),
+            config_files=[path.resolve() for path in settings.config_files],
+            writable_paths=writable_paths(settings),
+            user=user,
+            on_calendar=on_calendar,
+        )
+        units = {"scrubctl.service": service_unit(unit_options), "scrubctl.timer": timer_unit(unit_options)}
+    else:
+        reasons = {
+            "user": "--user does not apply with --container (the image runs as uid 42415)",
+            "config_files": "--config-file does not apply with --container (it reads kolla's /etc/kolla/glance-api/)",
+        }
+        for name, reason in reasons.items():
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                raise click.UsageError(reason)
+        container_options = ContainerUnitOptions(image=image, engine=engine, on_calendar=on_calendar)
+        units = {
+            "scrubctl.service": container_service_unit(container_options),
+            "scrubctl.timer": container_timer_unit(container_options),
+        }
     renderer = app.renderer()
     for name, text in units.items():
         if output_dir is None:
