@@ -70,11 +70,6 @@ def _command_lines(options: ContainerUnitOptions) -> list[list[str]]:
     return lines
 
 
-def container_command(options: ContainerUnitOptions) -> list[str]:
-    """The ``podman run`` (or ``docker run``) command line of the service."""
-    return [word for line in _command_lines(options) for word in line]
-
-
 def container_service_unit(options: ContainerUnitOptions) -> str:
     """The ``scrubctl.service`` text for a kolla-ansible controller."""
     daemon = "\nRequires=docker.service\nAfter=docker.service" if options.engine == "docker" else ""
@@ -87,15 +82,15 @@ After=network-online.target{daemon}
 
 [Service]
 Type=oneshot
-# The folders the run writes, owned by the container's user: podman and docker refuse to mount a
-# path that does not exist. node_exporter reads *.prom files from the second one
+# The folders the run writes, made writable for the container's user: podman and docker refuse to
+# mount a path that does not exist. node_exporter reads *.prom files from the second one
 # (--collector.textfile.directory).
 ExecStartPre=/usr/bin/install -d -o {KOLLA_UID} -g {KOLLA_UID} -m 0750 {AUDIT_DIRECTORY}
 ExecStartPre=/usr/bin/install -d -g {KOLLA_UID} -m 0775 {METRICS_DIRECTORY}
 # scrubctl runs as glance (uid {KOLLA_UID}, as in kolla's images). kolla-ansible leaves
 # /etc/kolla/glance-api/ and its ceph/ folder mode 0770 and their files 0660, owned by root: the
 # container adds root's group (--group-add 0), whose bits let it read them, and mounts them
-# read-only, so that group's write bit gives nothing. No mode is changed on the host.
+# read-only, so that group's write bit gives nothing. kolla's files keep their modes.
 ExecStart={command}
 # SIGTERM reaches the container through the engine: the images in flight finish, the run exits 143.
 KillMode=mixed
