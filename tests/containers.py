@@ -153,6 +153,15 @@ def cronjob_documents() -> list[dict[str, Any]]:
     return [document for document in yaml.safe_load_all(CRONJOB.read_text(encoding="utf-8")) if document]
 
 
+def config_maps() -> dict[str, dict[str, str]]:
+    """The data of each ConfigMap ``deploy/kubernetes/cronjob.yaml`` defines, by name."""
+    return {
+        document["metadata"]["name"]: document["data"]
+        for document in cronjob_documents()
+        if document["kind"] == "ConfigMap"
+    }
+
+
 def pod_spec() -> dict[str, Any]:
     """The CronJob's pod template spec."""
     (cronjob,) = [document for document in cronjob_documents() if document["kind"] == "CronJob"]

@@ -24,6 +24,7 @@ from tests.ceph import ceph_fixture, ceph_session_fixture  # noqa: F401 - regist
 from tests.cloud import KOLLA_UID, Cloud, cloud_fixture  # noqa: F401 - registers cloud
 from tests.containers import (  # the *_fixture imports register the fixtures image, glance_volume
     KOLLA_UNIT,
+    config_maps,
     container_argv,
     glance_volume_fixture,  # noqa: F401
     image_fixture,  # noqa: F401
@@ -223,6 +224,7 @@ def test_the_cronjobs_containers_scrub_every_store_kind(cloud: Cloud, image: str
         },
         "ceph-etc": {"ceph.conf": cloud.ceph_conf()},
         "images-rbd-keyring": {"key": cloud.key()},
+        **config_maps(),  # those the manifest defines itself
     }
     folders = pod_volumes(spec, tmp_path / "pod", contents)
     cloud.add_images(file_folder=None)
