@@ -20,6 +20,7 @@ from scrubctl.app import Application
 from scrubctl.commands import completion
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
+from scrubctl.settings.printable import printable
 from scrubctl.unattended.logs import configure_logging
 
 # Each command's module, imported only when the command runs (or is listed, for help and completion):
@@ -161,4 +162,4 @@ def _application(context: click.Context | None) -> Application | None:
 def _report(message: str, context: click.Context | None) -> None:
     app = _application(context)
     text = app.mask(message) if app is not None else message
-    click.echo(f"scrubctl: error: {' '.join(text.split())}", err=True)
+    click.echo(f"scrubctl: error: {printable(' '.join(text.split()))}", err=True)

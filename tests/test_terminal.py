@@ -9,26 +9,35 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
 from tests.world import GlanceWorld
 
 
-def run_on_terminal(config: Path, args: list[str], answer: str | None, lines: int = 50) -> tuple[int, str]:
+def run_on_terminal(
+    config: Path,
+    args: list[str],
+    answer: str | None,
+    lines: int = 50,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> tuple[int, str]:
     """Run scrubctl with stdin, stdout and stderr on a 160-column pty of ``lines`` lines; type
-    ``answer`` at the prompt."""
+    ``answer`` at the prompt; ``env`` adds to the environment."""
     pid, descriptor = pty.fork()
     if pid == 0:  # pragma: no cover - the child process
-        env = {
+        environment = {
             **os.environ,
             "SCRUBCTL_CONFIG_FILE": str(config),
             "TERM": "xterm-256color",
             "COLUMNS": "160",
             "LINES": str(lines),
         }
-        env.pop("JOURNAL_STREAM", None)
-        os.execvpe(sys.executable, [sys.executable, "-m", "scrubctl", *args], env)
+        environment.pop("JOURNAL_STREAM", None)
+        environment.update(env or {})
+        os.execvpe(sys.executable, [sys.executable, "-m", "scrubctl", *args], environment)
     output = b""
     answered = False
     deadline = time.monotonic() + 120

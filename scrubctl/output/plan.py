@@ -14,6 +14,7 @@ from rich.text import Text
 
 from scrubctl.engine.model import Plan, PlannedImage
 from scrubctl.output.views import human_age, human_size
+from scrubctl.settings.printable import printable
 
 # Lines around the lists: the plan line, two tables' titles, headers, rules and blank lines, the prompt.
 FRAME_LINES = 12
@@ -40,9 +41,14 @@ def plan_view(plan: Plan, width: int, height: int) -> list[RenderableType]:
     return _condensed(erasing, blocked, width, budget - blocked_lines, blocked_lines)
 
 
-def _stores(item: PlannedImage) -> str:
+def _shown(value: str) -> Text:
+    """A cell of data: literal text (never console markup), control characters escaped."""
+    return Text(printable(value))
+
+
+def _stores(item: PlannedImage) -> Text:
     labels = [planned.location.store_label or "?" for planned in item.locations if not planned.blocked]
-    return ", ".join(dict.fromkeys(labels)) or "-"
+    return _shown(", ".join(dict.fromkeys(labels)) or "-")
 
 
 def _tables(erasing: list[PlannedImage], blocked: list[PlannedImage]) -> list[RenderableType]:
@@ -54,7 +60,7 @@ def _tables(erasing: list[PlannedImage], blocked: list[PlannedImage]) -> list[Re
         for item in erasing:
             entry = item.entry
             table.add_row(
-                entry.id, entry.name or "-", human_size(entry.size), human_age(entry.age_seconds), _stores(item)
+                entry.id, _shown(entry.name or "-"), human_size(entry.size), human_age(entry.age_seconds), _stores(item)
             )
         parts.append(table)
     if blocked:
@@ -65,7 +71,8 @@ def _tables(erasing: list[PlannedImage], blocked: list[PlannedImage]) -> list[Re
         table.add_column("Why", overflow="fold")
         for item in blocked:
             entry = item.entry
-            table.add_row(entry.id, entry.name or "-", human_size(entry.size), "; ".join(item.reasons), style="yellow")
+            reasons = _shown("; ".join(item.reasons))
+            table.add_row(entry.id, _shown(entry.name or "-"), human_size(entry.size), reasons, style="yellow")
         parts.append(table)
     return parts
 
@@ -77,7 +84,8 @@ def _condensed(
     if erasing:
         total = sum(item.entry.size or 0 for item in erasing)
         parts.append(Text(f"To erase: {len(erasing)} image(s) of {human_size(total)} in all:", style="bold"))
-        lines, shown = _wrapped([item.entry.name or item.entry.id for item in erasing], width - 2, name_lines - 1)
+        names = [printable(item.entry.name or item.entry.id) for item in erasing]
+        lines, shown = _wrapped(names, width - 2, name_lines - 1)
         parts.extend(Text(f"  {line}") for line in lines)
         if shown < len(erasing):
             parts.append(Text(f"  ... and {len(erasing) - shown} more (scrub --dry-run lists every one)"))
@@ -87,7 +95,12 @@ def _condensed(
         for item in shown_blocked:
             label = f"{item.entry.id} {item.entry.name or ''}".rstrip()
             parts.append(
-                Text(f"  {label}: {'; '.join(item.reasons)}", style="yellow", no_wrap=True, overflow="ellipsis")
+                Text(
+                    printable(f"  {label}: {'; '.join(item.reasons)}"),
+                    style="yellow",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
             )
         if len(shown_blocked) < len(blocked):
             parts.append(Text(f"  ... and {len(blocked) - len(shown_blocked)} more blocked"))

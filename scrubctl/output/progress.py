@@ -13,6 +13,7 @@ from rich.text import Text
 from scrubctl.engine.model import ImageResult, PlannedImage, Result
 from scrubctl.glance.locations import Location
 from scrubctl.output.views import human_size
+from scrubctl.settings.printable import printable
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,12 @@ class LiveScrubProgress:
 
     def image_started(self, image: PlannedImage) -> None:
         with self._lock:
-            self._in_flight[image.id] = f"{image.id} {image.entry.name or ''} {human_size(image.entry.size)}"
+            self._in_flight[image.id] = printable(f"{image.id} {image.entry.name or ''} {human_size(image.entry.size)}")
             self._live.update(self._render())
 
     def location_started(self, image: PlannedImage, location: Location) -> None:
         with self._lock:
-            self._in_flight[image.id] = (
+            self._in_flight[image.id] = printable(
                 f"{image.id} {image.entry.name or ''} {human_size(image.entry.size)} -> {location.shown_url}"
             )
             self._live.update(self._render())

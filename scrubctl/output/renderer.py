@@ -2,6 +2,10 @@
 
 Results go to stdout (tables, JSON, CSV, values); diagnostics and progress go to stderr. Colour
 and live displays only on a terminal; ``NO_COLOR`` is honoured.
+
+Text from the database or a store is data: every cell is a rich ``Text`` (never parsed as console
+markup) of :func:`~scrubctl.settings.printable.printable` text, and CSV and values are escaped the
+same way; JSON escapes on its own (``\u001b``, ``\u202e``).
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from rich.text import Text
 
 from scrubctl.engine.model import Plan, Report, Result
 from scrubctl.errors import BadInputError
+from scrubctl.output.cells import cell, plain
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.views import Column, human_size
+from scrubctl.settings.printable import printable
 from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import unattended
 
@@ -173,7 +179,7 @@ class Renderer:
         count = total = 0
         for _title, rows in sections:
             for view in rows:
-                emit([_plain(column.value(view)) for column in chosen])
+                emit([printable(plain(column.value(view))) for column in chosen])
                 count += 1
                 total += view.get("size") or 0
         return count, total
@@ -216,7 +222,7 @@ class Renderer:
             )
         for view in rows:
             style = "red" if view.get("blockers") else None
-            table.add_row(*(column.human(view) for column in chosen), style=style)
+            table.add_row(*(cell(column.human(view)) for column in chosen), style=style)
         self.out.print(table)
 
     def details(
@@ -244,14 +250,14 @@ class Renderer:
         summary.add_column("Field", style="bold")
         summary.add_column("Value", overflow="fold")
         for name, value in fields:
-            summary.add_row(name, self._text(value))
+            summary.add_row(name, Text(self._text(value)))
         self.out.print(summary)
         for heading, headers, rows in tables:
             table = Table(title=heading, box=box.SIMPLE_HEAD, title_justify="left")
             for header in headers:
                 table.add_column(header, overflow="fold")
             for row in rows:
-                table.add_row(*(self._text(cell) for cell in row))
+                table.add_row(*(Text(self._text(cell)) for cell in row))
             if not rows:
                 table.add_row(*("-" for _ in headers))
             self.out.print(table)
@@ -277,7 +283,7 @@ class Renderer:
 
     def confirm(self, question: str) -> bool:
         """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal)."""
-        return Confirm.ask(question, console=self.err, default=False)
+        return Confirm.ask(Text(question), console=self.err, default=False)
 
     @property
     def can_prompt(self) -> bool:
@@ -304,10 +310,10 @@ class Renderer:
                 style = RESULT_STYLES.get(result.result)
                 table.add_row(
                     result.id,
-                    result.name or "-",
+                    cell(result.name or "-"),
                     result.result.value,
                     human_size(result.bytes),
-                    self.mask(result.reason) or "-",
+                    cell(self.mask(result.reason) or "-"),
                     style=style,
                 )
             self.out.print(table)
@@ -329,16 +335,16 @@ class Renderer:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
         self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
         for problem in summary.unreachable:
-            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"))
+            self.err.print(Text(f"scrubctl: unreachable: {printable(self.mask(problem))}", style="red"))
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""
         mark = Text("ok  ", style="green") if ok else Text("FAIL", style="bold red")
-        self.out.print(Text.assemble(mark, f" {name}: {self.mask(detail)}"))
+        self.out.print(Text.assemble(mark, f" {name}: {printable(self.mask(detail))}"))
 
     def message(self, text: str) -> None:
-        """Write an informational line for people to stdout (plain, no markup)."""
-        self.out.print(Text(self.mask(text)))
+        """Write an informational line for people to stdout (plain, no markup, controls escaped)."""
+        self.out.print(Text(printable(self.mask(text))))
 
     def raw(self, text: str) -> None:
         """Write ``text`` to stdout exactly as it is (a script, a file's contents)."""
@@ -347,20 +353,10 @@ class Renderer:
 
     def warning(self, text: str) -> None:
         """Write a warning to stderr."""
-        self.err.print(Text(f"scrubctl: warning: {self.mask(text)}", style="yellow"))
+        self.err.print(Text(f"scrubctl: warning: {printable(self.mask(text))}", style="yellow"))
 
     def _text(self, value: Any) -> str:
-        return self.mask(_plain(value))
-
-
-def _plain(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
+        return printable(self.mask(plain(value)))
 
 
 def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -369,7 +365,7 @@ def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Se
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(_plain(cell) for cell in row))
+        table.add_row(*(cell(value) for value in row))
     if not rows:
         table.add_row(*("-" for _ in headers))
     renderer.out.print(table)

@@ -1,7 +1,9 @@
 """Logging: one function maps verbosity to levels; journald-friendly lines when unattended.
 
 Under systemd (``JOURNAL_STREAM`` set) or without a terminal, every record is one plain line with a
-``<N>`` syslog priority prefix that journald understands; no colour.
+``<N>`` syslog priority prefix that journald understands; no colour. Every message is shown with its
+control characters escaped (:func:`scrubctl.settings.printable.printable`): names and URLs in it come
+from tenants.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
+
+from scrubctl.settings.printable import printable
 
 JOURNAL_PRIORITIES = {
     logging.CRITICAL: 2,
@@ -34,7 +38,26 @@ def unattended(stream: TextIO | None = None) -> bool:
     return bool(os.environ.get("JOURNAL_STREAM")) or not target.isatty()
 
 
-class JournalFormatter(logging.Formatter):
+class EscapingFormatter(logging.Formatter):
+    """A formatter that shows the message, and any traceback, with control characters escaped: the
+    message stays on one line and no escape sequence in it reaches a terminal or the journal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return _printable_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _printable_lines(super().formatStack(stack_info))
+
+
+def _printable_lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+class JournalFormatter(EscapingFormatter):
     """``<N>message``: a journald priority prefix, then the message on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -63,7 +86,7 @@ def configure_logging(verbosity: int, mask: Callable[[str], str], stream: TextIO
     if unattended(target):
         handler.setFormatter(JournalFormatter("%(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter("%(levelname)s: %(message)s"))
     handler.addFilter(MaskingFilter(mask))
     logger = logging.getLogger("scrubctl")
     logger.handlers[:] = [handler]
