@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -21,7 +22,7 @@ from scrubctl.commands import completion
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.settings.printable import printable
-from scrubctl.unattended.logs import configure_logging
+from scrubctl.unattended.logs import configure_logging, priority_prefix
 
 # Each command's module, imported only when the command runs (or is listed, for help and completion):
 # a scrub does not pay for importing what orphans or broken need.
@@ -160,6 +161,9 @@ def _application(context: click.Context | None) -> Application | None:
 
 
 def _report(message: str, context: click.Context | None) -> None:
+    """``scrubctl: error: message``: one line, masked and escaped, with its journald priority when
+    unattended."""
     app = _application(context)
     text = app.mask(message) if app is not None else message
-    click.echo(f"scrubctl: error: {printable(' '.join(text.split()))}", err=True)
+    prefix = priority_prefix(logging.ERROR, sys.stderr)
+    click.echo(f"{prefix}scrubctl: error: {printable(' '.join(text.split()))}", err=True)

@@ -29,6 +29,7 @@ from scrubctl.errors import BadInputError
 from scrubctl.output.cells import cell, plain
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
+from scrubctl.output.streams import diagnostic
 from scrubctl.output.views import Column, human_size
 from scrubctl.settings.printable import printable
 from scrubctl.settings.secrets import mask_url
@@ -335,7 +336,7 @@ class Renderer:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
         self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
         for problem in summary.unreachable:
-            self.err.print(Text(f"scrubctl: unreachable: {printable(self.mask(problem))}", style="red"))
+            diagnostic(self.err, "unreachable", self.mask(problem), logging.ERROR, "red")
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""
@@ -352,8 +353,8 @@ class Renderer:
         self.stdout.flush()
 
     def warning(self, text: str) -> None:
-        """Write a warning to stderr."""
-        self.err.print(Text(f"scrubctl: warning: {printable(self.mask(text))}", style="yellow"))
+        """Write a warning to stderr (one line, ``<4>`` when unattended)."""
+        diagnostic(self.err, "warning", self.mask(text), logging.WARNING, "yellow")
 
     def _text(self, value: Any) -> str:
         return printable(self.mask(plain(value)))

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from scrubctl.settings.printable import printable
 
@@ -32,10 +32,15 @@ def level_for(verbosity: int) -> int:
     )
 
 
-def unattended(stream: TextIO | None = None) -> bool:
+def unattended(stream: IO[str] | None = None) -> bool:
     """Whether output goes to the journal or to no terminal (a timer, a pipe, a file)."""
     target = stream or sys.stderr
     return bool(os.environ.get("JOURNAL_STREAM")) or not target.isatty()
+
+
+def priority_prefix(level: int, stream: IO[str] | None = None) -> str:
+    """The journald priority prefix (``<3>`` for an error) of a line written unattended, else ``""``."""
+    return f"<{JOURNAL_PRIORITIES.get(level, 6)}>" if unattended(stream) else ""
 
 
 class EscapingFormatter(logging.Formatter):
