@@ -166,4 +166,7 @@ def _report(message: str, context: click.Context | None) -> None:
     app = _application(context)
     text = app.mask(message) if app is not None else message
     prefix = priority_prefix(logging.ERROR, sys.stderr)
-    click.echo(f"{prefix}scrubctl: error: {printable(' '.join(text.split()))}", err=True)
+    try:
+        click.echo(f"{prefix}scrubctl: error: {printable(' '.join(text.split()))}", err=True)
+    except BrokenPipeError:  # nobody reads stderr any more: the exit code still tells
+        _discard_output()

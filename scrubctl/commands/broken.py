@@ -80,7 +80,8 @@ def command(
     finally:
         pool.close()
     if repair:
-        _render_repair(renderer, report)
+        with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
+            _render_repair(renderer, report)
         return report.exit_code
     _render_listing(renderer, views)
     return 0

@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TextIO
 
 from rich import box
@@ -29,7 +30,7 @@ from scrubctl.errors import BadInputError
 from scrubctl.output.cells import cell, plain
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
-from scrubctl.output.streams import diagnostic
+from scrubctl.output.streams import diagnostic, dropped_when_gone
 from scrubctl.output.views import Column, human_size
 from scrubctl.settings.printable import printable
 from scrubctl.settings.secrets import mask_url
@@ -299,6 +300,13 @@ class Renderer:
 
     def scrub_report(self, report: Report) -> None:
         """Write a run's results: the JSON document, or a table of images and a summary."""
+        with self.work_done():
+            self._scrub_results(report)
+        with self.work_done():
+            for problem in report.summary.unreachable:
+                diagnostic(self.err, "unreachable", self.mask(problem), logging.ERROR, "red")
+
+    def _scrub_results(self, report: Report) -> None:
         if self.output_format == "json":
             self._json_report(report)
             return
@@ -335,8 +343,11 @@ class Renderer:
         if summary.locations_already_gone:
             erasing += f" ({summary.locations_already_gone} location(s) already gone)"
         self.out.print(Text(f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {summary.duration_seconds:.1f}s"))
-        for problem in summary.unreachable:
-            diagnostic(self.err, "unreachable", self.mask(problem), logging.ERROR, "red")
+
+    def work_done(self) -> AbstractContextManager[None]:
+        """Around the report of work already done (a scrub, a restore, a reclaim, a repair): when the
+        reader of stdout or stderr has gone, the rest is dropped and the command keeps its exit code."""
+        return dropped_when_gone(self.out, self.err)
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""

@@ -43,6 +43,20 @@ def priority_prefix(level: int, stream: IO[str] | None = None) -> str:
     return f"<{JOURNAL_PRIORITIES.get(level, 6)}>" if unattended(stream) else ""
 
 
+def discard_stream(stream: IO[str]) -> None:
+    """Point a stream whose reader has gone at /dev/null, so that what is left in its buffer, and
+    whatever is written to it later, no longer fails (at exit included)."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError):  # not a file (tests capture output in memory)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
 class EscapingFormatter(logging.Formatter):
     """A formatter that shows the message, and any traceback, with control characters escaped: the
     message stays on one line and no escape sequence in it reaches a terminal or the journal."""
@@ -71,6 +85,17 @@ class JournalFormatter(EscapingFormatter):
         return f"<{priority}>{text}"
 
 
+class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that stops writing once the stream's reader has gone (``2>&1 | head``),
+    instead of reporting a logging error for every record after it."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            discard_stream(self.stream)
+            return
+        super().handleError(record)
+
+
 class MaskingFilter(logging.Filter):
     """Masks secrets in every record before any handler sees it."""
 
@@ -87,7 +112,7 @@ class MaskingFilter(logging.Filter):
 def configure_logging(verbosity: int, mask: Callable[[str], str], stream: TextIO | None = None) -> None:
     """Set up the ``scrubctl`` logger for this process."""
     target = stream or sys.stderr
-    handler = logging.StreamHandler(target)
+    handler = _StreamHandler(target)
     if unattended(target):
         handler.setFormatter(JournalFormatter("%(message)s"))
     else:
