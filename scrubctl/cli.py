@@ -122,7 +122,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         click.echo(error.format_message())
         return EXIT_USAGE
     except click.exceptions.Abort:
-        _report("aborted", context)
+        _report("aborted", context, interrupted=True)
         return EXIT_SIGINT
     except click.ClickException as error:
         _report(error.format_message(), context)
@@ -134,7 +134,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         _report(f"database error: {describe_db_error(error)}", context)
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
-        _report("interrupted", context)
+        _report("interrupted", context, interrupted=True)
         return EXIT_SIGINT
     except Exception as error:  # noqa: BLE001 - the one place unexpected errors are reported
         app = _application(context)
@@ -160,12 +160,12 @@ def _application(context: click.Context | None) -> Application | None:
     return app if isinstance(app, Application) else None
 
 
-def _report(message: str, context: click.Context | None) -> None:
+def _report(message: str, context: click.Context | None, *, interrupted: bool = False) -> None:
     """``scrubctl: error: message``: one line, masked and escaped, with its journald priority when
-    unattended."""
+    unattended; on a terminal after Ctrl-C, on a line of its own (not after the ``^C``)."""
     app = _application(context)
     text = app.mask(message) if app is not None else message
-    prefix = priority_prefix(logging.ERROR, sys.stderr)
+    prefix = priority_prefix(logging.ERROR, sys.stderr) or ("\n" if interrupted else "")
     try:
         click.echo(f"{prefix}scrubctl: error: {printable(' '.join(text.split()))}", err=True)
     except BrokenPipeError:  # nobody reads stderr any more: the exit code still tells

@@ -22,10 +22,11 @@ def run_on_terminal(
     answer: str | None,
     lines: int = 50,
     *,
+    enter: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run scrubctl with stdin, stdout and stderr on a 160-column pty of ``lines`` lines; type
-    ``answer`` at the prompt; ``env`` adds to the environment."""
+    ``answer`` at the prompt (then Enter, unless ``enter`` is false: Ctrl-D, Ctrl-C)."""
     pid, descriptor = pty.fork()
     if pid == 0:  # pragma: no cover - the child process
         environment = {
@@ -55,7 +56,7 @@ def run_on_terminal(
         output += chunk
         if not answered and b"Erase the data of" in output:
             # A prompt nobody expected (answer None) is declined, so that the test fails, not hangs.
-            os.write(descriptor, (answer or "n").encode() + b"\r")
+            os.write(descriptor, (answer or "n").encode() + (b"\r" if enter else b""))
             answered = True
     _pid, status = os.waitpid(pid, 0)
     os.close(descriptor)
@@ -188,3 +189,26 @@ def test_list_pending_shows_one_image_per_line_on_a_160_column_terminal(world: G
     for image in singles:
         after = lines[next(index for index, line in enumerate(lines) if image in line) + 1].strip()
         assert after == "" or any(after.startswith(other) for other in [*ids, outside])
+
+
+def test_ctrl_d_at_the_prompt_is_no(world: GlanceWorld) -> None:
+    image = world.image()
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["scrub"], "\x04", enter=False)
+    assert code == 1, output
+    assert "EOFError" not in output and "unexpected error" not in output
+    assert "scrubctl: warning: nothing done" in screen(output)  # a line of its own, after the prompt's
+    assert world.checksum() == before
+    assert world.status(image) == "pending_delete"
+
+
+def test_ctrl_c_at_the_prompt_reports_on_a_line_of_its_own(world: GlanceWorld) -> None:
+    image = world.image()
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["scrub"], "\x03", enter=False)
+    assert code == 130, output
+    lines = screen(output)
+    assert "scrubctl: error: interrupted" in lines, lines  # not "...(n): ^Cscrubctl: error: interrupted"
+    assert any(line.endswith("^C") for line in lines)  # the terminal's echo, on the prompt's line
+    assert world.checksum() == before
+    assert world.status(image) == "pending_delete"

@@ -284,8 +284,13 @@ class Renderer:
         return self.confirm(erase_question(plan))
 
     def confirm(self, question: str) -> bool:
-        """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal)."""
-        return Confirm.ask(Text(question), console=self.err, default=False)
+        """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal); no
+        answer at all (Ctrl-D) is no."""
+        try:
+            return Confirm.ask(Text(question), console=self.err, default=False)
+        except EOFError:
+            self.err.print()  # end the prompt's line
+            return False
 
     @property
     def can_prompt(self) -> bool:
