@@ -256,3 +256,18 @@ def test_install_hints_keep_their_brackets_in_tables(missing_client_world: tuple
     for args in (["list-pending", "--check-backends", "-c", "id", "-c", "blockers"], ["show", image], ["scrub"]):
         result = world.cli(*args, env=WIDE)
         assert hint in result.stdout, (args, result.stdout, result.stderr)
+
+
+def test_a_condensed_plan_shows_names_literally(world: GlanceWorld) -> None:
+    hostile = hostile_world(world)
+    for _ in range(30):
+        world.image(name=HOSTILE)
+    shared = world.image(name=HOSTILE)  # left alone: a live image shares its data
+    world.image(deleted_ago=None, urls=[f"file://{world.data_file(shared)}"])
+    code, output = run_on_terminal(world.config_file, ["scrub"], "n", lines=20)  # past a screenful
+    assert code == 1
+    assert_inert_on_a_terminal(output)
+    shown = "\n".join(screen(output))
+    assert "To erase: 33 image(s)" in shown and f"\n  {MARKUP}" in shown  # the names, wrapped
+    assert f"  {shared} {MARKUP}" in shown  # what is left alone, and why
+    assert world.status(hostile.named) == "pending_delete"
