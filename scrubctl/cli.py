@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -19,7 +20,8 @@ from scrubctl import __version__, options
 from scrubctl.app import Application
 from scrubctl.commands import completion
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_USAGE, ScrubctlError
-from scrubctl.unattended.logs import configure_logging, is_journal
+from scrubctl.settings.printable import printable
+from scrubctl.unattended.logs import configure_logging, priority_prefix
 
 if TYPE_CHECKING:
     from sqlalchemy.exc import SQLAlchemyError
@@ -129,7 +131,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         click.echo(error.format_message())
         return EXIT_USAGE
     except click.exceptions.Abort:
-        _report("aborted", context)
+        _report("aborted", context, interrupted=True)
         return EXIT_SIGINT
     except click.ClickException as error:
         _report(error.format_message(), context)
@@ -143,7 +145,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         _report(f"database error: {describe_db_error(error)}", context)
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
-        _report("interrupted", context)
+        _report("interrupted", context, interrupted=True)
         return EXIT_SIGINT
     except Exception as error:  # noqa: BLE001 - the one place unexpected errors are reported
         app = _application(context)
@@ -169,8 +171,13 @@ def _application(context: click.Context | None) -> Application | None:
     return app if isinstance(app, Application) else None
 
 
-def _report(message: str, context: click.Context | None) -> None:
+def _report(message: str, context: click.Context | None, *, interrupted: bool = False) -> None:
+    """``scrubctl: error: message``: one line, masked and escaped, with its journald priority when
+    unattended; on a terminal after Ctrl-C, on a line of its own (not after the ``^C``)."""
     app = _application(context)
     text = app.mask(message) if app is not None else message
-    priority = "<3>" if is_journal(sys.stderr) else ""  # journald keeps it as the line's priority: error
-    click.echo(f"{priority}scrubctl: error: {' '.join(text.split())}", err=True)
+    prefix = priority_prefix(logging.ERROR, sys.stderr) or ("\n" if interrupted else "")
+    try:
+        click.echo(f"{prefix}scrubctl: error: {printable(' '.join(text.split()))}", err=True)
+    except BrokenPipeError:  # nobody reads stderr any more: the exit code still tells
+        _discard_output()

@@ -216,7 +216,7 @@ def test_an_unknown_store_name_is_bad_input(world: GlanceWorld, args: list[str])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "scrubctl: error: unknown store 'nosuchstore'; the configured stores are fast, archive, file"
+        "<3>scrubctl: error: unknown store 'nosuchstore'; the configured stores are fast, archive, file"
     ]
     assert world.status(image) == "pending_delete"
     assert world.cli(*args, "--store", "archive").exit_code == 0

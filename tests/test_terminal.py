@@ -9,6 +9,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,21 +19,29 @@ from tests.world import GlanceWorld
 
 
 def run_on_terminal(
-    config: Path, args: list[str], answer: str | None, lines: int = 50, columns: int = 160
+    config: Path,
+    args: list[str],
+    answer: str | None,
+    lines: int = 50,
+    columns: int = 160,
+    *,
+    enter: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run scrubctl with stdin, stdout and stderr on a pty of ``columns`` x ``lines``; type ``answer``
-    at the prompt."""
+    at the prompt (then Enter, unless ``enter`` is false: Ctrl-D, Ctrl-C)."""
     pid, descriptor = pty.fork()
     if pid == 0:  # pragma: no cover - the child process
-        env = {
+        environment = {
             **os.environ,
             "SCRUBCTL_CONFIG_FILE": str(config),
             "TERM": "xterm-256color",
             "COLUMNS": str(columns),
             "LINES": str(lines),
         }
-        env.pop("JOURNAL_STREAM", None)
-        os.execvpe(sys.executable, [sys.executable, "-m", "scrubctl", *args], env)
+        environment.pop("JOURNAL_STREAM", None)
+        environment.update(env or {})
+        os.execvpe(sys.executable, [sys.executable, "-m", "scrubctl", *args], environment)
     output = b""
     answered = False
     deadline = time.monotonic() + 120
@@ -50,7 +59,7 @@ def run_on_terminal(
         output += chunk
         if not answered and b"[y/n]" in output:
             # A prompt nobody expected (answer None) is declined, so that the test fails, not hangs.
-            os.write(descriptor, (answer or "n").encode() + b"\r")
+            os.write(descriptor, (answer or "n").encode() + (b"\r" if enter else b""))
             answered = True
     _pid, status = os.waitpid(pid, 0)
     os.close(descriptor)
@@ -241,3 +250,26 @@ def test_the_results_table_never_wraps_an_id(world: GlanceWorld, columns: int) -
         assert row.split()[1] == ("blocked" if image == shared else "would_scrub")
     reason = " ".join(" ".join(lines).split())
     assert f"Reason: location {world.rows('image_locations', shared)[0]['id']}: data shared with live image" in reason
+
+
+def test_ctrl_d_at_the_prompt_is_no(world: GlanceWorld) -> None:
+    image = world.image()
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["scrub"], "\x04", enter=False)
+    assert code == 1, output
+    assert "EOFError" not in output and "unexpected error" not in output
+    assert "scrubctl: warning: nothing done" in screen(output)  # a line of its own, after the prompt's
+    assert world.checksum() == before
+    assert world.status(image) == "pending_delete"
+
+
+def test_ctrl_c_at_the_prompt_reports_on_a_line_of_its_own(world: GlanceWorld) -> None:
+    image = world.image()
+    before = world.checksum()
+    code, output = run_on_terminal(world.config_file, ["scrub"], "\x03", enter=False)
+    assert code == 130, output
+    lines = screen(output)
+    assert "scrubctl: error: interrupted" in lines, lines  # not "...(n): ^Cscrubctl: error: interrupted"
+    assert any(line.endswith("^C") for line in lines)  # the terminal's echo, on the prompt's line
+    assert world.checksum() == before
+    assert world.status(image) == "pending_delete"

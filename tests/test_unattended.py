@@ -21,6 +21,7 @@ from sqlalchemy import select
 import scrubctl
 from scrubctl.glance.schema import image_locations, images
 from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit, unit_warnings
+from tests.test_terminal import run_on_terminal, screen
 from tests.world import GlanceWorld, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,6 +290,39 @@ def test_a_read_only_file_system_is_named_not_blamed_on_privileges(world: Glance
     assert measured.returncode == 3
     assert "read-only file system: the directory of the metrics file" in measured.stderr
     assert world.status(image) == "pending_delete" and world.data_file(image).exists()
+
+
+DEAD_DATABASE = "mysql+pymysql://glance:pw1234@127.0.0.1:9/glance"
+
+
+def test_under_journald_a_fatal_error_has_its_priority(world: GlanceWorld) -> None:
+    # On a terminal (an operator's shell), then with journald reading stderr (JOURNAL_STREAM set),
+    # even when that stream is a terminal: journalctl -p err shows a dead database.
+    for env, prefix in (({}, ""), ({"JOURNAL_STREAM": "8:12345"}, "<3>")):
+        code, output = run_on_terminal(world.config_file, ["--db-url", DEAD_DATABASE, "list-pending"], None, env=env)
+        assert code == 3
+        errors = [line for line in screen(output) if "scrubctl: error:" in line]
+        assert len(errors) == 1, output
+        assert errors[0].startswith(f"{prefix}scrubctl: error: cannot connect to "), errors
+    spawned = spawn(world, "--db-url", DEAD_DATABASE, "scrub", "--yes", env={"JOURNAL_STREAM": "8:12345"})
+    stderr = spawned.communicate(timeout=120)[1]
+    assert spawned.returncode == 3
+    assert stderr.startswith("<3>scrubctl: error: cannot connect to ") and len(stderr.splitlines()) == 1, stderr
+
+
+def test_an_unreachable_store_is_one_error_line_whatever_its_length(world: GlanceWorld) -> None:
+    image = world.image(stores=["archive"])
+    world.stores["archive"].joinpath(image).unlink()
+    world.stores["archive"].rmdir()
+    for env in ({"JOURNAL_STREAM": "8:12345"}, {}):
+        spawned = spawn(world, "scrub", "--yes", env={"COLUMNS": "80", **env})
+        stderr = spawned.communicate(timeout=120)[1]
+        assert spawned.returncode == 3
+        unreachable = [line for line in stderr.splitlines() if "scrubctl: unreachable:" in line]
+        assert len(unreachable) == 1 and len(unreachable[0]) > 80, stderr  # not wrapped at 80 columns
+        assert unreachable[0].startswith("<3>scrubctl: unreachable: store archive: data directory "), stderr
+        assert unreachable[0].endswith("does not exist or is not a directory"), stderr
+    assert world.status(image) == "pending_delete"
 
 
 COLOR_CODE = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])[;m]")

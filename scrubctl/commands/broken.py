@@ -88,7 +88,8 @@ def command(
     finally:
         pool.close()
     if repair:
-        repair_report(renderer, report)
+        with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
+            repair_report(renderer, report)
         return report.exit_code
     broken_listing(renderer, views)
     return 0

@@ -108,7 +108,8 @@ def command(
         report = reclaim_orphans(app.database(read_only=dry_run), keys, scan, choice, audit=app.audit_trail(audit_log))
     finally:
         pool.close()
-    reclaim_report(renderer, report)
+    with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
+        reclaim_report(renderer, report)
     metrics_path = metrics_file or reclaim_metrics.default_path(app.settings.metrics_file)
     if metrics_path is not None:
         reclaim_metrics.publish(metrics_path, scan, report)

@@ -55,7 +55,9 @@ def command(
             report = restore_images(connection, tools, image_ids, dry_run=dry_run)
     finally:
         deleters.close()
-    _render(app.renderer(output_format), report)
+    renderer = app.renderer(output_format)
+    with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
+        _render(renderer, report)
     return report.exit_code
 
 

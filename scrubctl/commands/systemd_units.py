@@ -118,7 +118,7 @@ def command(
         renderer.warning(warning)
     for name, text in units.items():
         if output_dir is None:
-            renderer.message(f"# /etc/systemd/system/{name}\n{text}")
+            renderer.raw(f"# /etc/systemd/system/{name}\n{text}\n")
         else:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / name).write_text(text, encoding="utf-8")

@@ -17,6 +17,9 @@ from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from scrubctl.output.cells import cell as shown_cell
+from scrubctl.output.views import Lines
+
 # Between two columns: the right padding of one, the divider, the left padding of the next; on a
 # terminal too narrow for the short fixed columns (size, age, due) side by side, the divider alone.
 GAP = 3
@@ -46,7 +49,7 @@ class Fit:
         return self.width if self.width is not None else self.min_width
 
 
-Cell = str | Text
+Cell = str | Lines | Text
 
 
 def fitted_table(
@@ -153,9 +156,9 @@ def _widest_line(text: Text) -> int:
     return max(line.cell_len for line in text.split("\n", allow_blank=True))
 
 
-def _text(fit: Fit, cell: Cell) -> Text:
+def _text(fit: Fit, value: Cell) -> Text:
     """A cell as a text on one line (ellipsis), or wrapping, as its column is."""
-    text = cell.copy() if isinstance(cell, Text) else Text(cell)
+    text = value.copy() if isinstance(value, Text) else shown_cell(value)  # data: literal, escaped
     if fit.width is not None or fit.no_wrap:
         text.no_wrap, text.overflow = True, "ellipsis"
     else:

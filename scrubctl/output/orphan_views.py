@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from scrubctl.output.views import Column, human_age, human_size
+from scrubctl.output.views import Column, Lines, human_age, human_size
 
 
 def _text(value: Any) -> str:
@@ -24,7 +24,7 @@ ORPHAN_COLUMNS = (
     Column(
         "reclaimable", "Reclaim", lambda view: view["reclaimable"], lambda view: "yes" if view["reclaimable"] else "no"
     ),
-    Column("blockers", "Blocked by", lambda view: view["blockers"], lambda view: "\n".join(view["blockers"]) or "-"),
+    Column("blockers", "Blocked by", lambda view: view["blockers"], lambda view: Lines(view["blockers"]) or "-"),
 )
 ORPHAN_TABLE_COLUMNS = ("store", "url", "bytes", "age_seconds", "kind", "reclaimable", "blockers")
 
@@ -56,7 +56,7 @@ BROKEN_COLUMNS = (
         "locations",
         "Locations",
         lambda view: view["locations"],
-        lambda view: "\n".join(f"{item['url']} ({item['state']})" for item in view["locations"]) or "-",
+        lambda view: Lines(f"{item['url']} ({item['state']})" for item in view["locations"]) or "-",
     ),
 )
 BROKEN_TABLE_COLUMNS = ("id", "name", "status", "problem", "repairable", "detail")

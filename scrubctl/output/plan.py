@@ -16,6 +16,7 @@ from rich.text import Text
 
 from scrubctl.engine.model import Plan, PlannedImage
 from scrubctl.output.views import human_age, human_size
+from scrubctl.settings.printable import printable
 
 # Lines around the lists: the plan line, two tables' titles, headers, rules and blank lines, the prompt.
 FRAME_LINES = 12
@@ -61,9 +62,14 @@ def plan_view(plan: Plan, width: int, height: int) -> list[RenderableType]:
     )
 
 
-def _stores(item: PlannedImage) -> str:
+def _shown(value: str) -> Text:
+    """A cell of data: literal text (never console markup), control characters escaped."""
+    return Text(printable(value))
+
+
+def _stores(item: PlannedImage) -> Text:
     labels = [planned.location.store_label or "?" for planned in item.locations if not planned.blocked]
-    return ", ".join(dict.fromkeys(labels)) or "-"
+    return _shown(", ".join(dict.fromkeys(labels)) or "-")
 
 
 def _tables(erasing: list[PlannedImage], blocked: list[PlannedImage]) -> list[RenderableType]:
@@ -75,7 +81,7 @@ def _tables(erasing: list[PlannedImage], blocked: list[PlannedImage]) -> list[Re
         for item in erasing:
             entry = item.entry
             table.add_row(
-                entry.id, entry.name or "-", human_size(entry.size), human_age(entry.age_seconds), _stores(item)
+                entry.id, _shown(entry.name or "-"), human_size(entry.size), human_age(entry.age_seconds), _stores(item)
             )
         parts.append(table)
     if blocked:
@@ -86,7 +92,8 @@ def _tables(erasing: list[PlannedImage], blocked: list[PlannedImage]) -> list[Re
         table.add_column("Why", overflow="fold")
         for item in blocked:
             entry = item.entry
-            table.add_row(entry.id, entry.name or "-", human_size(entry.size), "; ".join(item.reasons), style="yellow")
+            reasons = _shown("; ".join(item.reasons))
+            table.add_row(entry.id, _shown(entry.name or "-"), human_size(entry.size), reasons, style="yellow")
         parts.append(table)
     return parts
 
@@ -111,7 +118,7 @@ def condensed_lists(
         parts.append(Text(blocked_heading, style="bold"))
         shown = blocked[: max(1, blocked_lines - 1)] if len(blocked) > blocked_lines else blocked
         for label, why in shown:
-            parts.append(Text(f"  {label}: {why}", style="yellow", no_wrap=True, overflow="ellipsis"))
+            parts.append(Text(printable(f"  {label}: {why}"), style="yellow", no_wrap=True, overflow="ellipsis"))
         if len(shown) < len(blocked):
             parts.append(Text(f"  ... and {len(blocked) - len(shown)} more {more_blocked}"))
     return parts
@@ -121,7 +128,7 @@ def wrapped_names(heading: str, names: Sequence[str], width: int, lines: int, mo
     """``heading``, then ``names`` wrapped on the ``lines - 1`` lines that follow it, then
     "... and N more ``more``" for those left out."""
     parts: list[RenderableType] = [Text(heading, style="bold")]
-    wrapped, shown = _wrapped(list(names), width - 2, lines - 1)
+    wrapped, shown = _wrapped([printable(name) for name in names], width - 2, lines - 1)
     parts.extend(Text(f"  {line}") for line in wrapped)
     if shown < len(names):
         parts.append(Text(f"  ... and {len(names) - shown} more {more}"))

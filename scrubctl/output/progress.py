@@ -31,6 +31,7 @@ from scrubctl.backends.base import EraseProgress
 from scrubctl.engine.model import ImageResult, PlannedImage, Result
 from scrubctl.glance.locations import Location
 from scrubctl.output.views import human_size
+from scrubctl.settings.printable import printable
 from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class LiveScrubProgress:
             item.counted = counted
 
     def image_started(self, image: PlannedImage) -> None:
-        label = f"{image.id} {image.entry.name or ''} {human_size(image.entry.size)}"
+        label = printable(f"{image.id} {image.entry.name or ''} {human_size(image.entry.size)}")
         with self._lock:
             self._in_flight[image.id] = _InFlight(label, planned_bytes(image), max(1, len(image.locations)))
             self._live.update(self._render())
@@ -150,7 +151,7 @@ class LiveScrubProgress:
             if item.doing:  # the location before this one has ended
                 item.locations_done += 1
                 self._count(item, item.share * item.locations_done // item.locations)
-            item.doing = f"-> {location.store_label or '?'}"
+            item.doing = printable(f"-> {location.store_label or '?'}")
             self._live.update(self._render())
 
     def location_progress(self, image: PlannedImage, location: Location, progress: EraseProgress) -> None:
@@ -158,7 +159,7 @@ class LiveScrubProgress:
             item = self._in_flight.get(image.id)
             if item is None:
                 return
-            item.doing = f"-> {location.store_label or '?'}: {step_text(progress)}"
+            item.doing = printable(f"-> {location.store_label or '?'}: {step_text(progress)}")
             share_of_location = item.share // item.locations
             self._count(item, share_of_location * item.locations_done + int(share_of_location * progress.fraction))
             self._live.update(self._render())

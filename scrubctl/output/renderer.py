@@ -2,6 +2,10 @@
 
 Results go to stdout (tables, JSON, CSV, values); diagnostics and progress go to stderr. Colour
 and live displays only on a terminal; ``NO_COLOR`` is honoured.
+
+Text from the database or a store is data: every cell is a rich ``Text`` (never parsed as console
+markup) of :func:`~scrubctl.settings.printable.printable` text, and CSV and values are escaped the
+same way; JSON escapes on its own (``\u001b``, ``\u202e``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -24,11 +29,14 @@ from rich.text import Text
 from scrubctl.engine.model import Plan, Report
 from scrubctl.errors import BadInputError
 from scrubctl.output import OUTPUT_FORMATS as OUTPUT_FORMATS
+from scrubctl.output.cells import cell, plain
 from scrubctl.output.layout import Fit, fitted_table
 from scrubctl.output.plan import erase_question, plan_view
 from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
 from scrubctl.output.results import results_view
+from scrubctl.output.streams import diagnostic, dropped_when_gone
 from scrubctl.output.views import Column, flattened, human_duration, human_size, one_line
+from scrubctl.settings.printable import printable
 from scrubctl.settings.secrets import mask_url
 from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL, is_journal, unattended
 
@@ -187,7 +195,7 @@ class Renderer:
         count = total = 0
         for _title, rows in sections:
             for view in rows:
-                emit([_plain(column.value(view)) for column in chosen])
+                emit([printable(plain(column.value(view))) for column in chosen])
                 count += 1
                 total += view.get("size") or 0
         return count, total
@@ -261,14 +269,14 @@ class Renderer:
         summary.add_column("Field", style="bold")
         summary.add_column("Value", overflow="fold")
         for name, value in fields:
-            summary.add_row(name, self._text(value))
+            summary.add_row(name, Text(self._text(value)))
         self.out.print(summary)
         for heading, headers, rows in tables:
             table = Table(title=heading, box=box.SIMPLE_HEAD, title_justify="left")
             for header in headers:
                 table.add_column(header, overflow="fold")
             for row in rows:
-                table.add_row(*(self._text(cell) for cell in row))
+                table.add_row(*(Text(self._text(cell)) for cell in row))
             if not rows:
                 table.add_row(*("-" for _ in headers))
             self.out.print(table)
@@ -298,9 +306,9 @@ class Renderer:
 
     def confirm(self, question: str) -> bool:
         """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal); no answer
-        (end of input) is no."""
+        (end of input, Ctrl-D) is no."""
         try:
-            return Confirm.ask(question, console=self.err, default=False)
+            return Confirm.ask(Text(question), console=self.err, default=False)
         except EOFError:
             self.err.print()  # end the question's line
             return False
@@ -322,7 +330,12 @@ class Renderer:
     def scrub_report(self, report: Report) -> None:
         """Write a run's results: the JSON document, or a table of images and a summary; then a
         line on stderr for each store or database found unreachable. Into the journal, the summary is
-        one log line with its priority: the images have their lines already."""
+        one log line with its priority: the images have their lines already. Once the work is done,
+        a reader that has gone changes nothing (the command keeps its exit code)."""
+        with self.work_done():
+            self._scrub_results(report)
+
+    def _scrub_results(self, report: Report) -> None:
         if self.output_format == "json":
             self._json_report(report)
             self.unreachable(report.summary.unreachable)
@@ -362,18 +375,24 @@ class Renderer:
         self.unreachable(summary.unreachable)
 
     def unreachable(self, problems: Iterable[str]) -> None:
-        """Name the stores or database a run could not reach on stderr, one line each, however long."""
+        """Name the stores or database a run could not reach on stderr, one line each, however long
+        (unattended, with its journald priority)."""
         for problem in problems:
-            self.err.print(Text(f"scrubctl: unreachable: {self.mask(problem)}", style="red"), soft_wrap=True)
+            diagnostic(self.err, "unreachable", self.mask(problem), logging.ERROR, "red")
+
+    def work_done(self) -> AbstractContextManager[None]:
+        """Around the report of work already done (a scrub, a restore, a reclaim, a repair): when the
+        reader of stdout or stderr has gone, the rest is dropped and the command keeps its exit code."""
+        return dropped_when_gone(self.out, self.err)
 
     def check_line(self, name: str, ok: bool, detail: str) -> None:
         """One line of ``scrubctl check``."""
         mark = Text("ok  ", style="green") if ok else Text("FAIL", style="bold red")
-        self.out.print(Text.assemble(mark, f" {name}: {self.mask(detail)}"), soft_wrap=True)  # one line each
+        self.out.print(Text.assemble(mark, f" {name}: {printable(self.mask(detail))}"), soft_wrap=True)  # one line each
 
     def message(self, text: str) -> None:
-        """Write an informational line for people to stdout (plain, no markup)."""
-        self.out.print(Text(self.mask(text)))
+        """Write an informational line for people to stdout (plain, no markup, controls escaped)."""
+        self.out.print(Text(printable(self.mask(text))))
 
     def raw(self, text: str) -> None:
         """Write ``text`` to stdout exactly as it is (a script, a file's contents)."""
@@ -381,21 +400,11 @@ class Renderer:
         self.stdout.flush()
 
     def warning(self, text: str) -> None:
-        """Write a warning to stderr."""
-        self.err.print(Text(f"scrubctl: warning: {self.mask(text)}", style="yellow"))
+        """Write a warning to stderr (one line, ``<4>`` when unattended)."""
+        diagnostic(self.err, "warning", self.mask(text), logging.WARNING, "yellow")
 
     def _text(self, value: Any) -> str:
-        return self.mask(_plain(value))
-
-
-def _plain(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
+        return printable(self.mask(plain(value)))
 
 
 def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -404,7 +413,7 @@ def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Se
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(_plain(cell) for cell in row))
+        table.add_row(*(cell(value) for value in row))
     if not rows:
         table.add_row(*("-" for _ in headers))
     renderer.out.print(table)

@@ -20,6 +20,13 @@ from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import iso_utc
 
 
+class Lines(tuple[str, ...]):
+    """Several values shown in one table cell, one per line (each escaped on its own line by the
+    renderer, so that a newline inside a value never starts a line of its own)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Column:
     """One output column: its name (for ``-c``), its header, and how to get its value."""
@@ -27,7 +34,7 @@ class Column:
     name: str
     header: str
     value: Callable[[dict[str, Any]], Any]
-    human: Callable[[dict[str, Any]], str]
+    human: Callable[[dict[str, Any]], str | Lines]
 
 
 def location_view(location: Location) -> dict[str, Any]:
@@ -154,8 +161,8 @@ def _within_data_directory(path: str, store: StoreConfig) -> str:
     return path
 
 
-def _locations_cell(view: dict[str, Any]) -> str:
-    return "\n".join(mask_url(compact_location(location)) for location in view["_locations"]) or "-"
+def _locations_cell(view: dict[str, Any]) -> str | Lines:
+    return Lines(mask_url(compact_location(location)) for location in view["_locations"]) or "-"
 
 
 def _stores(view: dict[str, Any]) -> list[str]:
@@ -177,9 +184,9 @@ PENDING_COLUMNS = (
     Column("age_seconds", "Age", lambda view: view["age_seconds"], lambda view: human_age(view["age_seconds"])),
     Column("due", "Due", lambda view: view["due"], lambda view: "yes" if view["due"] else "no"),
     Column("pending", "Pending", lambda view: view["pending"], lambda view: view["pending"]),
-    Column("stores", "Stores", _stores, lambda view: "\n".join(_stores(view)) or "-"),
+    Column("stores", "Stores", _stores, lambda view: Lines(_stores(view)) or "-"),
     Column("locations", "Locations", lambda view: view["locations"], _locations_cell),
-    Column("blockers", "Blocked by", lambda view: view["blockers"], lambda view: "\n".join(view["blockers"])),
+    Column("blockers", "Blocked by", lambda view: view["blockers"], lambda view: Lines(view["blockers"])),
 )
 # The table keeps one image per line where it fits: locations are compact (store and path), the
 # stores are in them; full URLs are in ``-f json`` and ``show``.

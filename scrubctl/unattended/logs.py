@@ -1,7 +1,9 @@
 """Logging: one function maps verbosity to levels; journald-friendly lines when unattended.
 
 Under systemd (``JOURNAL_STREAM`` set) or without a terminal, every record is one plain line with a
-``<N>`` syslog priority prefix that journald understands; no colour.
+``<N>`` syslog priority prefix that journald understands; no colour. Every message is shown with its
+control characters escaped (:func:`scrubctl.settings.printable.printable`): names and URLs in it come
+from tenants.
 
 The libraries' own loggers (:data:`LIBRARY_LOGGERS`: SQLAlchemy's pool and engine, PyMySQL, urllib3,
 botocore, the Ceph bindings) go through the same formatter: warnings and worse only, each record one
@@ -14,7 +16,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import IO, Any, TextIO
+
+from scrubctl.settings.printable import printable
 
 DEFAULT_PROGRESS_INTERVAL = 30.0  # seconds between the log lines of one long erase (scrub --progress-interval)
 LIBRARY_LOGGERS = ("sqlalchemy.pool", "sqlalchemy.engine", "pymysql", "urllib3", "botocore", "rados")
@@ -35,7 +39,7 @@ def level_for(verbosity: int) -> int:
     )
 
 
-def is_journal(stream: TextIO) -> bool:
+def is_journal(stream: IO[str]) -> bool:
     """Whether ``stream`` is connected to the journal: systemd sets ``JOURNAL_STREAM`` to the device
     and inode of that connection (``DEVICE:INODE``), which a redirected stream no longer matches."""
     expected = os.environ.get("JOURNAL_STREAM", "")
@@ -46,19 +50,68 @@ def is_journal(stream: TextIO) -> bool:
     return expected == f"{status.st_dev}:{status.st_ino}"
 
 
-def unattended(stream: TextIO | None = None) -> bool:
+def unattended(stream: IO[str] | None = None) -> bool:
     """Whether output goes to the journal or to no terminal (a timer, a pipe, a file)."""
     target = stream or sys.stderr
     return bool(os.environ.get("JOURNAL_STREAM")) or not target.isatty()
 
 
-class JournalFormatter(logging.Formatter):
+def priority_prefix(level: int, stream: IO[str] | None = None) -> str:
+    """The journald priority prefix (``<3>`` for an error) of a line written unattended, else ``""``."""
+    return f"<{JOURNAL_PRIORITIES.get(level, 6)}>" if unattended(stream) else ""
+
+
+def discard_stream(stream: IO[str]) -> None:
+    """Point a stream whose reader has gone at /dev/null, so that what is left in its buffer, and
+    whatever is written to it later, no longer fails (at exit included)."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError):  # not a file (tests capture output in memory)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
+class EscapingFormatter(logging.Formatter):
+    """A formatter that shows the message, and any traceback, with control characters escaped: the
+    message stays on one line and no escape sequence in it reaches a terminal or the journal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return _printable_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _printable_lines(super().formatStack(stack_info))
+
+
+def _printable_lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+class JournalFormatter(EscapingFormatter):
     """``<N>message``: a journald priority prefix, then the message on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record).replace("\n", " | ")
         priority = JOURNAL_PRIORITIES.get(record.levelno, 6)
         return f"<{priority}>{text}"
+
+
+class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that stops writing once the stream's reader has gone (``2>&1 | head``),
+    instead of reporting a logging error for every record after it."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            discard_stream(self.stream)
+            return
+        super().handleError(record)
 
 
 class MaskingFilter(logging.Filter):
@@ -97,11 +150,11 @@ def configure_logging(
 ) -> None:
     """Set up the ``scrubctl`` logger and the libraries' (:data:`LIBRARY_LOGGERS`) for this process."""
     target = stream or sys.stderr
-    handler = logging.StreamHandler(target)
+    handler = _StreamHandler(target)
     if unattended(target):
         handler.setFormatter(JournalFormatter("%(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter("%(levelname)s: %(message)s"))
     handler.addFilter(MaskingFilter(mask))
     logger = logging.getLogger("scrubctl")
     logger.handlers[:] = [handler]
