@@ -144,14 +144,16 @@ def test_show_in_every_format(world: GlanceWorld) -> None:
 def test_scrub_results_and_log_lines_under_journald(world: GlanceWorld) -> None:
     hostile = hostile_world(world)
     result = world.cli("-v", "scrub", "--yes", env={"JOURNAL_STREAM": "8:12345", **WIDE})
-    assert result.exit_code == 1, result.stderr  # the outside image is blocked
+    assert result.exit_code == 4, result.stderr  # the outside image is blocked, nothing failed
     assert not hostile.data_file.exists()  # erased, whatever its name
     assert world.status(hostile.named) == "deleted" and world.status(hostile.outside) == "pending_delete"
     assert_inert(result.stdout, result.stderr)
     rows = table_rows(result.stdout, hostile)
-    assert rows[hostile.named].startswith(f"{hostile.named} {SHOWN} scrubbed")
+    # A long name is shortened (it ends in an ellipsis), escaped all the same.
+    assert rows[hostile.named].startswith(f"{hostile.named} {SHOWN[:30]}") and " scrubbed " in rows[hostile.named]
     assert rows[hostile.short].startswith(f"{hostile.short} {SHORT_SHOWN} scrubbed")
-    assert rows[hostile.outside].startswith(f"{hostile.outside} {SHOWN} blocked 0 B location ")
+    assert rows[hostile.outside].startswith(f"{hostile.outside} {SHOWN[:30]}")
+    assert " blocked 4.0 KiB location " in rows[hostile.outside]
     assert f": file /tmp/{SHOWN} lies outside" in rows[hostile.outside]
     lines = result.stderr.splitlines()
     assert all(line[:3] in ("<3>", "<4>", "<6>", "<7>") for line in lines), lines
@@ -221,7 +223,7 @@ def test_on_a_terminal_tenant_text_never_drives_it(world: GlanceWorld) -> None:
     assert any(SHORT_SHOWN in line and hostile.short in line for line in shown)
     assert any(MARKUP in line and hostile.outside in line for line in shown)
     code, output = run_on_terminal(config, ["-v", "scrub"], "y")  # live progress, then the results
-    assert code == 1, output
+    assert code == 4, output  # blocked, nothing failed
     assert_inert_on_a_terminal(output)
     assert any(MARKUP in line and hostile.named in line and "scrubbed" in line for line in screen(output))
     assert not hostile.data_file.exists()
@@ -231,7 +233,7 @@ def test_on_a_terminal_under_journald_log_lines_are_escaped(world: GlanceWorld) 
     hostile = hostile_world(world)
     env = {"JOURNAL_STREAM": "8:12345"}
     code, output = run_on_terminal(world.config_file, ["-v", "scrub", "--yes"], None, env=env)
-    assert code == 1, output
+    assert code == 4, output  # blocked, nothing failed
     assert_inert_on_a_terminal(output)
     lines = screen(output)
     assert f"<6>image {hostile.named} ({SHOWN}) scrubbed, 4096 bytes" in lines

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from scrubctl.glance.locations import LocationDecoder
 from scrubctl.glance.schema import image_locations
 from scrubctl.output.layout import Fit, fitted_table
-from scrubctl.output.views import compact_location
+from scrubctl.output.views import Lines, compact_location
 from scrubctl.settings.config import load_settings
 from scrubctl.settings.secrets import mask_url
 from tests.world import GlanceWorld
@@ -216,7 +216,7 @@ def test_an_unknown_store_name_is_bad_input(world: GlanceWorld, args: list[str])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "<3>scrubctl: error: unknown store 'nosuchstore'; the configured stores are fast, archive, file"
+        "scrubctl: error: unknown store 'nosuchstore'; the configured stores are fast, archive, file"
     ]
     assert world.status(image) == "pending_delete"
     assert world.cli(*args, "--store", "archive").exit_code == 0
@@ -295,7 +295,7 @@ def test_columns_are_named_by_their_headers_too_and_values_keep_one_record_per_l
 
 def test_a_cell_of_several_lines_is_as_wide_as_its_widest_line() -> None:
     fits = (Fit("ID", width=36), Fit("Locations", min_width=10, max_width=60, no_wrap=True), Fit("Why"))
-    cell = "fast:4a1b2c3d-0000-4000-8000-000000000001\narchive:4a1b2c3d-0000-4000-8000-000000000001"
+    cell = Lines(("fast:4a1b2c3d-0000-4000-8000-000000000001", "archive:4a1b2c3d-0000-4000-8000-000000000001"))
     output = io.StringIO()
     Console(file=output, width=200).print(fitted_table(fits, [("4a1b2c3d", cell, "-")], 200))
     header = output.getvalue().splitlines()[0]

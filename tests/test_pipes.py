@@ -70,7 +70,7 @@ def test_head_gets_the_first_line(world: GlanceWorld) -> None:
         (["scrub", "--yes"], 0),
         (["scrub", "--yes", "-f", "json"], 0),
         (["scrub", "--dry-run"], 0),
-        (["scrub", "--yes", "--image", "BLOCKED", "--image", "IMAGE"], 1),
+        (["scrub", "--yes", "--image", "BLOCKED", "--image", "IMAGE"], 4),
         (["restore", "IMAGE"], 0),
     ],
 )

@@ -42,7 +42,7 @@ def test_no_database_file_is_created(tmp_path: Path, args: list[str]) -> None:
         assert not missing.parent.exists() or list(missing.parent.iterdir()) == []
     if args[0] != "check":
         assert result.stdout == ""
-        errors = [line for line in result.stderr.splitlines() if line.startswith("<3>scrubctl: error:")]
+        errors = [line for line in result.stderr.splitlines() if line.startswith("scrubctl: error:")]
         assert len(errors) == 1
 
 

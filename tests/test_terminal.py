@@ -78,16 +78,6 @@ def test_declining_the_prompt_changes_nothing(world: GlanceWorld) -> None:
     assert world.status(image) == "pending_delete"
 
 
-def test_no_answer_at_the_prompt_is_no(world: GlanceWorld) -> None:
-    image = world.image()
-    before = world.checksum()
-    code, output = run_on_terminal(world.config_file, ["scrub"], "\x04")  # end of input (Ctrl-D)
-    assert code == 1
-    assert "nothing done" in output and "unexpected error" not in output
-    assert world.checksum() == before
-    assert world.status(image) == "pending_delete"
-
-
 def test_accepting_the_prompt_scrubs_with_live_progress(world: GlanceWorld) -> None:
     images = [world.image() for _ in range(3)]
     code, output = run_on_terminal(world.config_file, ["scrub"], "y")

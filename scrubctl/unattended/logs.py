@@ -57,8 +57,10 @@ def unattended(stream: IO[str] | None = None) -> bool:
 
 
 def priority_prefix(level: int, stream: IO[str] | None = None) -> str:
-    """The journald priority prefix (``<3>`` for an error) of a line written unattended, else ``""``."""
-    return f"<{JOURNAL_PRIORITIES.get(level, 6)}>" if unattended(stream) else ""
+    """The journald priority prefix (``<3>`` for an error) of a diagnostic line (``scrubctl: error:``,
+    ``scrubctl: unreachable:``, ``scrubctl: warning:``) under journald (``JOURNAL_STREAM`` set), else
+    ``""``: in a pipe or a file the line starts ``scrubctl:``, as scripts read it."""
+    return f"<{JOURNAL_PRIORITIES.get(level, 6)}>" if os.environ.get("JOURNAL_STREAM") else ""
 
 
 def discard_stream(stream: IO[str]) -> None:

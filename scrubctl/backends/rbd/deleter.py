@@ -301,7 +301,11 @@ class RbdDeleter:
                 if found.children:
                     rbd.RBD().trash_move(ioctx, location.image, 0)
                 else:
-                    rbd.RBD().remove(ioctx, location.image, on_progress=_objects_progress(progress, found.size))
+                    on_progress = _objects_progress(progress, found.size)
+                    if on_progress is None:
+                        rbd.RBD().remove(ioctx, location.image)
+                    else:
+                        rbd.RBD().remove(ioctx, location.image, on_progress=on_progress)
             except rbd.ImageNotFound:
                 return EraseResult(EraseOutcome.ALREADY_GONE, f"RBD image {spec} already gone", 0)
             except rbd.ImageBusy:
