@@ -52,8 +52,8 @@ def test_the_rules_read_only_metrics_scrubctl_writes(tmp_path: Path) -> None:
     assert invoke(["sandbox", str(sandbox)]).exit_code == 0
     config = ["--config-file", str(sandbox / "glance-api.conf")]
     scrub_metrics, orphans_metrics = tmp_path / "scrub.prom", tmp_path / "orphans.prom"
-    listing = invoke([*config, "list-pending", "-f", "json"])
-    free = next(image["id"] for image in json.loads(listing.stdout) if not image["blockers"])
+    planned = invoke([*config, "scrub", "--dry-run", "-f", "json"])
+    free = next(image["id"] for image in json.loads(planned.stdout)["images"] if image["result"] == "would_scrub")
     # A run that succeeds writes every metric, the last success's time included.
     scrubbed = invoke([*config, "scrub", "--yes", "--image", free, "--metrics-file", str(scrub_metrics)])
     assert scrubbed.exit_code == 0, scrubbed.stderr

@@ -18,14 +18,16 @@ from scrubctl.coordination.claims import claims_table_exists, ensure_claims_tabl
 from scrubctl.glance.grants import Grant, Need, database_matches, generality, missing_privileges, parse_grant
 from scrubctl.testing.deleter_contract import TIMEOUT_SLACK_SECONDS
 from tests.ceph import ceph_env
-from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3
+from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3, swift
     RgwEnv,
     S3Side,
+    SwiftSide,
     dead_endpoint,
     rgw_fixture,  # noqa: F401
     s3_fixture,  # noqa: F401
     s3_store_section,
     silent_endpoint,
+    swift_fixture,  # noqa: F401
     swift_store_section,
 )
 from tests.world import CliResult, GlanceWorld
@@ -296,7 +298,10 @@ def object_stores(world: GlanceWorld, rgw: RgwEnv, bucket: str, *, ceph: Path, s
 
 @pytest.mark.ceph
 @ON_SQLITE
-def test_every_configured_store_is_reached_within_its_timeout(world: GlanceWorld, rgw: RgwEnv, s3: S3Side) -> None:
+def test_every_configured_store_is_reached_within_its_timeout(
+    world: GlanceWorld, rgw: RgwEnv, s3: S3Side, swift: SwiftSide
+) -> None:
+    assert swift.client is not None  # the swift store's container exists (the fixture makes it)
     bucket = s3.bucket()
     object_stores(world, rgw, bucket, ceph=ceph_env().conf, s3=rgw.host, swift=rgw.host)
     checked = world.cli("check")
