@@ -4,9 +4,10 @@ Images are taken in batches by a few lanes, each with its own database connectio
 claimed (:mod:`~scrubctl.coordination.claims`; committed before anything is erased), its rows are
 re-read after the claim, and only locations still ``pending_delete`` of images still in the queue
 are erased, by ``concurrency`` erase threads shared by all lanes that take the batch's images one at
-a time (while one lane records its batch and claims the next, the threads erase another lane's).
-Results are recorded with guarded updates in one transaction per batch, after the audit trail has
-the record of every erase; a transaction another database node won is run again
+a time, while the batch's lane records the images as their erases end (whatever ended within half a
+second in one transaction, which also releases those images' claims). Results are recorded with
+guarded updates after the audit trail has the record of every erase; a transaction another database
+node won is run again
 (:mod:`~scrubctl.coordination.conflicts`). One failing location or image never stops the run. A dry
 run takes no claims and writes nothing.
 """
@@ -95,7 +96,7 @@ class ScrubRunner:
         self.database = database
         self.claim_timeout = claim_timeout
         self._claims: ClaimSession | None = None
-        self._erase_pool: Executor | None = None  # erase threads shared by the lanes (none: lanes erase)
+        self._erase_pool: Executor | None = None  # erase threads shared by the lanes, while a run lasts
         self._erasers = 1
         self.deleters = deleters
         self.observer = observer or NullObserver()
