@@ -8,9 +8,7 @@ import click
 
 from scrubctl import options
 from scrubctl.app import Application
-from scrubctl.unattended.unit_values import DEFAULT_TIMEOUT_START
-
-ENGINES = ("docker", "podman")  # the container engines --container writes units for
+from scrubctl.unattended.unit_values import CONTAINER_ENGINES, DEFAULT_TIMEOUT_START
 
 
 @click.command(
@@ -34,7 +32,7 @@ ENGINES = ("docker", "podman")  # the container engines --container writes units
 )
 @click.option(
     "--engine",
-    type=click.Choice(ENGINES),
+    type=click.Choice(sorted(CONTAINER_ENGINES)),
     default="podman",
     show_default=True,
     help="With --container: the container engine kolla-ansible uses on the host.",

@@ -17,9 +17,8 @@ from scrubctl import __version__
 from scrubctl.errors import EXIT_BLOCKED
 from scrubctl.unattended import unit_values
 from scrubctl.unattended.systemd_units import UnitOptions, timer_unit
-from scrubctl.unattended.unit_values import DEFAULT_TIMEOUT_START
+from scrubctl.unattended.unit_values import CONTAINER_ENGINES, DEFAULT_TIMEOUT_START
 
-ENGINES = {"podman": "/usr/bin/podman", "docker": "/usr/bin/docker"}
 DEFAULT_IMAGE = f"localhost/scrubctl:{__version__}"
 KOLLA_UID = 42415  # the glance user of kolla's images, and of scrubctl's
 AUDIT_DIRECTORY = "/var/log/kolla/scrubctl"
@@ -60,8 +59,9 @@ class ContainerUnitOptions:
 
 def _command_lines(options: ContainerUnitOptions) -> list[list[str]]:
     """The ``podman run`` (or ``docker run``) command line, in the lines the unit shows it on."""
+    engine = CONTAINER_ENGINES[options.engine]
     lines = [
-        [ENGINES[options.engine], "run", "--rm", "--log-driver", "none", "--network", "host", "--uts", "host"],
+        [engine, "run", "--rm", "--log-driver", "none", "--network", "host", "--uts", "host"],
         ["--read-only", "--user", f"{KOLLA_UID}:{KOLLA_UID}", "--group-add", "0"],
         ["--cap-drop", "all", "--security-opt", "no-new-privileges"],
     ]

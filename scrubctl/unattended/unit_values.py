@@ -24,6 +24,8 @@ ANALYZE_TIMEOUT = 10  # seconds for one systemd-analyze call
 # to minutes); a run that hangs for any reason is then stopped with SIGTERM (it finishes the images in
 # flight, exits 143).
 DEFAULT_TIMEOUT_START = "6h"
+# The container engines ``systemd-units --container`` writes units for, and where each lives.
+CONTAINER_ENGINES = {"podman": "/usr/bin/podman", "docker": "/usr/bin/docker"}
 
 
 def plain(value: str, what: str) -> str:
