@@ -14,22 +14,13 @@ import secrets as random_source
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from scrubctl.errors import ConfigError
+from scrubctl.settings.encryption_key import check_key
 
 BLOCK_SIZE = 16
-VALID_KEY_LENGTHS = (16, 24, 32)
 
 
 class UndecryptableError(Exception):
     """A stored location value could not be turned back into a URL."""
-
-
-def check_key(key: str) -> bytes:
-    """Return the key's bytes, or raise :class:`ConfigError` if AES cannot use it."""
-    raw = key.encode("utf-8")
-    if len(raw) not in VALID_KEY_LENGTHS:
-        raise ConfigError(f"metadata_encryption_key must be 16, 24 or 32 bytes long, not {len(raw)} bytes")
-    return raw
 
 
 def looks_like_url(value: str) -> bool:

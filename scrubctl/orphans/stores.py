@@ -4,18 +4,15 @@ and tasks directories, each through its deleter's optional inventory."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from scrubctl.backends import DeleterPool
 from scrubctl.backends.base import Deleter, LocationBlocked
 from scrubctl.backends.file import FileDeleter
 from scrubctl.backends.inventory import STAGING, Inventory
-from scrubctl.errors import BackendUnavailableError
 from scrubctl.orphans.model import StoreScan
-from scrubctl.settings.config import RESERVED_STORES, Settings, StoreConfig
+from scrubctl.settings.config import Settings, StoreConfig
 
 SCHEMES = {"file": "file", "rbd": "rbd"}  # driver -> the scheme of the URLs it writes
-NODE_STAGING_URI = "node_staging_uri"
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ def stores_to_scan(
             skipped.append(StoreScan(store.label, store.driver, False, "its deleter offers no inventory"))
             continue
         chosen.append(ScannedStore(store, scheme, deleter, deleter))
-    for store, directory in staging_directories(settings):
+    for store, directory in settings.staging_directories():
         if only is not None and store.label != only:
             continue
         if not directory.is_dir():
@@ -57,24 +54,3 @@ def stores_to_scan(
         staging.directories, staging.area = [directory], STAGING
         chosen.append(ScannedStore(store, "file", staging, staging))
     return chosen, skipped
-
-
-def staging_directories(settings: Settings) -> list[tuple[StoreConfig, Path]]:
-    """Glance's staging and tasks directories as configured: ``[os_glance_staging_store]`` and
-    ``[os_glance_tasks_store]`` ``filesystem_store_datadir`` (multi-store), or ``[DEFAULT]
-    node_staging_uri`` when it is set to a ``file://`` URL. Per node: each node has its own."""
-    found: list[tuple[StoreConfig, Path]] = []
-    for group in RESERVED_STORES:
-        directory = settings.config.get(group, "filesystem_store_datadir")
-        if directory:
-            found.append((StoreConfig(name=group, driver="file", group=group, config=settings.config), Path(directory)))
-    uri = settings.config.get("DEFAULT", NODE_STAGING_URI)
-    if not found and uri and uri.startswith("file://"):
-        store = StoreConfig(name="staging", driver="file", group="DEFAULT", config=settings.config)
-        found.append((store, Path(uri[len("file://") :])))
-    return found
-
-
-def describe_unreachable(store: StoreConfig, error: BackendUnavailableError) -> StoreScan:
-    """A store whose listing failed."""
-    return StoreScan(store.label, store.driver, False, f"unreachable: {error}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scrubctl.errors import BadInputError, ConfigError
-from scrubctl.glance.encryption import check_key
+from scrubctl.settings.encryption_key import check_key
 from scrubctl.settings.oslo_syntax import DEFAULT_GROUP, OsloConfig
 from scrubctl.settings.secrets import Secret
 
@@ -24,6 +24,7 @@ DEFAULT_CONFIG_FILES = (
 SINGLE_STORE_GROUP = "glance_store"
 BACKEND_DEFAULTS_GROUP = "backend_defaults"
 RESERVED_STORES = ("os_glance_staging_store", "os_glance_tasks_store")
+NODE_STAGING_URI = "node_staging_uri"
 SCRUBCTL_GROUP = "scrubctl"
 DEFAULT_CLAIM_TIMEOUT_SECONDS = 300
 # The largest values scrubctl takes (beyond them dates, timers and sockets overflow): scrub_time up
@@ -167,6 +168,21 @@ class Settings:
             StoreConfig(name=None, driver=driver, group=SINGLE_STORE_GROUP, config=self.config)
             for driver in dict.fromkeys(drivers)
         ]
+
+    def staging_directories(self) -> list[tuple[StoreConfig, Path]]:
+        """Glance's staging and tasks directories as configured: ``[os_glance_staging_store]`` and
+        ``[os_glance_tasks_store]`` ``filesystem_store_datadir`` (multi-store), or ``[DEFAULT]
+        node_staging_uri`` when it is set to a ``file://`` URL. Per node: each node has its own."""
+        found: list[tuple[StoreConfig, Path]] = []
+        for group in RESERVED_STORES:
+            directory = self.config.get(group, "filesystem_store_datadir")
+            if directory:
+                found.append((StoreConfig(name=group, driver="file", group=group, config=self.config), Path(directory)))
+        uri = self.config.get(DEFAULT_GROUP, NODE_STAGING_URI)
+        if not found and uri and uri.startswith("file://"):
+            store = StoreConfig(name="staging", driver="file", group=DEFAULT_GROUP, config=self.config)
+            found.append((store, Path(uri[len("file://") :])))
+        return found
 
     def store_names(self) -> list[str]:
         """The names a location's store goes by (``--store``): every configured backend, and the

@@ -19,7 +19,6 @@ from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.grants import Need, describe_needs, missing_privileges, read_grants
 from scrubctl.glance.opening import open_database
 from scrubctl.glance.topology import read_topology
-from scrubctl.orphans.stores import staging_directories
 from scrubctl.settings.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
 from scrubctl.unattended.writable import appendable_problem, database_file_problem, replaceable_problem
 
@@ -137,7 +136,7 @@ def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
             except ScrubctlError as error:
                 problems = [str(error)]
             yield Check(name, not problems, "; ".join(problems) or f"reachable{scanned}")
-        for staging, directory in staging_directories(settings):
+        for staging, directory in settings.staging_directories():
             found = directory.is_dir()
             detail = f"{directory} listed by orphans" if found else f"{directory} does not exist on this node"
             yield Check(f"staging {staging.label}", found, detail)
