@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from scrubctl.engine import metrics
 from scrubctl.engine.model import Report, Summary
 from scrubctl.errors import ConfigError
-from scrubctl.unattended import metrics
 from scrubctl.unattended.audit import AuditLogError, JsonLinesAudit
+from scrubctl.unattended.metrics import check_writable
 from tests.world import GlanceWorld
 
 
@@ -36,7 +37,7 @@ def test_a_metrics_file_not_written_at_the_end_is_named_as_the_user_gave_it(tmp_
     directory = tmp_path / "metrics"
     directory.mkdir()
     wanted = directory / "scrubctl.prom"
-    metrics.check_writable(wanted)  # fine when the run starts ...
+    check_writable(wanted)  # fine when the run starts ...
     directory.rmdir()  # ... gone by the time it ends
     with pytest.raises(ConfigError) as raised:
         metrics.publish(wanted, Report(Summary(dry_run=False)), metrics.QueueState(0, 0, 0.0))

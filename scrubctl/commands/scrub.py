@@ -78,10 +78,11 @@ def command(
     """Erase the data of due pending_delete images (deleted_at + scrub_time has passed), then mark them
     deleted. --older-than replaces the due rule; --image takes exactly the images named."""
     from scrubctl.backends import DeleterPool
+    from scrubctl.engine import metrics
     from scrubctl.engine.model import RunOptions
     from scrubctl.engine.planner import ScrubSelection, build_plan
     from scrubctl.engine.runner import ScrubRunner
-    from scrubctl.unattended import metrics
+    from scrubctl.unattended.metrics import check_writable
     from scrubctl.unattended.signals import stop_on_signals
 
     selection = ScrubSelection(older_than, image_ids, owner, app.settings.known_store(store), limit, max_delete)
@@ -99,7 +100,7 @@ def command(
     audit = app.audit_trail(audit_log)  # every output checked before anything is erased
     metrics_path = app.metrics_file(metrics_file)
     if metrics_path is not None:
-        metrics.check_writable(metrics_path)
+        check_writable(metrics_path)
     asking = plan.erases_anything and not dry_run and not yes and renderer.can_prompt
     if asking and not renderer.confirm_plan(plan):
         renderer.warning("nothing done")

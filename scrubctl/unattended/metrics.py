@@ -1,9 +1,8 @@
-"""Prometheus metrics for node_exporter's textfile collector, written atomically.
+"""Prometheus metrics for node_exporter's textfile collector: the sample text and the file.
 
-The file is written to a temporary name in the same directory and renamed over the old one, so
-the collector never reads half a file. ``scrubctl_last_success_timestamp_seconds`` carries over from
-the previous file when this run did not succeed (something failed, or a dry run, or an interrupted
-one); a run that only left images blocked succeeded, and its blocked count is a sample of its own.
+A metrics file is written to a temporary name in the same directory and renamed over the old one, so
+the collector never reads half a file. What each engine measures, it renders itself
+(``engine/metrics.py`` for a scrub, ``orphans/metrics.py`` for a reclaim) with the helpers here.
 """
 
 from __future__ import annotations
@@ -12,130 +11,36 @@ import errno
 import os
 import re
 import tempfile
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection, func, select, true
-
-from scrubctl.engine.model import Report
-from scrubctl.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, read_only_message
-from scrubctl.glance.schema import PENDING_DELETE, images
-from scrubctl.settings.utc import utc_now
-
-LAST_SUCCESS = "scrubctl_last_success_timestamp_seconds"
+from scrubctl.errors import ConfigError, read_only_message
 
 
-@dataclass(frozen=True)
-class QueueState:
-    """The scrub queue after a run."""
-
-    pending_images: int
-    pending_bytes: int
-    oldest_age_seconds: float
-
-
-def queue_state(connection: Connection) -> QueueState:
-    """Count what is still pending (one aggregate query)."""
-    count, total, oldest = connection.execute(
-        select(func.count(), func.coalesce(func.sum(images.c.size), 0), func.min(images.c.deleted_at)).where(
-            images.c.deleted == true(), images.c.status == PENDING_DELETE
-        )
-    ).one()
-    age = (utc_now() - oldest).total_seconds() if oldest is not None else 0.0
-    return QueueState(int(count), int(total), max(age, 0.0))
-
-
-def _number(value: float) -> str:
+def number(value: float) -> str:
     """Prometheus sample text: integral values without exponent, others in full precision."""
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.rstrip("Z")).replace(tzinfo=timezone.utc).timestamp()
+def metric_lines(name: str, kind: str, help_text: str, samples: Sequence[tuple[str, float]]) -> list[str]:
+    """One metric's ``# HELP`` and ``# TYPE`` lines and its samples (``labels``, value); nothing at all
+    when there is no sample."""
+    if not samples:
+        return []
+    return [
+        f"# HELP {name} {help_text}",
+        f"# TYPE {name} {kind}",
+        *(f"{name}{labels} {number(value)}" for labels, value in samples),
+    ]
 
 
-def render_metrics(report: Report, queue: QueueState | None, previous_success: float | None, succeeded: bool) -> str:
-    """The metrics text for one run (without the queue's gauges when ``queue`` is unknown)."""
-    summary = report.summary
-    started = _epoch(summary.started_at) if summary.started_at else 0.0
-    last_success = started + summary.duration_seconds if succeeded else previous_success
-    lines: list[str] = []
-
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        if not samples:
-            return
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
-
-    counts = {
-        "scrubbed": summary.scrubbed,
-        "would_scrub": summary.would_scrub,
-        "blocked": summary.blocked,
-        "failed": summary.failed,
-        "taken_by_other_run": summary.taken_by_other_run,
-    }
-    metric(
-        "scrubctl_last_run_images",
-        "gauge",
-        "Images by result in the last run.",
-        [(f'{{result="{name}"}}', float(value)) for name, value in counts.items()],
-    )
-    sizes = dict.fromkeys(("scrubbed", "would_scrub", "blocked", "failed"), 0)
-    for image in report.images:
-        sizes[image.result.value] += image.bytes
-    metric(
-        "scrubctl_last_run_bytes",
-        "gauge",
-        "Bytes by result in the last run (erased, would be erased, or held by blocked and failed images).",
-        [(f'{{result="{name}"}}', float(value)) for name, value in sizes.items()],
-    )
-    metric("scrubctl_last_run_dry_run", "gauge", "1 when the last run was a dry run.", [("", float(summary.dry_run))])
-    metric(
-        "scrubctl_pending_images",
-        "gauge",
-        "Images in pending_delete after the last run.",
-        [("", float(queue.pending_images))] if queue else [],
-    )
-    metric(
-        "scrubctl_pending_bytes",
-        "gauge",
-        "Bytes of images in pending_delete after the last run.",
-        [("", float(queue.pending_bytes))] if queue else [],
-    )
-    metric(
-        "scrubctl_oldest_pending_age_seconds",
-        "gauge",
-        "Age of the oldest pending_delete image.",
-        [("", round(queue.oldest_age_seconds, 3))] if queue else [],
-    )
-    metric(
-        "scrubctl_last_run_start_timestamp_seconds",
-        "gauge",
-        "When the last run started (Unix time).",
-        [("", round(started, 3))],
-    )
-    metric(
-        "scrubctl_last_run_duration_seconds", "gauge", "How long the last run took.", [("", summary.duration_seconds)]
-    )
-    if last_success is not None:
-        metric(
-            LAST_SUCCESS,
-            "gauge",
-            "When a run last finished with nothing failed (Unix time; images left blocked do not count).",
-            [("", round(last_success, 3))],
-        )
-    return "\n".join(lines) + "\n"
-
-
-def previous_success(path: Path) -> float | None:
-    """The last-success timestamp of an earlier metrics file, if any."""
+def previous_sample(path: Path, name: str) -> float | None:
+    """The unlabelled sample of metric ``name`` in an earlier metrics file at ``path``, if any."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return None
-    match = re.search(rf"^{LAST_SUCCESS} (\S+)$", text, re.MULTILINE)
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else None
 
 
@@ -171,18 +76,11 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def publish(path: Path, report: Report, queue: QueueState | None) -> None:
-    """Write the metrics file for ``report`` (atomically), keeping the last success time; ``queue``
-    is ``None`` when the database could not tell it. Raise :class:`ConfigError` naming ``path`` when
-    it cannot be written.
-
-    A run whose only problems are blocked images (exit 4) succeeded: the blocked count has its own
-    sample (``scrubctl_last_run_images{result="blocked"}``) to alert on."""
-    succeeded = (
-        report.exit_code in (EXIT_OK, EXIT_BLOCKED) and not report.summary.dry_run and not report.summary.interrupted
-    )
+def publish(path: Path, text: str) -> None:
+    """Write a metrics file (atomically); raise :class:`ConfigError` naming ``path`` when it cannot be
+    written."""
     try:
-        write_atomically(path, render_metrics(report, queue, previous_success(path), succeeded))
+        write_atomically(path, text)
     except OSError as error:
         if error.errno == errno.EROFS:
             raise ConfigError(read_only_message(f"the directory of the metrics file {path}")) from None
