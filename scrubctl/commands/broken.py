@@ -47,7 +47,8 @@ def command(
     from scrubctl.orphans.rows import KeyMaker
     from scrubctl.orphans.scan import list_stores
     from scrubctl.orphans.stores import stores_to_scan
-    from scrubctl.output.repair import broken_listing, repair_question, repair_report, repair_view, repairable_count
+    from scrubctl.output.broken import broken_listing, repair_question, repair_report, repair_view, repairable_count
+    from scrubctl.output.orphans import not_scanned_warnings
     from scrubctl.restore import RestoreTools
 
     if (dry_run or yes or image_ids) and not repair:
@@ -59,15 +60,11 @@ def command(
     try:
         stores, skipped = stores_to_scan(app.settings, pool, None)
         listed, scans = list_stores([store for store in stores if store.inventory.scope()])
-        for store in [*skipped, *scans]:
-            if not store.scanned:
-                renderer.warning(f"store {store.label} ({store.driver}) not scanned: {store.reason}")
+        not_scanned_warnings(renderer, [*skipped, *scans])
         finder = BrokenFinder(KeyMaker(app.settings, app.decoder()), app.decoder(), stores, listed)
         with app.connection(read_only=not repair or dry_run) as connection:
-            if not repair:
-                views = [broken.as_dict() for broken in finder.find(connection)]
-            else:
-                found = list(finder.find(connection))
+            found = list(finder.find(connection))
+            if repair:
                 connection.rollback()  # the scan's read transaction; each repair runs its own
                 chosen = repair_selection(found, image_ids)
                 asking = repairable_count(chosen) > 0 and not dry_run and not yes and renderer.can_prompt
@@ -91,5 +88,5 @@ def command(
         with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
             repair_report(renderer, report)
         return report.exit_code
-    broken_listing(renderer, views)
+    broken_listing(renderer, found)
     return 0

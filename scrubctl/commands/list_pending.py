@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, closing
 from datetime import datetime
-from typing import Any
 
 import click
 
@@ -49,8 +48,8 @@ def command(
     """List every pending_delete image (all visibilities) and every pending location of an active image."""
     from scrubctl.backends import DeleterPool
     from scrubctl.engine.blockers import with_backend_checks
-    from scrubctl.glance.pending import Selection
-    from scrubctl.output.views import DEFAULT_TABLE_COLUMNS, PENDING_COLUMNS, image_view
+    from scrubctl.glance.pending import ImageEntry, Selection
+    from scrubctl.output.pending import pending_listing
 
     store = app.settings.known_store(store)
     selection = Selection(older_than=older_than, due_only=due, owner=owner, store=store, limit=limit)
@@ -62,17 +61,17 @@ def command(
         stack.callback(pool.close)
         checks = stack.enter_context(app.connection(read_only=True)) if check_backends else None
 
-        def sections() -> Generator[tuple[str, Iterator[dict[str, Any]]], None, None]:
+        def sections() -> Generator[tuple[str, Iterator[ImageEntry]], None, None]:
             with closing(inventory.pending_work(connection, selection)) as work:
                 for title, entries in work:
                     if checks is not None:
                         entries = with_backend_checks(
                             checks, decoder, pool, entries, encrypted_rows=app.settings.encryption_key is not None
                         )
-                    yield title, map(image_view, entries)
+                    yield title, entries
 
         # Closed before the connections (an exit stack unwinds in reverse): a reader that stops early
         # (``| head``) leaves no streamed query open on a closed connection.
         listing = stack.enter_context(closing(sections()))
-        renderer.listing(listing, PENDING_COLUMNS, DEFAULT_TABLE_COLUMNS)
+        pending_listing(renderer, listing)
     return 0

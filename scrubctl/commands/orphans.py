@@ -71,7 +71,13 @@ def command(
     from scrubctl.orphans.rows import KeyMaker
     from scrubctl.orphans.scan import find_orphans
     from scrubctl.orphans.stores import stores_to_scan
-    from scrubctl.output.reclaim import orphans_listing, reclaim_question, reclaim_report, reclaim_view
+    from scrubctl.output.orphans import (
+        not_scanned_warnings,
+        orphans_listing,
+        reclaim_question,
+        reclaim_report,
+        reclaim_view,
+    )
 
     if (dry_run or yes or max_delete is not None) and not reclaim:
         raise BadInputError("--dry-run, --yes and --max-delete go with --reclaim")
@@ -88,8 +94,7 @@ def command(
         keys = KeyMaker(app.settings, app.decoder())
         with app.connection(read_only=not reclaim or dry_run) as connection:
             scan = find_orphans(connection, keys, stores, skipped, cutoff=cutoff, now=now)
-        for store in scan.not_scanned:
-            renderer.warning(f"store {store.label} ({store.driver}) not scanned: {store.reason}")
+        not_scanned_warnings(renderer, scan.stores)
         if not reclaim:
             orphans_listing(renderer, scan)
             return EXIT_ENVIRONMENT if any(store.unreachable for store in scan.stores) else EXIT_OK

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from scrubctl import options
 from scrubctl.app import Application
-
-if TYPE_CHECKING:
-    from scrubctl.output.renderer import Renderer
-    from scrubctl.restore import RestoreReport
 
 
 @click.command(
@@ -39,6 +34,7 @@ def command(
     deleted with it. Refused (and nothing changed) when any location's data is gone from its store.
     Exit 0 all restored, 1 any refused, 3 a store or the database unreachable."""
     from scrubctl.backends import DeleterPool
+    from scrubctl.output.restore import restore_report
     from scrubctl.restore import RestoreTools, restore_images
 
     audit = app.audit_trail(audit_log)
@@ -57,34 +53,5 @@ def command(
         deleters.close()
     renderer = app.renderer(output_format)
     with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
-        _render(renderer, report)
+        restore_report(renderer, report)
     return report.exit_code
-
-
-def _render(renderer: Renderer, report: RestoreReport) -> None:
-    summary = report.summary()
-    fields: list[tuple[str, Any]] = [("dry run", "yes: nothing changed")] if report.dry_run else []
-    fields += [(key, value) for key, value in summary.items() if key not in ("unreachable", "notes", "dry_run")]
-    fields += [("unreachable", problem) for problem in report.unreachable]
-    fields += [("note", note) for note in report.notes]
-    image_rows = [
-        (
-            image.id,
-            image.result.value,
-            image.locations_restored,
-            image.properties_restored,
-            image.tags_restored,
-            image.members_restored,
-            image.reason or "-",
-        )
-        for image in report.images
-    ]
-    lost_rows = [
-        (image.id, item.kind, item.name, item.reason) for image in report.images for item in image.not_restorable
-    ]
-    tables: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]] = [
-        ("Images", ("ID", "Result", "Locations", "Properties", "Tags", "Members", "Reason"), image_rows)
-    ]
-    if lost_rows:
-        tables.append(("Not restored", ("Image", "Kind", "Name", "Why"), lost_rows))
-    renderer.details("Restore", fields, tables, report.as_dict())

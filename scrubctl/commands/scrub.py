@@ -82,6 +82,7 @@ def command(
     from scrubctl.engine.model import RunOptions
     from scrubctl.engine.planner import ScrubSelection, build_plan
     from scrubctl.engine.runner import ScrubRunner
+    from scrubctl.output.scrub import confirm_plan, plan_summary, scrub_progress, scrub_report
     from scrubctl.unattended.metrics import check_writable
     from scrubctl.unattended.signals import stop_on_signals
 
@@ -96,18 +97,18 @@ def command(
             selection,
             check_encrypted_sharing=app.settings.encryption_key is not None,
         )
-    renderer.plan_summary(plan, dry_run)
+    plan_summary(renderer, plan, dry_run)
     audit = app.audit_trail(audit_log)  # every output checked before anything is erased
     metrics_path = app.metrics_file(metrics_file)
     if metrics_path is not None:
         check_writable(metrics_path)
     asking = plan.erases_anything and not dry_run and not yes and renderer.can_prompt
-    if asking and not renderer.confirm_plan(plan):
+    if asking and not confirm_plan(renderer, plan):
         renderer.warning("nothing done")
         return EXIT_INCOMPLETE
     deleters = DeleterPool(app.registry, {"rbd_clones": rbd_clones})
     try:
-        with stop_on_signals() as stop, renderer.scrub_progress(plan, dry_run, progress_interval) as progress:
+        with stop_on_signals() as stop, scrub_progress(renderer, plan, dry_run, progress_interval) as progress:
             runner = ScrubRunner(
                 database,
                 deleters,
@@ -119,7 +120,7 @@ def command(
             report = runner.run(plan, RunOptions(dry_run=dry_run, concurrency=concurrency))
     finally:
         deleters.close()
-    renderer.scrub_report(report)
+    scrub_report(renderer, report)
     if metrics_path is not None:
         queue = None
         if database.outage is None:  # else the run has said so, and the queue is unknown

@@ -8,6 +8,7 @@ control character reaches the terminal.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -27,9 +28,15 @@ def plain(value: Any) -> str:
     return str(value)
 
 
-def cell(value: Any) -> Text:
-    """One table cell: the value as literal text, control characters escaped; each of several values
-    (:class:`~scrubctl.output.views.Lines`) on a line of its own."""
+def cell(value: Any, mask: Callable[[str], str] | None = None) -> Text:
+    """One table cell: the value as literal text (passed through ``mask`` first, when given), control
+    characters escaped; each of several values (:class:`~scrubctl.output.views.Lines`) on a line of
+    its own."""
+    shown = mask or _unchanged
     if isinstance(value, Lines):
-        return Text("\n".join(map(printable, value)))
-    return Text(printable(plain(value)))
+        return Text("\n".join(printable(shown(item)) for item in value))
+    return Text(printable(shown(plain(value))))
+
+
+def _unchanged(text: str) -> str:
+    return text

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, TextIO
@@ -26,43 +26,18 @@ from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
 
-from scrubctl.engine.model import Plan, Report
 from scrubctl.errors import BadInputError
 from scrubctl.output import OUTPUT_FORMATS as OUTPUT_FORMATS
 from scrubctl.output.cells import cell, plain
 from scrubctl.output.layout import Fit, fitted_table
-from scrubctl.output.plan import erase_question, plan_view
-from scrubctl.output.progress import LiveScrubProgress, LoggedScrubProgress
-from scrubctl.output.results import results_view
 from scrubctl.output.streams import diagnostic, dropped_when_gone
-from scrubctl.output.views import Column, flattened, human_duration, human_size, one_line
+from scrubctl.output.views import Column, flattened, human_size, one_line
 from scrubctl.settings.printable import printable
 from scrubctl.settings.secrets import mask_url
-from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL, is_journal, unattended
+from scrubctl.unattended.logs import unattended
 
-logger = logging.getLogger("scrubctl.scrub")
 TABLE_CHUNK_ROWS = 200
 JSON_WRITE_BATCH = 2000
-# How list-pending's columns are laid out. Fixed widths keep the columns of a streamed table aligned
-# from one chunk to the next. Compact locations (``archive:<image id>``) never wrap: one line per
-# location, so one image per line on a 160-column terminal; reasons take what is left and wrap. On a
-# narrower terminal the locations, then the name, then the other columns that decide nothing go under
-# the id; the size, age, due and blockers stay (``keep``).
-FITS = {
-    "id": Fit("ID", width=36, keep=10),
-    "name": Fit("Name", min_width=10, max_width=20, no_wrap=True, keep=1),
-    "owner": Fit("Owner", width=32, keep=2),
-    "size": Fit("Size", width=10, keep=9),
-    "status": Fit("Status", width=14, keep=5),
-    "visibility": Fit("Visibility", width=10, keep=3),
-    "deleted_at": Fit("Deleted at", width=20, keep=3),
-    "age_seconds": Fit("Age", width=7, keep=9),
-    "due": Fit("Due", width=3, keep=9),
-    "pending": Fit("Pending", width=9, keep=4),
-    "stores": Fit("Stores", min_width=8, no_wrap=True, keep=2),
-    "locations": Fit("Locations", min_width=44, max_width=60, no_wrap=True, keep=0, label=False),
-    "blockers": Fit("Blocked by", min_width=24, keep=8),
-}
 
 
 class _Console(Console):
@@ -124,19 +99,18 @@ class Renderer:
         sections: Iterable[tuple[str, Iterable[dict[str, Any]]]],
         columns: Sequence[Column],
         table_columns: Sequence[str],
+        fits: Mapping[str, Fit] | None = None,
     ) -> tuple[int, int]:
         """Write a streamed listing in the chosen format; return ``(rows, total bytes)``.
 
-        Without ``-c``, a table shows ``table_columns`` and the other formats every column.
+        Without ``-c``, a table shows ``table_columns`` and the other formats every column; ``fits``
+        lays a table's columns out by name (a column without one wraps as it needs).
         """
         default = table_columns if self.output_format == "table" else [column.name for column in columns]
         chosen = select_columns(columns, self.wanted_columns, default)
-        writer = {
-            "json": self._json_rows,
-            "csv": self._csv_rows,
-            "value": self._value_rows,
-            "table": self._table_rows,
-        }[self.output_format]
+        if self.output_format == "table":
+            return self._table_rows(sections, chosen, fits or {})
+        writer = {"json": self._json_rows, "csv": self._csv_rows, "value": self._value_rows}[self.output_format]
         return writer(sections, chosen)
 
     def _json_rows(
@@ -159,20 +133,6 @@ class Renderer:
         self.stdout.write("".join(parts))
         self.stdout.flush()
         return count, total
-
-    def _json_report(self, report: Report) -> None:
-        """``{"summary": ..., "images": [...]}`` as ``json.dumps`` writes it, written and masked image
-        by image (no document of every result is built in memory)."""
-        encode = json.JSONEncoder().encode
-        parts = [self.mask(f'{{"summary": {encode(report.summary.as_dict())}, "images": [')]
-        for index, image in enumerate(report.images):
-            parts.append((", " if index else "") + self.mask(encode(image.as_dict())))
-            if len(parts) >= JSON_WRITE_BATCH:
-                self.stdout.write("".join(parts))
-                parts.clear()
-        parts.append("]}\n")
-        self.stdout.write("".join(parts))
-        self.stdout.flush()
 
     def _csv_rows(
         self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
@@ -201,7 +161,10 @@ class Renderer:
         return count, total
 
     def _table_rows(
-        self, sections: Iterable[tuple[str, Iterable[dict[str, Any]]]], chosen: list[Column]
+        self,
+        sections: Iterable[tuple[str, Iterable[dict[str, Any]]]],
+        chosen: list[Column],
+        fits: Mapping[str, Fit],
     ) -> tuple[int, int]:
         count = total = 0
         for title, rows in sections:
@@ -212,22 +175,23 @@ class Renderer:
                 count += 1
                 total += view.get("size") or 0
                 if len(chunk) >= TABLE_CHUNK_ROWS:
-                    self._print_table(title, chunk, chosen, header=not printed_header)
+                    self._print_table(title, chunk, chosen, fits, header=not printed_header)
                     printed_header, chunk = True, []
             if chunk or not printed_header:
-                self._print_table(title, chunk, chosen, header=not printed_header)
+                self._print_table(title, chunk, chosen, fits, header=not printed_header)
         self.out.print(Text(f"Total: {count} image(s), {human_size(total)} ({total} bytes)", style="bold"))
         return count, total
 
-    def _print_table(self, title: str, rows: list[dict[str, Any]], chosen: list[Column], *, header: bool) -> None:
+    def _print_table(
+        self, title: str, rows: list[dict[str, Any]], chosen: list[Column], fits: Mapping[str, Fit], *, header: bool
+    ) -> None:
         if header:
             self.out.print(Text(f"{title}:", style="bold"))
         if not rows:
             self.out.print("  (none)")
             return
-        fits = [replace(FITS.get(column.name, Fit(column.header)), header=column.header) for column in chosen]
         table = fitted_table(
-            fits,
+            [replace(fits.get(column.name, Fit(column.header)), header=column.header) for column in chosen],
             [[column.human(view) for column in chosen] for view in rows],
             self.out.width,
             show_header=header,
@@ -272,30 +236,7 @@ class Renderer:
             summary.add_row(name, Text(self._text(value)))
         self.out.print(summary)
         for heading, headers, rows in tables:
-            table = Table(title=heading, box=box.SIMPLE_HEAD, title_justify="left")
-            for header in headers:
-                table.add_column(header, overflow="fold")
-            for row in rows:
-                table.add_row(*(Text(self._text(cell)) for cell in row))
-            if not rows:
-                table.add_row(*("-" for _ in headers))
-            self.out.print(table)
-
-    def plan_summary(self, plan: Plan, dry_run: bool) -> None:
-        """Describe the plan on stderr before anything is done."""
-        label = " (dry run; not making any changes)" if dry_run else ""
-        line = (
-            f"Plan: {plan.to_scrub_count} image(s) to scrub, {plan.blocked_count} blocked, "
-            f"{len(plan.missing)} named but not in the queue; {human_size(plan.bytes_to_erase)} of data to erase{label}"
-        )
-        if self.interactive:
-            self.err.print(Text(line))
-        else:
-            logger.info("%s", line)
-
-    def confirm_plan(self, plan: Plan) -> bool:
-        """Show what the plan would erase (and leave alone, and why), then ask about exactly that."""
-        return self.confirm_shown(lambda width, height: plan_view(plan, width, height), erase_question(plan))
+            self.table(heading, headers, rows)
 
     def confirm_shown(self, view: Callable[[int, int], Iterable[RenderableType]], question: str) -> bool:
         """Show ``view(width, height)`` of the terminal on stderr (what would be done), then ask."""
@@ -317,62 +258,6 @@ class Renderer:
     def can_prompt(self) -> bool:
         """Whether a person can answer a prompt (stdin and stderr are terminals, not a timer)."""
         return sys.stdin.isatty() and self.interactive
-
-    def scrub_progress(
-        self, plan: Plan, dry_run: bool, interval: float = DEFAULT_PROGRESS_INTERVAL
-    ) -> LiveScrubProgress | LoggedScrubProgress:
-        """The progress observer for a run: live on a terminal, otherwise one log line per image and
-        one every ``interval`` seconds of a long erase."""
-        if self.interactive:
-            return LiveScrubProgress(self.err, len(plan.images), dry_run, plan.bytes_to_erase)
-        return LoggedScrubProgress(dry_run, interval)
-
-    def scrub_report(self, report: Report) -> None:
-        """Write a run's results: the JSON document, or a table of images and a summary; then a
-        line on stderr for each store or database found unreachable. Into the journal, the summary is
-        one log line with its priority: the images have their lines already. Once the work is done,
-        a reader that has gone changes nothing (the command keeps its exit code)."""
-        with self.work_done():
-            self._scrub_results(report)
-
-    def _scrub_results(self, report: Report) -> None:
-        if self.output_format == "json":
-            self._json_report(report)
-            self.unreachable(report.summary.unreachable)
-            return
-        summary = report.summary
-        journal = is_journal(self.stdout)
-        if report.images and not journal and (self.out.is_terminal or len(report.images) <= TABLE_CHUNK_ROWS):
-            height = self.out.size.height if self.out.is_terminal else None
-            for part in results_view(report, self.out.width, height, self.mask):
-                self.out.print(part)
-        label = " (dry run; nothing changed)" if summary.dry_run else ""
-        erased = summary.bytes_would_erase if summary.dry_run else summary.bytes_erased
-        parts = [
-            f"{summary.would_scrub if summary.dry_run else summary.scrubbed} "
-            f"{'would be scrubbed' if summary.dry_run else 'scrubbed'}",
-            f"{summary.blocked} blocked",
-            f"{summary.failed} failed",
-            f"{summary.taken_by_other_run} taken by another run",
-        ]
-        if summary.not_started:
-            parts.append(f"{summary.not_started} not started")
-        if summary.interrupted:
-            parts.append("interrupted")
-        erasing = f"{human_size(erased)} of data {'would be erased' if summary.dry_run else 'erased'}"
-        if summary.locations_already_gone:
-            erasing += f" ({summary.locations_already_gone} location(s) already gone)"
-        took = human_duration(summary.duration_seconds)
-        line = f"Summary{label}: " + ", ".join(parts) + f"; {erasing} in {took}"
-        if journal:
-            failed = summary.failed or summary.unreachable or summary.not_started or summary.not_found
-            warned = summary.blocked or summary.interrupted
-            logger.log(logging.ERROR if failed else logging.WARNING if warned else logging.INFO, "%s", line)
-            for problem in summary.unreachable:
-                logger.error("unreachable: %s", problem)
-            return
-        self.out.print(Text(line))
-        self.unreachable(summary.unreachable)
 
     def unreachable(self, problems: Iterable[str]) -> None:
         """Name the stores or database a run could not reach on stderr, one line each, however long
@@ -403,17 +288,16 @@ class Renderer:
         """Write a warning to stderr (one line, ``<4>`` when unattended)."""
         diagnostic(self.err, "warning", self.mask(text), logging.WARNING, "yellow")
 
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Write one titled table to stdout, every cell masked and escaped (``-`` for no row)."""
+        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*(cell(value, self.mask) for value in row))
+        if not rows:
+            table.add_row(*("-" for _ in headers))
+        self.out.print(table)
+
     def _text(self, value: Any) -> str:
         return printable(self.mask(plain(value)))
-
-
-def plain_table(renderer: Renderer, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Write one titled table to stdout (for the table format of ``orphans`` and ``broken``)."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*(cell(value) for value in row))
-    if not rows:
-        table.add_row(*("-" for _ in headers))
-    renderer.out.print(table)

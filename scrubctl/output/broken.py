@@ -1,19 +1,18 @@
-"""What ``scrubctl broken`` prints: the listing, what ``--repair`` would change (shown before the
-question), and the repair's results and summary."""
+"""What ``scrubctl broken`` prints: the listing (its columns and JSON fields), what ``--repair`` would
+change (shown before the question), and the repair's results and summary."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.console import RenderableType
 
 from scrubctl.broken.model import DELETED_AT_SET, RESTORED_WITHOUT_LOCATIONS, UNLINKED, BrokenImage
 from scrubctl.broken.repair import RepairReport, RepairResult, refusal
 from scrubctl.output.layout import Fit, fitted_table
-from scrubctl.output.orphan_views import BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS
 from scrubctl.output.plan import condensed_lists, list_budget
-from scrubctl.output.renderer import Renderer, plain_table, select_columns
-from scrubctl.output.views import human_duration
+from scrubctl.output.renderer import Renderer, select_columns
+from scrubctl.output.views import Column, Lines, human_duration
 
 # What a repair changes for each problem it repairs.
 CHANGES = {
@@ -35,17 +34,39 @@ RESULT_FITS = (
     Fit("Linked", width=6, keep=3),
     Fit("Reason", min_width=24, keep=5),
 )
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+BROKEN_COLUMNS = (
+    Column("id", "ID", lambda view: view["id"], lambda view: view["id"]),
+    Column("name", "Name", lambda view: view["name"], lambda view: _text(view["name"])),
+    Column("status", "Status", lambda view: view["status"], lambda view: view["status"]),
+    Column("problem", "Problem", lambda view: view["problem"], lambda view: view["problem"]),
+    Column("detail", "Detail", lambda view: view["detail"], lambda view: view["detail"]),
+    Column("repairable", "Repair", lambda view: view["repairable"], lambda view: "yes" if view["repairable"] else "no"),
+    Column(
+        "locations",
+        "Locations",
+        lambda view: view["locations"],
+        lambda view: Lines(f"{item['url']} ({item['state']})" for item in view["locations"]) or "-",
+    ),
+)
+BROKEN_TABLE_COLUMNS = ("id", "name", "status", "problem", "repairable", "detail")
 RESULT_STYLES = {RepairResult.REPAIRED: "green", RepairResult.WOULD_REPAIR: "cyan", RepairResult.REFUSED: "yellow"}
 
 
-def broken_listing(renderer: Renderer, views: list[dict[str, object]]) -> None:
+def broken_listing(renderer: Renderer, found: Iterable[BrokenImage]) -> None:
     """Write the broken images in the renderer's format."""
+    views = [broken.as_dict() for broken in found]
     if renderer.output_format != "table":
         renderer.listing([("Broken images", iter(views))], BROKEN_COLUMNS, BROKEN_TABLE_COLUMNS)
         return
     chosen = select_columns(BROKEN_COLUMNS, renderer.wanted_columns, BROKEN_TABLE_COLUMNS)
     rows = [[column.human(view) for column in chosen] for view in views]
-    plain_table(renderer, "Broken images", [column.header for column in chosen], rows)
+    renderer.table("Broken images", [column.header for column in chosen], rows)
 
 
 def repairable_count(chosen: Mapping[str, Sequence[BrokenImage]]) -> int:

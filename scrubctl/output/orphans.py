@@ -1,19 +1,20 @@
-"""What ``scrubctl orphans`` prints: the listing and its totals, what ``--reclaim`` would erase
-(shown before the question), and the reclaim's results and summary."""
+"""What ``scrubctl orphans`` prints: the listing (its columns and JSON fields) and its totals, the
+stores not scanned, what ``--reclaim`` would erase (shown before the question), and the reclaim's
+results and summary."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.console import RenderableType
 
-from scrubctl.orphans.model import Orphan, OrphanScan
+from scrubctl.orphans.model import Orphan, OrphanScan, StoreScan
 from scrubctl.orphans.reclaim import ReclaimReport
 from scrubctl.output.layout import Fit, fitted_table
-from scrubctl.output.orphan_views import ORPHAN_COLUMNS, ORPHAN_TABLE_COLUMNS, totals_by_store_and_kind
 from scrubctl.output.plan import condensed_lists, list_budget
-from scrubctl.output.renderer import Renderer, plain_table, select_columns
-from scrubctl.output.views import human_age, human_duration, human_size
+from scrubctl.output.renderer import Renderer, select_columns
+from scrubctl.output.views import Column, Lines, human_age, human_duration, human_size
 
 # The URL names the piece: it comes first and the others go under it on a narrow terminal.
 PIECE_FITS = (
@@ -28,6 +29,43 @@ RESULT_STYLES = {"reclaimed": "green", "would_reclaim": "cyan", "blocked": "yell
 WHY_FIT = Fit("Why", min_width=24, keep=9)
 
 
+def _text(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+ORPHAN_COLUMNS = (
+    Column("store", "Store", lambda view: view["store"], lambda view: view["store"]),
+    Column("scheme", "Scheme", lambda view: view["scheme"], lambda view: view["scheme"]),
+    Column("url", "URL", lambda view: view["url"], lambda view: view["url"]),
+    Column("image_id", "Image id", lambda view: view["image_id"], lambda view: _text(view["image_id"])),
+    Column("bytes", "Size", lambda view: view["bytes"], lambda view: human_size(view["bytes"])),
+    Column("created_at", "Created", lambda view: view["created_at"], lambda view: _text(view["created_at"])),
+    Column("age_seconds", "Age", lambda view: view["age_seconds"], lambda view: human_age(view["age_seconds"])),
+    Column("kind", "Kind", lambda view: view["kind"], lambda view: view["kind"]),
+    Column(
+        "reclaimable", "Reclaim", lambda view: view["reclaimable"], lambda view: "yes" if view["reclaimable"] else "no"
+    ),
+    Column("blockers", "Blocked by", lambda view: view["blockers"], lambda view: Lines(view["blockers"]) or "-"),
+)
+ORPHAN_TABLE_COLUMNS = ("store", "url", "bytes", "age_seconds", "kind", "reclaimable", "blockers")
+
+
+def totals_by_store_and_kind(views: Iterable[dict[str, Any]]) -> list[tuple[str, str, int, str, int, str]]:
+    """``(store, kind, count, size, reclaimable count, reclaimable size)`` rows, sorted."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for view in views:
+        entry = totals.setdefault((view["store"], view["kind"]), [0, 0, 0, 0])
+        entry[0] += 1
+        entry[1] += view["bytes"] or 0
+        if view["reclaimable"]:
+            entry[2] += 1
+            entry[3] += view["bytes"] or 0
+    return [
+        (store, kind, count, human_size(size), reclaim, human_size(reclaim_size))
+        for (store, kind), (count, size, reclaim, reclaim_size) in sorted(totals.items())
+    ]
+
+
 def orphans_listing(renderer: Renderer, scan: OrphanScan) -> None:
     """Write the orphans in the renderer's format (the table with the totals by store and kind)."""
     views = [orphan.as_dict() for orphan in scan.orphans]
@@ -38,15 +76,21 @@ def orphans_listing(renderer: Renderer, scan: OrphanScan) -> None:
         return
     chosen = select_columns(ORPHAN_COLUMNS, renderer.wanted_columns, ORPHAN_TABLE_COLUMNS)
     rows = [[column.human(view) for column in chosen] for view in views]
-    plain_table(renderer, "Orphans", [column.header for column in chosen], rows)
-    plain_table(
-        renderer,
+    renderer.table("Orphans", [column.header for column in chosen], rows)
+    renderer.table(
         "Totals by store and kind",
         ["Store", "Kind", "Pieces", "Size", "Reclaimable", "Reclaimable size"],
         totals_by_store_and_kind(views),
     )
     scanned = ", ".join(f"{store.label} ({store.pieces} pieces)" for store in scan.stores if store.scanned)
     renderer.message(f"Scanned: {scanned or 'no store'}; {scan.rows_scanned} location rows")
+
+
+def not_scanned_warnings(renderer: Renderer, stores: Iterable[StoreScan]) -> None:
+    """A warning on stderr for each store that was not listed, and why (``orphans`` and ``broken``)."""
+    for store in stores:
+        if not store.scanned:
+            renderer.warning(f"store {store.label} ({store.driver}) not scanned: {store.reason}")
 
 
 def reclaim_question(plan: Sequence[Orphan]) -> str:
