@@ -31,6 +31,9 @@ GLANCE_VENV = Path(
         Path.home() / ".cache" / "scrubctl" / f"glance-{glance_reference.GLANCE_VERSION}-venv",
     )
 )
+# The fixtures of the Ceph, RADOS Gateway, cloud and container tiers (ceph, rbd_world, rgw, s3, swift,
+# cloud, image, glance_volume), registered for every test module.
+pytest_plugins = ("tests.ceph", "tests.rgw", "tests.cloud", "tests.containers")
 REQUIRED_TIERS = set(os.environ.get("SCRUBCTL_REQUIRE_TIERS", "").replace(",", " ").split())
 
 

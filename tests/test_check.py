@@ -23,11 +23,8 @@ from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3, 
     S3Side,
     SwiftSide,
     dead_endpoint,
-    rgw_fixture,  # noqa: F401
-    s3_fixture,  # noqa: F401
     s3_store_section,
     silent_endpoint,
-    swift_fixture,  # noqa: F401
     swift_store_section,
 )
 from tests.world import CliResult, GlanceWorld

@@ -20,14 +20,11 @@ from typing import Any
 import pytest
 
 from scrubctl import __version__
-from tests.ceph import ceph_fixture, ceph_session_fixture  # noqa: F401 - registers ceph, ceph_session
-from tests.cloud import KOLLA_UID, Cloud, cloud_fixture  # noqa: F401 - registers cloud
-from tests.containers import (  # the *_fixture imports register the fixtures image, glance_volume
+from tests.cloud import KOLLA_UID, Cloud
+from tests.containers import (
     KOLLA_UNIT,
     config_maps,
     container_argv,
-    glance_volume_fixture,  # noqa: F401
-    image_fixture,  # noqa: F401
     pod_spec,
     pod_volumes,
     podman,
@@ -37,7 +34,6 @@ from tests.containers import (  # the *_fixture imports register the fixtures im
     split_at_image,
     unit_commands,
 )
-from tests.rgw import rgw_fixture, s3_fixture, swift_fixture  # noqa: F401 - registers rgw, s3, swift
 
 pytestmark = pytest.mark.container
 IMAGE_LIMIT_BYTES = 250 * 1000 * 1000

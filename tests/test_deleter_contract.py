@@ -18,17 +18,14 @@ from scrubctl.backends.swift import SwiftDeleter
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.oslo_syntax import OsloConfig
 from scrubctl.testing.deleter_contract import DeleterContract
-from tests.ceph import Cluster, ceph_fixture, ceph_session_fixture  # noqa: F401 - fixtures
+from tests.ceph import Cluster
 from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3, swift
     RgwEnv,
     S3Side,
     SwiftSide,
     dead_endpoint,
-    rgw_fixture,  # noqa: F401
-    s3_fixture,  # noqa: F401
     s3_store_section,
     silent_endpoint,
-    swift_fixture,  # noqa: F401
     swift_store_section,
 )
 

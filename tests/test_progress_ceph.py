@@ -24,9 +24,6 @@ from sqlalchemy import select
 from scrubctl.glance.schema import images
 from tests.ceph import (  # the *_fixture imports register the fixtures ceph, rbd_world...
     Cluster,
-    ceph_fixture,  # noqa: F401
-    ceph_session_fixture,  # noqa: F401
-    rbd_world_fixture,  # noqa: F401
 )
 from tests.test_terminal import run_on_terminal
 from tests.world import GlanceWorld

@@ -23,11 +23,7 @@ from scrubctl.settings.config import load_settings
 from tests.ceph import (  # the *_fixture imports register the fixtures ceph, rbd_world...
     IMAGE_BYTES,
     Cluster,
-    ceph_fixture,  # noqa: F401
-    ceph_session_fixture,  # noqa: F401
-    compat_client_fixture,  # noqa: F401
     held_open,
-    rbd_world_fixture,  # noqa: F401
     stopped_monitor,
     store_config,
 )

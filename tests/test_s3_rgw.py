@@ -16,8 +16,6 @@ import pytest
 from tests.rgw import (  # the *_fixture imports register the fixtures rgw, s3
     RgwEnv,
     S3Side,
-    rgw_fixture,  # noqa: F401
-    s3_fixture,  # noqa: F401
     s3_store_section,
     silent_endpoint,
 )

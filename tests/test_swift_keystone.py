@@ -25,7 +25,7 @@ from scrubctl.backends.swift import SwiftDeleter
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.oslo_syntax import OsloConfig
 from tests.conftest import require_tier
-from tests.rgw import RgwEnv, SwiftSide, rgw_fixture, swift_fixture  # noqa: F401 - fixtures
+from tests.rgw import SwiftSide
 from tests.world import GlanceWorld
 
 pytestmark = pytest.mark.ceph

@@ -20,9 +20,7 @@ from tests.certificates import self_signed
 from tests.rgw import (  # the *_fixture imports register the fixtures rgw, swift
     RgwEnv,
     SwiftSide,
-    rgw_fixture,  # noqa: F401
     silent_endpoint,
-    swift_fixture,  # noqa: F401
     swift_store_section,
 )
 from tests.world import GlanceWorld

@@ -18,9 +18,7 @@ import pytest
 from tests.rgw import (  # the *_fixture imports register the fixtures rgw, swift
     RgwEnv,
     SwiftSide,
-    rgw_fixture,  # noqa: F401
     silent_endpoint,
-    swift_fixture,  # noqa: F401
     swift_store_section,
 )
 from tests.world import GlanceWorld

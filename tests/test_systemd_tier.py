@@ -28,8 +28,6 @@ from tests.ceph import (  # the *_fixture imports register the fixtures ceph and
 from tests.ceph import (
     IMAGE_BYTES,
     Cluster,
-    ceph_fixture,  # noqa: F401
-    ceph_session_fixture,  # noqa: F401
     read_env,
 )
 from tests.conftest import mariadb_database, require_tier

@@ -12,7 +12,6 @@ RESTORED_WITHOUT_LOCATIONS = "restored_without_locations"  # what glance-scrubbe
 UNLINKED = "unlinked"  # no location row at all, but data named by its id in a store
 DATA_MISSING = "data_missing"  # a live location whose data is gone (or no row and no data)
 DELETED_AT_SET = "deleted_at_set"  # active but deleted_at set: db purge can hard-delete it
-PROBLEMS = (RESTORED_WITHOUT_LOCATIONS, UNLINKED, DATA_MISSING, DELETED_AT_SET)
 REPAIRABLE_PROBLEMS = frozenset({RESTORED_WITHOUT_LOCATIONS, UNLINKED, DELETED_AT_SET})
 USABLE = ("active", "deactivated")
 

@@ -11,7 +11,7 @@ Accepted forms:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from dateutil.parser import isoparse
 from dateutil.relativedelta import relativedelta
@@ -90,8 +90,3 @@ def _parse_timestamp(value: str) -> datetime | None:
         return to_naive_utc(isoparse(value))
     except (ValueError, OverflowError):
         return None
-
-
-def seconds_between(earlier: datetime, later: datetime) -> float:
-    """Return how many seconds lie between two naive UTC datetimes."""
-    return (later - earlier) / timedelta(seconds=1)

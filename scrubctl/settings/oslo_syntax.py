@@ -100,10 +100,6 @@ class OsloConfig:
         """Tell whether any file had a ``[group]`` with at least one option."""
         return _normalize_group(group) in self._values
 
-    def groups(self) -> list[str]:
-        """Return every group name seen."""
-        return list(self._values)
-
     def get(self, group: str, key: str, default: str | None = None) -> str | None:
         """Return the last value of a single-valued option, interpolated."""
         values = self._raw(group, key)
