@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.errors import EXIT_INCOMPLETE, BadInputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from scrubctl.backends import DeleterPool
+    from scrubctl.broken.model import BrokenImage
+    from scrubctl.broken.repair import RepairReport
+    from scrubctl.output.renderer import Renderer
 
 
 @click.command(
@@ -42,14 +51,12 @@ def command(
     glance-scrubber --restore leaves), unlinked, data_missing, deleted_at_set. --repair makes the repairable
     ones whole the way restore does, data verified first; data_missing is reported, never repaired."""
     from scrubctl.backends import DeleterPool
-    from scrubctl.broken.repair import repair_images, repair_selection
     from scrubctl.broken.scan import BrokenFinder
     from scrubctl.orphans.rows import KeyMaker
     from scrubctl.orphans.scan import list_stores
     from scrubctl.orphans.stores import stores_to_scan
-    from scrubctl.output.broken import broken_listing, repair_question, repair_report, repair_view, repairable_count
+    from scrubctl.output.broken import broken_listing, repair_report
     from scrubctl.output.orphans import not_scanned_warnings
-    from scrubctl.restore import RestoreTools
 
     if (dry_run or yes or image_ids) and not repair:
         raise BadInputError("IDs, --dry-run and --yes go with --repair")
@@ -57,6 +64,7 @@ def command(
         raise BadInputError("--repair prints table or json")
     renderer = app.renderer(output_format, columns)
     pool = DeleterPool(app.registry)
+    report: RepairReport | None = None
     try:
         stores, skipped = stores_to_scan(app.settings, pool, None)
         listed, scans = list_stores([store for store in stores if store.inventory.scope()])
@@ -66,27 +74,47 @@ def command(
             found = list(finder.find(connection))
             if repair:
                 connection.rollback()  # the scan's read transaction; each repair runs its own
-                chosen = repair_selection(found, image_ids)
-                asking = repairable_count(chosen) > 0 and not dry_run and not yes and renderer.can_prompt
-                if asking and not renderer.confirm_shown(partial(repair_view, chosen), repair_question(chosen)):
+                report = _repair(app, renderer, pool, connection, found, image_ids, dry_run, yes, audit_log)
+                if report is None:
                     renderer.warning("nothing done")
                     return EXIT_INCOMPLETE
-                tools = RestoreTools(
-                    decoder=app.decoder(),
-                    deleters=pool,
-                    audit=app.audit_trail(audit_log),
-                    check_encrypted_sharing=app.settings.encryption_key is not None,
-                    claim_timeout=app.settings.claim_timeout,
-                )
-                encryption_key = app.settings.encryption_key.reveal() if app.settings.encryption_key else None
-                report = repair_images(
-                    connection, tools, found, image_ids, dry_run=dry_run, encryption_key=encryption_key
-                )
     finally:
         pool.close()
-    if repair:
-        with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
-            repair_report(renderer, report)
-        return report.exit_code
-    broken_listing(renderer, found)
-    return 0
+    if report is None:
+        broken_listing(renderer, found)
+        return 0
+    with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
+        repair_report(renderer, report)
+    return report.exit_code
+
+
+def _repair(
+    app: Application,
+    renderer: Renderer,
+    pool: DeleterPool,
+    connection: Connection,
+    found: list[BrokenImage],
+    image_ids: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    audit_log: Path | None,
+) -> RepairReport | None:
+    """Repair the images chosen among those found, once a person on a terminal has said yes to what is
+    shown (``None`` when they did not)."""
+    from scrubctl.broken.repair import repair_images, repair_selection
+    from scrubctl.output.broken import repair_question, repair_view, repairable_count
+    from scrubctl.restore import RestoreTools
+
+    chosen = repair_selection(found, image_ids)
+    asking = repairable_count(chosen) > 0 and not dry_run and not yes and renderer.can_prompt
+    if asking and not renderer.confirm_shown(partial(repair_view, chosen), repair_question(chosen)):
+        return None
+    tools = RestoreTools(
+        decoder=app.decoder(),
+        deleters=pool,
+        audit=app.audit_trail(audit_log),
+        check_encrypted_sharing=app.settings.encryption_key is not None,
+        claim_timeout=app.settings.claim_timeout,
+    )
+    encryption_key = app.settings.encryption_key.reveal() if app.settings.encryption_key else None
+    return repair_images(connection, tools, found, image_ids, dry_run=dry_run, encryption_key=encryption_key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,12 @@ from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BadInputError
 from scrubctl.settings.utc import utc_now
+
+if TYPE_CHECKING:
+    from scrubctl.orphans.model import OrphanScan
+    from scrubctl.orphans.reclaim import ReclaimReport
+    from scrubctl.orphans.rows import KeyMaker
+    from scrubctl.output.renderer import Renderer
 
 
 @click.command(
@@ -67,22 +74,16 @@ def command(
     from scrubctl.backends import DeleterPool
     from scrubctl.orphans import metrics as reclaim_metrics
     from scrubctl.orphans.model import DEFAULT_MIN_AGE
-    from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans, reclaim_plan
     from scrubctl.orphans.rows import KeyMaker
     from scrubctl.orphans.scan import find_orphans
     from scrubctl.orphans.stores import stores_to_scan
     from scrubctl.output.orphans import (
         not_scanned_warnings,
         orphans_listing,
-        reclaim_question,
         reclaim_report,
-        reclaim_view,
     )
 
-    if (dry_run or yes or max_delete is not None) and not reclaim:
-        raise BadInputError("--dry-run, --yes and --max-delete go with --reclaim")
-    if reclaim and output_format not in ("table", "json"):
-        raise BadInputError("--reclaim prints table or json")
+    _check_options(reclaim, dry_run or yes or max_delete is not None, output_format)
     now = utc_now()
     cutoff = older_than or now - DEFAULT_MIN_AGE
     renderer = app.renderer(output_format, columns)
@@ -98,19 +99,12 @@ def command(
         if not reclaim:
             orphans_listing(renderer, scan)
             return EXIT_ENVIRONMENT if any(store.unreachable for store in scan.stores) else EXIT_OK
-        settings = app.settings
-        choice = ReclaimOptions(
-            dry_run=dry_run,
-            max_delete=max_delete,
-            encrypted_rows=settings.encryption_key is not None,
-            claim_timeout=settings.claim_timeout,
+        report = _reclaim(
+            app, renderer, keys, scan, dry_run=dry_run, yes=yes, max_delete=max_delete, audit_log=audit_log
         )
-        plan = reclaim_plan(scan, max_delete)
-        asking = any(orphan.reclaimable for orphan in plan) and not dry_run and not yes and renderer.can_prompt
-        if asking and not renderer.confirm_shown(partial(reclaim_view, plan), reclaim_question(plan)):
+        if report is None:
             renderer.warning("nothing done")
             return EXIT_INCOMPLETE
-        report = reclaim_orphans(app.database(read_only=dry_run), keys, scan, choice, audit=app.audit_trail(audit_log))
     finally:
         pool.close()
     with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
@@ -119,3 +113,40 @@ def command(
     if metrics_path is not None:
         reclaim_metrics.publish(metrics_path, scan, report)
     return report.exit_code
+
+
+def _check_options(reclaim: bool, reclaim_options: bool, output_format: str) -> None:
+    """Refuse the options of ``--reclaim`` without it, and a format a reclaim does not print."""
+    if reclaim_options and not reclaim:
+        raise BadInputError("--dry-run, --yes and --max-delete go with --reclaim")
+    if reclaim and output_format not in ("table", "json"):
+        raise BadInputError("--reclaim prints table or json")
+
+
+def _reclaim(
+    app: Application,
+    renderer: Renderer,
+    keys: KeyMaker,
+    scan: OrphanScan,
+    *,
+    dry_run: bool,
+    yes: bool,
+    max_delete: int | None,
+    audit_log: Path | None,
+) -> ReclaimReport | None:
+    """Reclaim what the scan found reclaimable, once a person on a terminal has said yes to what is
+    shown (``None`` when they did not)."""
+    from scrubctl.orphans.reclaim import ReclaimOptions, reclaim_orphans, reclaim_plan
+    from scrubctl.output.orphans import reclaim_question, reclaim_view
+
+    choice = ReclaimOptions(
+        dry_run=dry_run,
+        max_delete=max_delete,
+        encrypted_rows=app.settings.encryption_key is not None,
+        claim_timeout=app.settings.claim_timeout,
+    )
+    plan = reclaim_plan(scan, max_delete)
+    asking = any(orphan.reclaimable for orphan in plan) and not dry_run and not yes and renderer.can_prompt
+    if asking and not renderer.confirm_shown(partial(reclaim_view, plan), reclaim_question(plan)):
+        return None
+    return reclaim_orphans(app.database(read_only=dry_run), keys, scan, choice, audit=app.audit_trail(audit_log))

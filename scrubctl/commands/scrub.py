@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,11 @@ from scrubctl import options
 from scrubctl.app import Application
 from scrubctl.errors import EXIT_INCOMPLETE
 from scrubctl.unattended.logs import DEFAULT_PROGRESS_INTERVAL
+
+if TYPE_CHECKING:
+    from scrubctl.engine.model import Plan, Report
+    from scrubctl.engine.planner import ScrubSelection
+    from scrubctl.glance.database import GlanceDatabase
 
 
 @click.command(
@@ -78,9 +84,8 @@ def command(
     """Erase the data of due pending_delete images (deleted_at + scrub_time has passed), then mark them
     deleted. --older-than replaces the due rule; --image takes exactly the images named."""
     from scrubctl.backends import DeleterPool
-    from scrubctl.engine import metrics
     from scrubctl.engine.model import RunOptions
-    from scrubctl.engine.planner import ScrubSelection, build_plan
+    from scrubctl.engine.planner import ScrubSelection
     from scrubctl.engine.runner import ScrubRunner
     from scrubctl.output.scrub import confirm_plan, plan_summary, scrub_progress, scrub_report
     from scrubctl.unattended.metrics import check_writable
@@ -89,14 +94,7 @@ def command(
     selection = ScrubSelection(older_than, image_ids, owner, app.settings.known_store(store), limit, max_delete)
     renderer = app.renderer(output_format)
     database = app.database(pool_size=concurrency + 1, read_only=dry_run)
-    with database.connect() as connection:
-        plan = build_plan(
-            connection,
-            app.inventory(),
-            app.decoder(),
-            selection,
-            check_encrypted_sharing=app.settings.encryption_key is not None,
-        )
+    plan = _plan(app, database, selection)
     plan_summary(renderer, plan, dry_run)
     audit = app.audit_trail(audit_log)  # every output checked before anything is erased
     metrics_path = app.metrics_file(metrics_file)
@@ -122,9 +120,30 @@ def command(
         deleters.close()
     scrub_report(renderer, report)
     if metrics_path is not None:
-        queue = None
-        if database.outage is None:  # else the run has said so, and the queue is unknown
-            with database.connect() as connection:
-                queue = metrics.queue_state(connection)
-        metrics.publish(metrics_path, report, queue)
+        _publish_metrics(metrics_path, database, report)
     return stop.exit_code or report.exit_code
+
+
+def _plan(app: Application, database: GlanceDatabase, selection: ScrubSelection) -> Plan:
+    """What the run would do: the images selected, what blocks them, what they hold."""
+    from scrubctl.engine.planner import build_plan
+
+    with database.connect() as connection:
+        return build_plan(
+            connection,
+            app.inventory(),
+            app.decoder(),
+            selection,
+            check_encrypted_sharing=app.settings.encryption_key is not None,
+        )
+
+
+def _publish_metrics(path: Path, database: GlanceDatabase, report: Report) -> None:
+    """Write the run's metrics, with the queue it leaves unless the database stopped answering."""
+    from scrubctl.engine import metrics
+
+    queue = None
+    if database.outage is None:  # else the run has said so, and the queue is unknown
+        with database.connect() as connection:
+            queue = metrics.queue_state(connection)
+    metrics.publish(path, report, queue)

@@ -70,47 +70,12 @@ def command(
 
     A value that would not fit in a unit (a newline, a name with blanks, a calendar or time span
     systemd-analyze refuses) is refused and nothing is written."""
-    from scrubctl.unattended.container_units import ContainerUnitOptions, container_service_unit, container_timer_unit
-    from scrubctl.unattended.systemd_units import (
-        UnitOptions,
-        service_unit,
-        this_executable,
-        timer_unit,
-        unit_warnings,
-        writable_paths,
-    )
-
     app: Application = ctx.obj
     warnings: list[str] = []
     if image is None:
-        settings = app.settings
-        unit_options = UnitOptions(
-            executable=this_executable(),
-            config_files=[path.resolve() for path in settings.config_files],
-            writable_paths=writable_paths(settings),
-            user=user,
-            group=group,
-            on_calendar=on_calendar,
-            timeout_start=timeout_start,
-        )
-        units = {"scrubctl.service": service_unit(unit_options), "scrubctl.timer": timer_unit(unit_options)}
-        warnings = unit_warnings(unit_options)
+        units, warnings = _host_units(app, user, group, on_calendar, timeout_start)
     else:
-        reasons = {
-            "user": "--user does not apply with --container (the image runs as uid 42415)",
-            "group": "--group does not apply with --container (the image runs as gid 42415)",
-            "config_files": "--config-file does not apply with --container (it reads kolla's /etc/kolla/glance-api/)",
-        }
-        for name, reason in reasons.items():
-            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
-                raise click.UsageError(reason)
-        container_options = ContainerUnitOptions(
-            image=image, engine=engine, on_calendar=on_calendar, timeout_start=timeout_start
-        )
-        units = {
-            "scrubctl.service": container_service_unit(container_options),
-            "scrubctl.timer": container_timer_unit(container_options),
-        }
+        units = _container_units(ctx, image, engine, on_calendar, timeout_start)
     renderer = app.renderer()
     for warning in warnings:
         renderer.warning(warning)
@@ -122,3 +87,54 @@ def command(
             (output_dir / name).write_text(text, encoding="utf-8")
             renderer.message(f"wrote {output_dir / name}")
     return 0
+
+
+def _host_units(
+    app: Application, user: str, group: str | None, on_calendar: str, timeout_start: str
+) -> tuple[dict[str, str], list[str]]:
+    """The units of this install, by file name, and the warnings about them."""
+    from scrubctl.unattended.systemd_units import (
+        UnitOptions,
+        service_unit,
+        this_executable,
+        timer_unit,
+        unit_warnings,
+        writable_paths,
+    )
+
+    settings = app.settings
+    unit_options = UnitOptions(
+        executable=this_executable(),
+        config_files=[path.resolve() for path in settings.config_files],
+        writable_paths=writable_paths(settings),
+        user=user,
+        group=group,
+        on_calendar=on_calendar,
+        timeout_start=timeout_start,
+    )
+    units = {"scrubctl.service": service_unit(unit_options), "scrubctl.timer": timer_unit(unit_options)}
+    return units, unit_warnings(unit_options)
+
+
+def _container_units(
+    ctx: click.Context, image: str, engine: str, on_calendar: str, timeout_start: str
+) -> dict[str, str]:
+    """The units that run ``image`` on a kolla-ansible controller, by file name; the options that do
+    not apply to them refused."""
+    from scrubctl.unattended.container_units import ContainerUnitOptions, container_service_unit, container_timer_unit
+
+    reasons = {
+        "user": "--user does not apply with --container (the image runs as uid 42415)",
+        "group": "--group does not apply with --container (the image runs as gid 42415)",
+        "config_files": "--config-file does not apply with --container (it reads kolla's /etc/kolla/glance-api/)",
+    }
+    for name, reason in reasons.items():
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(reason)
+    container_options = ContainerUnitOptions(
+        image=image, engine=engine, on_calendar=on_calendar, timeout_start=timeout_start
+    )
+    return {
+        "scrubctl.service": container_service_unit(container_options),
+        "scrubctl.timer": container_timer_unit(container_options),
+    }
