@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from scrubctl.output.renderer import Renderer
+from scrubctl.output.views import Lines
 from scrubctl.settings.secrets import mask_text, mask_url, redact_database_url, url_password
 from scrubctl.unattended.audit import JsonLinesAudit
 from scrubctl.unattended.logs import configure_logging
@@ -113,6 +115,17 @@ def test_s3_and_swift_keys_never_appear_in_any_output(world: GlanceWorld) -> Non
     scrubbed = json.loads(world.cli("scrub", "--dry-run", "-f", "json").stdout)
     reasons = {item["id"]: item["reason"] for item in scrubbed["images"]}
     assert "file://backup:***@nas.example/images/4a1b2c3d" in reasons[file_image]
+
+
+def test_a_titled_table_masks_its_cells_as_an_objects_tables_do() -> None:
+    out = io.StringIO()
+    renderer = Renderer(stdout=out, stderr=io.StringIO())
+    rows = [[S3_URL, Lines([SWIFT_URL, FILE_URL])]]
+    renderer.table("Broken images", ["URL", "Locations"], rows)  # the table format of orphans and broken
+    renderer.details("Image", [("url", S3_URL)], [("Locations", ["URL", "Locations"], rows)], {})
+    shown = out.getvalue()
+    assert_no_secret(shown)
+    assert shown.count(mask_url(S3_URL)) == 3 and shown.count(mask_url(SWIFT_URL)) == 2
 
 
 def test_audit_lines_are_masked(tmp_path: Path) -> None:
