@@ -31,10 +31,10 @@ class StoredPiece(NamedTuple):
     one per file or image, often hundreds of thousands).
 
     ``url`` is the location URL Glance would write for it in this store; ``key`` the normalised
-    form location rows are compared by (one of the keys :meth:`Inventory.location_keys` gives
-for every URL that names it); ``name`` its name in the
-    store (a file name, an RBD image name), which is an image id when Glance wrote it; ``area`` is
-    :data:`DATA`, :data:`TRASH` (an RBD trash entry, ``trash_id`` set) or :data:`STAGING`.
+    form location rows are compared by (one of the keys :meth:`Inventory.location_keys` gives for
+    every URL that names it); ``name`` its name in the store (a file name, an RBD image name), which
+    is an image id when Glance wrote it; ``area`` is :data:`DATA`, :data:`TRASH` (an RBD trash
+    entry, ``trash_id`` set) or :data:`STAGING`.
     """
 
     url: str
