@@ -18,15 +18,14 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from scrubctl.backends.base import LocationBlocked, LocationFailed
-from scrubctl.backends.inventory import STAGING, TRASH, Examined, StoredPiece
+from scrubctl.backends.inventory import STAGING, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.orphans.location_rows import READERS, LocationRows
 from scrubctl.orphans.model import (
+    AREA_KINDS,
     DELETED_ROWS_ONLY,
     IN_FLIGHT,
     PARTIAL_UPLOAD,
-    STAGING_KIND,
-    TRASH_KIND,
     UNLINKED,
     UNPROTECTED_BY_ID,
     UNREFERENCED,
@@ -122,10 +121,8 @@ def _judge(
         return None  # gone since the listing
     blockers = list(examined.blockers)
     protected = status is not None and status not in UNPROTECTED_BY_ID
-    if piece.area == TRASH:
-        kind = TRASH_KIND
-    elif piece.area == STAGING:
-        kind = STAGING_KIND
+    if piece.area in AREA_KINDS:  # an RBD trash entry, staging, lost Swift segments, an S3 upload
+        kind = piece.area
     elif protected:
         kind = UNLINKED
     elif image_id is not None and (examined.partial or status == "killed"):
