@@ -21,6 +21,7 @@ STAGING_KIND = "staging"  # a leftover in Glance's staging or tasks store
 UNLINKED = "unlinked"  # named by an active image that has no location row: never reclaimable
 SEGMENTS_KIND = "segments"  # a Swift large object's segments whose manifest is gone
 MULTIPART_KIND = "multipart"  # an incomplete S3 multipart upload (glance_store never aborts them)
+CACHE_KIND = "cache"  # a file of this node's image cache no usable image needs (orphans/cache.py)
 KINDS = (
     UNREFERENCED,
     DELETED_ROWS_ONLY,
@@ -30,6 +31,7 @@ KINDS = (
     UNLINKED,
     SEGMENTS_KIND,
     MULTIPART_KIND,
+    CACHE_KIND,
 )
 # Listing areas whose pieces are an orphan kind of their own (the area's name is the kind's).
 AREA_KINDS = frozenset({TRASH_KIND, STAGING_KIND, SEGMENTS_KIND, MULTIPART_KIND})

@@ -20,9 +20,11 @@ from sqlalchemy import Connection
 from scrubctl.backends.base import LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import STAGING, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.orphans.cache import judge_cache
 from scrubctl.orphans.location_rows import READERS, LocationRows
 from scrubctl.orphans.model import (
     AREA_KINDS,
+    CACHE_KIND,
     DELETED_ROWS_ONLY,
     IN_FLIGHT,
     PARTIAL_UPLOAD,
@@ -90,7 +92,11 @@ def find_orphans(
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
     statuses = image_statuses(connection, [image_id for image_id in named if image_id], readers=READERS)
+    cached = [entry for _key, entry in candidates if entry[1].area == CACHE_KIND]
+    result.orphans += judge_cache(connection, cached, statuses, cutoff=cutoff, now=now)
     for key, (scanned, piece) in candidates:
+        if piece.area == CACHE_KIND:
+            continue
         orphan = _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
         if orphan is not None:
             result.orphans.append(orphan)
