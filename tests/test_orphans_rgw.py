@@ -143,9 +143,7 @@ def test_swift_every_kind_found_and_every_needed_piece_left_alone(swift_world: G
     assert young and not any(item["reclaimable"] for item in young)
 
 
-def test_swift_reclaim_erases_exactly_the_reclaimable_and_converges(
-    swift_world: GlanceWorld, swift: SwiftSide
-) -> None:
+def test_swift_reclaim_erases_exactly_the_reclaimable_and_converges(swift_world: GlanceWorld, swift: SwiftSide) -> None:
     found, kept = build_swift(swift_world, swift)
     before = {name: swift.names(name) for name in kept}
     code, dry = reclaim(swift_world, "--older-than", "0s", "--dry-run")
