@@ -18,7 +18,7 @@ from scrubctl.settings.utc import utc_now
     "orphans",
     short_help="Data no location row needs; --reclaim erases it.",
     epilog=options.examples(
-        ("scrubctl orphans", "what every file and rbd store holds that no row needs"),
+        ("scrubctl orphans", "what every store holds that no row needs"),
         ("scrubctl orphans --store fast -f json", "one store's, as JSON"),
         ("scrubctl orphans --reclaim --older-than 30d --dry-run", "what a reclaim would erase; changes nothing"),
     ),
