@@ -11,8 +11,6 @@ are. Deleters without it are named as not scanned.
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -147,27 +145,3 @@ def last_component(url: str) -> str:
     """The last ``/``-separated component of a URL (what :meth:`Inventory.named_by_last_component`
     compares with the listed names)."""
     return url.rpartition("/")[2]
-
-
-# -- normalised keys: location rows and listed pieces are compared by these, never by raw text --------
-
-RBD_DEFAULT_POOL = "images"
-
-
-@functools.lru_cache(maxsize=4096)
-def real_directory(directory: str) -> str:
-    """The real path of a directory (cached: location rows share a handful of directories)."""
-    return os.path.realpath(directory)
-
-
-def file_key(path: str) -> str:
-    """``file:<real directory>/<name>``: the file a path names, whatever symlinked alias of its
-    directory, doubled slash or ``.`` the row was written with."""
-    directory, _, name = path.rpartition("/")
-    return f"file:{real_directory(directory or '/')}/{name}"
-
-
-def rbd_key(pool: str, image: str) -> str:
-    """``rbd:<pool>/<image>``: the RBD image a location names (the snapshot and fsid are ignored, so a
-    row naming another cluster's fsid still protects a same-named image here: never a false orphan)."""
-    return f"rbd:{pool}/{image}"

@@ -118,8 +118,9 @@ class CacheInventory:
         return False
 
     def named_by_last_component(self) -> tuple[str, ...]:
-        """None."""
-        return ()
+        """``file:///`` (trivially: no row names a cached copy), so that the file stores' rows are still
+        passed over by their last component."""
+        return ("file:///",)
 
     def may_name(self, url: str, names: object) -> bool:
         """Never: no location row names a cached copy."""
