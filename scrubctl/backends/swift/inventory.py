@@ -13,11 +13,13 @@ lies in a container of its owner's account, which the store's reference cannot l
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed, ProgressCallback
 from scrubctl.backends.inventory import DATA, Examined, StoredPiece, last_component
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 PAGE = 1000  # names asked for per page (RGW cuts any larger limit to 1,000; only an empty page ends)
 READ_CHUNK = 8 * 1024 * 1024
 PLAIN_PREFIXES = tuple(f"{scheme}://" for scheme in SCHEMES)
+PAGES_AHEAD = 4  # pages fetched while the ones before are grouped and compared
+T = TypeVar("T")
 
 
 def swift_key(container: str, name: str) -> str:
@@ -158,10 +162,13 @@ class SwiftInventory:
         ]
         for container in containers:
             grouper = ContainerGrouper(container, listed.slo, held)
-            for page in SwiftInventory._pages(self, container):
+            url, key = f"swift+config://{listed.reference}/{container}/", f"swift:{container}/"
+            for page in read_ahead(SwiftInventory._pages(self, container)):
                 for group in grouper.feed(page):
-                    yield SwiftInventory._piece(self, group)
-                SwiftInventory._read_manifests(self, grouper)
+                    name = group.name
+                    yield StoredPiece(url + name, key + name, name, SEGMENTS if group.kind == SEGMENTS else DATA)
+                if grouper.manifests:
+                    SwiftInventory._read_manifests(self, grouper)
             for group in grouper.finish():
                 yield SwiftInventory._piece(self, group)
             listed.containers.append(container)
@@ -281,6 +288,45 @@ class SwiftInventory:
     def location_texts(self, piece: StoredPiece) -> tuple[str, ...]:
         """``swift+config://<reference>/<container>/<object>``, as glance_store 5 writes it."""
         return (piece.url,)
+
+
+def read_ahead(items: Iterator[T], depth: int = PAGES_AHEAD) -> Iterator[T]:
+    """``items`` produced by a thread of their own, up to ``depth`` ahead of the reader (the next page
+    of a listing is on its way while this one is looked at); the producer's error is raised here."""
+    handed: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand((True, item)):
+                    return
+            hand((False, None))
+        except BaseException as error:  # noqa: BLE001 - raised again in the reader
+            hand((False, error))
+
+    worker = threading.Thread(target=produce, name="swift-listing", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, value = handed.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _quoted(text: str) -> str:

@@ -30,7 +30,7 @@ OBJECT = "object"
 SEGMENTS = "segments"
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     """One object as Glance stored it (``kind`` :data:`OBJECT`, with the segments folded into it), or
     the segments of a manifest that is gone (``kind`` :data:`SEGMENTS`, ``name`` the manifest's)."""
@@ -42,6 +42,7 @@ class Group:
     bytes: int = 0
     newest: str = ""
     large: bool = False  # listed as a manifest (a zero-byte object, or an SLO)
+    image: bool = True  # its name is an image id (else it is held until every container is listed)
 
     def add(self, entry: Mapping[str, Any]) -> None:
         """Count one segment."""
@@ -58,9 +59,9 @@ class Group:
 def is_slo_manifest(entry: Mapping[str, Any]) -> bool:
     """Whether a listing entry is an SLO manifest: Swift lists it with ``slo_etag`` or a
     ``swift_bytes`` content type, RGW with an empty body's hash and a size that is not zero."""
-    if entry.get("slo_etag") or "swift_bytes=" in str(entry.get("content_type", "")):
+    if entry.get("hash") == EMPTY_ETAG and int(entry.get("bytes", 0) or 0) > 0:
         return True
-    return str(entry.get("hash", "")) == EMPTY_ETAG and int(entry.get("bytes", 0) or 0) > 0
+    return bool(entry.get("slo_etag")) or "swift_bytes=" in str(entry.get("content_type", ""))
 
 
 @dataclass
@@ -100,49 +101,62 @@ class ContainerGrouper:
     def feed(self, entries: Iterable[Mapping[str, Any]]) -> Iterator[Group]:
         """Group ``entries``; call :meth:`finish` after the last page."""
         for entry in entries:
-            yield from self._one(entry)
+            name = str(entry["name"])
+            image = len(name) == 36 and IMAGE_ID.fullmatch(name) is not None
+            if not image and self._absorbed(name, entry):
+                continue
+            pending, loose = self._pending, self._loose
+            if pending is not None or loose is not None:
+                yield from self.finish()
+            match = None if image or "-" not in name else SEGMENT_NAME.fullmatch(name)
+            if match is not None:
+                self._loose = Group(self.container, match["base"], SEGMENTS)
+                self._loose.add(entry)
+            else:
+                self._pending = self._object(name, entry, image)
 
-    def _one(self, entry: Mapping[str, Any]) -> Iterator[Group]:
-        name = str(entry["name"])
+    def _absorbed(self, name: str, entry: Mapping[str, Any]) -> bool:
+        """Whether a name that is not an image id is a segment of the group waiting (or of a manifest
+        listed a little earlier), now counted in it."""
         pending, loose = self._pending, self._loose
-        match = None if IMAGE_ID.fullmatch(name) else SEGMENT_NAME.fullmatch(name)
-        base = match["base"] if match else None
-        if base is not None:
+        match = SEGMENT_NAME.fullmatch(name) if "-" in name else None
+        if match is not None:
+            base = match["base"]
             if pending is not None and base == pending.name:
                 pending.add(entry)
-                return
+                return True
             if loose is not None and base == loose.name:
                 loose.add(entry)
-                return
+                return True
             if base in self._recent:
-                return  # its object was listed a little earlier, with other names between
+                return True  # its manifest was listed a little earlier, with other names between
         if pending is not None and pending.large and name.startswith(pending.name + "/"):
             pending.add(entry)  # an SLO's segment under <manifest>/
-            return
-        yield from self.finish()
-        if base is not None:
-            self._loose = Group(self.container, base, SEGMENTS)
-            self._loose.add(entry)
-            return
+            return True
+        return False
+
+    def _object(self, name: str, entry: Mapping[str, Any], image: bool) -> Group:
         size = int(entry.get("bytes", 0) or 0)
-        slo = is_slo_manifest(entry)
         group = Group(self.container, name, OBJECT, bytes=size, newest=str(entry.get("last_modified", "")))
-        group.large = slo or (size == 0 and str(entry.get("hash", "")) == EMPTY_ETAG)
+        group.image = image
+        slo = is_slo_manifest(entry)
+        group.large = slo or (size == 0 and entry.get("hash") == EMPTY_ETAG)
         if slo:
             self.slo.manifests.add(group.path)
             self.slo.names.add(name)
             self.manifests.append(group)
-        self._pending = group
+        return group
 
     def finish(self) -> Iterator[Group]:
         """Hand over what is still waiting (the end of the listing, or a name that ends a group)."""
         pending, loose = self._pending, self._loose
         self._pending = self._loose = None
         if pending is not None:
-            self._recent[pending.name] = None
-            if len(self._recent) > RECENT_OBJECTS:
-                self._recent.popitem(last=False)
-            if IMAGE_ID.fullmatch(pending.name):
+            if pending.large:  # its segments may still come, after other names
+                self._recent[pending.name] = None
+                if len(self._recent) > RECENT_OBJECTS:
+                    self._recent.popitem(last=False)
+            if pending.image:
                 yield pending
             else:
                 self.held.append(pending)
