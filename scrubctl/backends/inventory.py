@@ -126,7 +126,9 @@ class Inventory(Protocol):
         """URL beginnings (as Glance writes them, e.g. ``file:///``) of plaintext rows that can name a
         listed piece only by their last ``/``-separated component being that piece's ``name``: a row
         beginning so whose last component is no listed name is passed over without being parsed.
-        ``()`` when no such promise holds (an ``rbd://`` URL ends with its snapshot)."""
+        ``()`` when no such promise holds (an ``rbd://`` URL ends with its snapshot). Pieces that share
+        a key (a large object's segments) then carry the name rows end with (the manifest's), or the
+        inventory makes no such promise."""
         ...
 
     def may_name(self, url: str, names: Collection[str]) -> bool:
