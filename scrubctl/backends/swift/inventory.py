@@ -160,20 +160,35 @@ class SwiftInventory:
             for item in page
             if self._in_store(str(item["name"]))
         ]
-        for container in containers:
-            grouper = ContainerGrouper(container, listed.slo, held)
-            url, key = f"swift+config://{listed.reference}/{container}/", f"swift:{container}/"
-            for page in read_ahead(SwiftInventory._pages(self, container)):
-                for group in grouper.feed(page):
-                    name = group.name
-                    yield StoredPiece(url + name, key + name, name, SEGMENTS if group.kind == SEGMENTS else DATA)
-                if grouper.manifests:
-                    SwiftInventory._read_manifests(self, grouper)
-            for group in grouper.finish():
-                yield SwiftInventory._piece(self, group)
-            listed.containers.append(container)
+        grouper: ContainerGrouper | None = None
+        for container, page in read_ahead(SwiftInventory._object_pages(self, containers)):
+            if grouper is None or grouper.container != container:
+                if grouper is not None:
+                    yield from SwiftInventory._finish(self, grouper)
+                grouper = ContainerGrouper(container, listed.slo, held)
+                url, key = f"swift+config://{listed.reference}/{container}/", f"swift:{container}/"
+            for group in grouper.feed(page):
+                name = group.name
+                yield StoredPiece(url + name, key + name, name, SEGMENTS if group.kind == SEGMENTS else DATA)
+            if grouper.manifests:
+                SwiftInventory._read_manifests(self, grouper)
+        if grouper is not None:
+            yield from SwiftInventory._finish(self, grouper)
         for group in release_held(held, listed.slo):
             yield SwiftInventory._piece(self, group)
+
+    def _object_pages(self: _SwiftAccess, containers: list[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Every page of every container, in turn (an empty container gives one empty page)."""
+        for container in containers:
+            yield container, []
+            for page in SwiftInventory._pages(self, container):
+                yield container, page
+
+    def _finish(self: _SwiftAccess, grouper: ContainerGrouper) -> Iterator[StoredPiece]:
+        """The last pieces of a container listed in full."""
+        for group in grouper.finish():
+            yield SwiftInventory._piece(self, group)
+        self._listed().containers.append(grouper.container)
 
     def _read_manifests(self: _SwiftAccess, grouper: ContainerGrouper) -> None:
         """Read the segment lists of the SLO manifests just met, where the server serves them."""
