@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -177,19 +178,21 @@ def test_s3_every_kind_found_reclaimed_and_young_uploads_left_alone(
     purge_locations(s3_world, in_flight)
     set_status(s3_world, in_flight, "saving")
     s3.incomplete_upload(bucket, in_flight)
-    time.sleep(3)
-    young = str(uuid.uuid4())  # begun after the threshold below
+    time.sleep(1.5)
+    threshold = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # fixed, however long the runs take
+    time.sleep(1.5)
+    young = str(uuid.uuid4())  # begun after the threshold
     s3.incomplete_upload(bucket, young)
-    code, listing = orphans(s3_world, "--older-than", "2s")
+    code, listing = orphans(s3_world, "--older-than", threshold)
     assert code == 0, listing
     kinds = {(item["image_id"], item["kind"], item["reclaimable"]) for item in listing}
     assert kinds == {(purged, "unreferenced", True), (abandoned, "multipart", True), (young, "multipart", False)}
     assert any("too young" in blocker for item in listing if item["image_id"] == young for blocker in item["blockers"])
-    code, done = reclaim(s3_world, "--older-than", "2s", "--yes")
+    code, done = reclaim(s3_world, "--older-than", threshold, "--yes")
     assert code == 0 and done["summary"]["reclaimed"] == 2, done
     assert sorted(s3.keys(bucket)) == sorted(kept)
     assert s3.uploads(bucket) == sorted([in_flight, young])
-    code, again = reclaim(s3_world, "--older-than", "2s", "--yes")
+    code, again = reclaim(s3_world, "--older-than", threshold, "--yes")
     assert code == 0 and again["summary"]["reclaimed"] == 0
 
 

@@ -52,11 +52,11 @@ def list_stores(stores: Sequence[ScannedStore]) -> tuple[Listed, list[StoreScan]
         try:
             pieces = list(scanned.inventory.inventory())
         except (BackendUnavailableError, LocationBlocked, LocationFailed) as error:
-            scans.append(
-                StoreScan(
-                    scanned.store.label, scanned.store.driver, False, f"cannot be listed: {error}", unreachable=True
-                )
-            )
+            # Blocked: the store's configuration gives no way to list it (a multi-tenant Swift store, no
+            # reference or keys to list with): not scanned, which is not an outage.
+            unreachable = not isinstance(error, LocationBlocked)
+            why = f"cannot be listed: {error}"
+            scans.append(StoreScan(scanned.store.label, scanned.store.driver, False, why, unreachable=unreachable))
             continue
         for piece in pieces:
             entries = listed.get(piece.key)
