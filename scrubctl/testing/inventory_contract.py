@@ -194,12 +194,12 @@ class InventoryContract:
     ) -> None:
         """Data a row of another image names, in any of its URL forms, live or pending_delete, is
         never listed; data no row names is listed, reclaimable."""
-        kept: list[str] = []
-        for index in range(1 + len(url_forms(make_data(str(uuid.uuid4()))))):
-            image_id = str(uuid.uuid4())
-            url = make_data(image_id)
-            glance.image([url, *url_forms(url)][index])
-            kept.append(image_id)
+        kept = [str(uuid.uuid4())]
+        first = make_data(kept[0])
+        glance.image(first)
+        for index in range(len(url_forms(first))):  # one piece per form, each named by that form only
+            kept.append(str(uuid.uuid4()))
+            glance.image(url_forms(make_data(kept[-1]))[index])
         pending = str(uuid.uuid4())
         glance.image(make_data(pending), pending_delete=True)
         kept.append(pending)
