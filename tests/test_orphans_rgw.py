@@ -217,3 +217,13 @@ def test_two_concurrent_reclaims_erase_each_piece_once(
         erased += [line["url"] for line in lines if line["result"] == "erased"]
     assert sorted(erased) == sorted(swift.url(name) for name in pieces)
     assert not any(swift.names(name) for name in pieces)
+
+
+def test_a_multi_tenant_swift_store_is_named_not_scanned(swift_world: GlanceWorld) -> None:
+    """Each image of a multi-tenant store lies in its owner's account, which the store's reference cannot
+    list: the store is named as not scanned, and that is no outage (exit 0)."""
+    swift_world.extra_config += "swift_store_multi_tenant = True\n"
+    result = swift_world.cli("orphans", "--store", STORE, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    assert f"store {STORE} (swift) not scanned" in result.stderr and "multi-tenant" in result.stderr
