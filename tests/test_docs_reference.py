@@ -105,3 +105,12 @@ def test_the_check_finds_an_undocumented_option() -> None:
     option = click.Option(["-z", "--zebra-stripes"])
     assert undocumented([option], "`--zebra` and `-zz` are other options") == ["-z", "--zebra-stripes"]
     assert undocumented([option], "| `-z`, `--zebra-stripes` | stripes |") == []
+
+
+def test_the_readme_is_a_landing_page_with_the_two_commands() -> None:
+    """The README stays short, and keeps the demo and test commands that CI (.ci/run) runs exactly."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.split()) <= 1500
+    assert "\n./scripts/demo    # creates .venv, builds a sandbox in .run/sandbox" in readme
+    assert "\n./scripts/test    # the whole test suite" in readme
+    assert "exec ./scripts/test\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
