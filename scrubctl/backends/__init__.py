@@ -1,9 +1,10 @@
 """Deleters, registered by location URL scheme through the ``scrubctl.deleters`` entry-point group.
 
-A third party adds a scheme without touching scrubctl by declaring, in its own package::
+A third party adds a scheme no built-in serves without touching scrubctl by declaring, in its own
+package::
 
     [project.entry-points."scrubctl.deleters"]
-    swift = "mypackage.swift:SwiftDeleter"
+    cinder = "mypackage.cinder:CinderDeleter"
 
 The object named must be a :data:`~scrubctl.backends.base.DeleterFactory` (a class whose
 constructor takes ``(store, options)`` is one). It is imported on first use only.
@@ -19,12 +20,12 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 
 from scrubctl.backends.base import Deleter, DeleterFactory, LocationBlocked
-from scrubctl.settings.config import StoreConfig
+from scrubctl.settings.config import SCHEME_DRIVERS, StoreConfig
 
 ENTRY_POINT_GROUP = "scrubctl.deleters"
 
-# Built-ins, also declared as entry points in pyproject.toml; listed here so a source checkout
-# that was never installed still finds them.
+# Built-ins, also declared as entry points in pyproject.toml (tests/test_deleter_registry.py keeps the
+# two the same); listed here so a source checkout that was never installed still finds them.
 BUILTIN_DELETERS = {
     "file": "scrubctl.backends.file:FileDeleter",
     "rbd": "scrubctl.backends.rbd:RbdDeleter",
@@ -38,6 +39,13 @@ BUILTIN_DELETERS = {
 }
 
 logger = logging.getLogger(__name__)
+
+
+def scheme_for_driver(driver: str) -> str:
+    """The URL scheme a Glance driver's deleter is registered under (the first scheme of
+    ``SCHEME_DRIVERS`` that driver serves: ``file``, ``rbd``, ``swift``, ``s3``...); a driver no
+    scheme names is taken as its own scheme."""
+    return next((scheme for scheme, served in SCHEME_DRIVERS.items() if served == driver), driver)
 
 
 def _discover() -> dict[str, str]:
@@ -66,6 +74,14 @@ class DeleterRegistry:
     def supports(self, scheme: str) -> bool:
         """Tell whether a deleter is registered for ``scheme``."""
         return scheme in self._targets
+
+    def kind_schemes(self, scheme: str) -> tuple[str, ...]:
+        """Every scheme served by the same deleter as ``scheme`` (``swift``, ``swift+https``...), which
+        therefore share its inventories; ``(scheme,)`` for a scheme without a deleter."""
+        target = self._targets.get(scheme)
+        if target is None:
+            return (scheme,)
+        return tuple(name for name, served in self._targets.items() if served == target)
 
     def factory(self, scheme: str) -> DeleterFactory:
         """Import and return the factory for ``scheme``; raise :class:`LocationBlocked` if none."""
@@ -103,6 +119,11 @@ class DeleterPool:
         self._deleters: dict[tuple[str, str | None, str], Deleter] = {}
         self._failures: dict[tuple[str, str | None, str], LocationBlocked] = {}
         self._lock = threading.Lock()
+
+    @property
+    def registry(self) -> DeleterRegistry:
+        """The registry the deleters come from."""
+        return self._registry
 
     def get(self, scheme: str, store: StoreConfig) -> Deleter:
         """Return the deleter for locations of ``scheme`` in ``store``."""

@@ -18,15 +18,16 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from scrubctl.backends.base import LocationBlocked, LocationFailed
-from scrubctl.backends.inventory import STAGING, TRASH, Examined, StoredPiece
+from scrubctl.backends.inventory import STAGING, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.orphans.cache import judge_cache
 from scrubctl.orphans.location_rows import READERS, LocationRows
 from scrubctl.orphans.model import (
+    AREA_KINDS,
+    CACHE_KIND,
     DELETED_ROWS_ONLY,
     IN_FLIGHT,
     PARTIAL_UPLOAD,
-    STAGING_KIND,
-    TRASH_KIND,
     UNLINKED,
     UNPROTECTED_BY_ID,
     UNREFERENCED,
@@ -51,11 +52,11 @@ def list_stores(stores: Sequence[ScannedStore]) -> tuple[Listed, list[StoreScan]
         try:
             pieces = list(scanned.inventory.inventory())
         except (BackendUnavailableError, LocationBlocked, LocationFailed) as error:
-            scans.append(
-                StoreScan(
-                    scanned.store.label, scanned.store.driver, False, f"cannot be listed: {error}", unreachable=True
-                )
-            )
+            # Blocked: the store's configuration gives no way to list it (a multi-tenant Swift store, no
+            # reference or keys to list with): not scanned, which is not an outage.
+            unreachable = not isinstance(error, LocationBlocked)
+            why = f"cannot be listed: {error}"
+            scans.append(StoreScan(scanned.store.label, scanned.store.driver, False, why, unreachable=unreachable))
             continue
         for piece in pieces:
             entries = listed.get(piece.key)
@@ -77,21 +78,21 @@ def find_orphans(
     now: datetime,
 ) -> OrphanScan:
     """Scan ``stores`` against Glance's rows; pieces younger than ``cutoff`` are listed but blocked."""
+    keys.read_by(stores)
     with LocationRows(connection) as rows:  # the database reads while the stores are listed
         listed, scans = list_stores(stores)
         names = {piece.name for entries in listed.values() for _scanned, piece in entries}
-        urls = {
-            piece.url: key
-            for key, entries in listed.items()
-            for _scanned, piece in entries
-            if piece.url[:8] == "file:///"
-        }
+        urls = {piece.url: key for key, entries in listed.items() for _scanned, piece in entries}
         use = row_use(connection, keys, listed, names, rows, urls)
     result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
     statuses = image_statuses(connection, [image_id for image_id in named if image_id], readers=READERS)
+    cached = [entry for _key, entry in candidates if entry[1].area == CACHE_KIND]
+    result.orphans += judge_cache(connection, cached, statuses, cutoff=cutoff, now=now)
     for key, (scanned, piece) in candidates:
+        if piece.area == CACHE_KIND:
+            continue
         orphan = _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
         if orphan is not None:
             result.orphans.append(orphan)
@@ -120,29 +121,9 @@ def _judge(
         examined = Examined(exists=True, blockers=(str(problem),))
     if not examined.exists:
         return None  # gone since the listing
-    blockers = list(examined.blockers)
     protected = status is not None and status not in UNPROTECTED_BY_ID
-    if piece.area == TRASH:
-        kind = TRASH_KIND
-    elif piece.area == STAGING:
-        kind = STAGING_KIND
-    elif protected:
-        kind = UNLINKED
-    elif image_id is not None and (examined.partial or status == "killed"):
-        kind = PARTIAL_UPLOAD
-    elif key in use.deleted_only:
-        kind = DELETED_ROWS_ONLY
-    else:
-        kind = UNREFERENCED
-    if protected and piece.area != STAGING:
-        blockers.append(
-            f"image {image_id} is {status} and names this data by its id: see `scrubctl broken`; "
-            "`scrubctl broken --repair` links it back"
-        )
-    if image_id is None:
-        blockers.append(
-            "its name is not a Glance image id: Glance did not write it (Nova, Cinder or an operator may have)"
-        )
+    kind = _kind(piece, key, use, examined, status, image_id=image_id, protected=protected)
+    blockers = [*examined.blockers, *_naming_blockers(piece, image_id, status, protected=protected)]
     moment = examined.last_activity or examined.created_at
     too_young = moment is None or moment > cutoff
     if moment is None:
@@ -168,3 +149,40 @@ def _judge(
         too_young=too_young,
         deleter=scanned.deleter,
     )
+
+
+def _kind(
+    piece: StoredPiece,
+    key: str,
+    use: RowUse,
+    examined: Examined,
+    status: str | None,
+    *,
+    image_id: str | None,
+    protected: bool,
+) -> str:
+    """The kind of a piece no location row needs."""
+    if piece.area in AREA_KINDS:  # an RBD trash entry, staging, lost Swift segments, an S3 upload
+        return piece.area
+    if protected:
+        return UNLINKED
+    if image_id is not None and (examined.partial or status == "killed"):
+        return PARTIAL_UPLOAD
+    if key in use.deleted_only:
+        return DELETED_ROWS_ONLY
+    return UNREFERENCED
+
+
+def _naming_blockers(piece: StoredPiece, image_id: str | None, status: str | None, *, protected: bool) -> list[str]:
+    """What the piece's name forbids: an image that still needs it by id, or a name Glance did not write."""
+    blockers = []
+    if protected and piece.area != STAGING:
+        blockers.append(
+            f"image {image_id} is {status} and names this data by its id: see `scrubctl broken`; "
+            "`scrubctl broken --repair` links it back"
+        )
+    if image_id is None:
+        blockers.append(
+            "its name is not a Glance image id: Glance did not write it (Nova, Cinder or an operator may have)"
+        )
+    return blockers

@@ -1,28 +1,34 @@
-"""Which stores an orphan scan lists: every configured ``file`` and ``rbd`` store, and Glance's staging
-and tasks directories, each through its deleter's optional inventory."""
+"""Which stores an orphan scan lists: every configured store whose deleter offers an inventory, and
+Glance's staging and tasks directories (through the file deleter's inventory)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scrubctl.backends import DeleterPool
+from scrubctl.backends import DeleterPool, scheme_for_driver
 from scrubctl.backends.base import Deleter, LocationBlocked
 from scrubctl.backends.file import FileDeleter
 from scrubctl.backends.inventory import STAGING, Inventory
+from scrubctl.orphans.cache_files import cache_location
 from scrubctl.orphans.model import StoreScan
 from scrubctl.settings.config import Settings, StoreConfig
-
-SCHEMES = {"file": "file", "rbd": "rbd"}  # driver -> the scheme of the URLs it writes
 
 
 @dataclass(frozen=True)
 class ScannedStore:
-    """A store to list, the scheme of its URLs, and the deleter (with an inventory) that lists it."""
+    """A store to list, the scheme of its URLs, the deleter (with an inventory) that lists it, and
+    every URL scheme that deleter reads (the rows of those schemes are matched by its inventory)."""
 
     store: StoreConfig
     scheme: str
     deleter: Deleter
     inventory: Inventory
+    schemes: tuple[str, ...] = ()
+
+    @property
+    def row_schemes(self) -> tuple[str, ...]:
+        """The URL schemes of the rows its inventory matches."""
+        return self.schemes or (self.scheme,)
 
 
 def stores_to_scan(
@@ -34,7 +40,7 @@ def stores_to_scan(
     for store in settings.configured_stores():
         if only is not None and store.label != only:
             continue
-        scheme = SCHEMES.get(store.driver, store.driver)
+        scheme = scheme_for_driver(store.driver)
         try:
             deleter = pool.get(scheme, store)
         except LocationBlocked as blocked:
@@ -43,7 +49,7 @@ def stores_to_scan(
         if not isinstance(deleter, Inventory):
             skipped.append(StoreScan(store.label, store.driver, False, "its deleter offers no inventory"))
             continue
-        chosen.append(ScannedStore(store, scheme, deleter, deleter))
+        chosen.append(ScannedStore(store, scheme, deleter, deleter, pool.registry.kind_schemes(scheme)))
     for store, directory in settings.staging_directories():
         if only is not None and store.label != only:
             continue
@@ -52,5 +58,10 @@ def stores_to_scan(
             continue
         staging = FileDeleter(store)
         staging.directories, staging.area = [directory], STAGING
-        chosen.append(ScannedStore(store, "file", staging, staging))
+        chosen.append(ScannedStore(store, "file", staging, staging, pool.registry.kind_schemes("file")))
+    cache = cache_location(settings, only)  # this node's image cache, per node as staging is
+    if isinstance(cache, StoreScan):
+        skipped.append(cache)
+    elif cache is not None:
+        chosen.append(ScannedStore(cache[0], "file", cache[1], cache[1]))
     return chosen, skipped

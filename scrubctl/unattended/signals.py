@@ -1,8 +1,9 @@
 """Stopping a run cleanly on SIGTERM or SIGINT.
 
 The first signal sets an event: workers take no new image, finish the location in flight, record
-what is done, and the run ends with ``128 + signal`` (143 for SIGTERM, 130 for SIGINT). A second
-signal acts as usual (immediate stop).
+what is done, and the run ends with ``128 + signal`` (:data:`~scrubctl.errors.EXIT_SIGTERM`, 143, for
+SIGTERM; :data:`~scrubctl.errors.EXIT_SIGINT`, 130, for SIGINT). A second signal acts as usual
+(immediate stop).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-HANDLED = (signal.SIGTERM, signal.SIGINT)
+from scrubctl.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+EXIT_CODES = {signal.SIGTERM: EXIT_SIGTERM, signal.SIGINT: EXIT_SIGINT}  # each 128 + the signal
+HANDLED = tuple(EXIT_CODES)
 
 
 @dataclass
@@ -26,8 +30,10 @@ class StopRequest:
 
     @property
     def exit_code(self) -> int | None:
-        """``128 + signal`` when a signal stopped the run, else ``None``."""
-        return None if self.signal_number is None else 128 + self.signal_number
+        """The exit code of the signal that stopped the run (``128 + signal``), else ``None``."""
+        if self.signal_number is None:
+            return None
+        return EXIT_CODES.get(signal.Signals(self.signal_number), 128 + self.signal_number)
 
 
 @contextmanager
