@@ -82,11 +82,7 @@ def command(
     from scrubctl.orphans.rows import KeyMaker
     from scrubctl.orphans.scan import find_orphans
     from scrubctl.orphans.stores import stores_to_scan
-    from scrubctl.output.orphans import (
-        not_scanned_warnings,
-        orphans_listing,
-        reclaim_report,
-    )
+    from scrubctl.output.orphans import not_scanned_warnings, orphans_listing, reclaim_report
 
     _check_options(reclaim, dry_run or yes or max_delete is not None, output_format)
     now = utc_now()
@@ -114,10 +110,16 @@ def command(
         pool.close()
     with renderer.work_done():  # the work is done: a reader that has gone no longer changes the exit code
         reclaim_report(renderer, report)
-    metrics_path = metrics_file or reclaim_metrics.default_path(app.settings.metrics_file)
-    if metrics_path is not None:
-        reclaim_metrics.publish(metrics_path, scan, report)
+    _publish_metrics(metrics_file or reclaim_metrics.default_path(app.settings.metrics_file), scan, report)
     return report.exit_code
+
+
+def _publish_metrics(path: Path | None, scan: OrphanScan, report: ReclaimReport) -> None:
+    """Write the reclaim's metrics, when they have a file."""
+    from scrubctl.orphans import metrics as reclaim_metrics
+
+    if path is not None:
+        reclaim_metrics.publish(path, scan, report)
 
 
 def _check_options(reclaim: bool, reclaim_options: bool, output_format: str) -> None:
