@@ -23,7 +23,14 @@ from scrubctl.backends.base import (
     LocationFailed,
     ProgressCallback,
 )
-from scrubctl.backends.remote import SecretMask, dependency_hint, optional_module, store_timeout
+from scrubctl.backends.remote import (
+    CredentialsRefused,
+    SecretMask,
+    dependency_hint,
+    optional_module,
+    refusal,
+    store_timeout,
+)
 from scrubctl.backends.swift.auth import (
     Credentials,
     default_reference,
@@ -186,14 +193,14 @@ class SwiftDeleter:
             yield
         except SwiftHttpError as error:
             if error.status in (401, 403):
-                raise LocationBlocked(
+                raise CredentialsRefused(
                     self.mask(f"{doing}: Swift refused the credentials (HTTP {error.status})")
                 ) from None
             raise LocationFailed(self.mask(f"{doing} failed: {error}")) from None
         except client.ClientException as error:
             status = error.http_status
             if status in (401, 403):
-                raise LocationBlocked(self.mask(f"{doing}: Swift refused the credentials (HTTP {status})")) from None
+                raise CredentialsRefused(self.mask(f"{doing}: Swift refused the credentials (HTTP {status})")) from None
             if status is None:
                 self._mark_down(doing, error)
             raise LocationFailed(
@@ -203,6 +210,21 @@ class SwiftDeleter:
             if isinstance(error, requests.exceptions.HTTPError) and error.response is not None:
                 raise LocationFailed(self.mask(f"{doing} failed: HTTP {error.response.status_code}")) from None
             self._mark_down(doing, error)
+
+    @contextmanager
+    def _refusals(self, url: str) -> Iterator[None]:
+        """Credentials refused: the location's erase failed when its URL carries them; otherwise the
+        store's configuration is wrong and the store is unusable for the rest of the run (exit 3)."""
+        try:
+            yield
+        except CredentialsRefused as refused:
+            location = parse_url(url)
+            from_location = location.reference is None and location.user is not None and location.key is not None
+            meaning = refusal(refused, from_location=from_location, options="swift_store_config_file")
+            if isinstance(meaning, BackendUnavailableError):
+                self._down = self.mask(str(meaning))
+                raise BackendUnavailableError(self._down) from None
+            raise LocationFailed(self.mask(str(meaning))) from None
 
     def _mark_down(self, doing: str, error: BaseException) -> None:
         requests: Any = self._requests
@@ -296,7 +318,7 @@ class SwiftDeleter:
         if response.status == 404:
             return 0
         if response.status in (401, 403):
-            raise LocationBlocked(f"{doing}: Swift refused the credentials (HTTP {response.status})")
+            raise CredentialsRefused(f"{doing}: Swift refused the credentials (HTTP {response.status})")
         try:
             result = json.loads(body or b"{}")
         except ValueError:
@@ -312,6 +334,10 @@ class SwiftDeleter:
         """HEAD, then erase by kind: SLO through its manifest delete, DLO segments (all of them)
         before the manifest, a plain object; a lost manifest's segments are erased too. ``progress``
         hears each segment deleted one by one (a DLO's, or a lost manifest's)."""
+        with self._refusals(url):
+            return self._erase(url, dry_run=dry_run, progress=progress)
+
+    def _erase(self, url: str, *, dry_run: bool, progress: ProgressCallback | None) -> EraseResult:
         location, connection = self._locate(url)
         headers = self._head(connection, location)
         if headers is None:
@@ -353,8 +379,9 @@ class SwiftDeleter:
 
     def exists(self, url: str) -> bool:
         """Whether the object (or the manifest of a large one) answers a HEAD."""
-        location, connection = self._locate(url)
-        return self._head(connection, location) is not None
+        with self._refusals(url):
+            location, connection = self._locate(url)
+            return self._head(connection, location) is not None
 
     def blockers(self, url: str) -> list[str]:
         """A container outside the store, missing or refused credentials, multi-tenant without a
