@@ -73,7 +73,7 @@ class Application:
         if self._registry is None:
             from scrubctl.backends import DeleterRegistry
 
-            self._registry = DeleterRegistry()
+            self._registry = DeleterRegistry(options={"debug": "true"} if self.debug else None)
         return self._registry
 
     def database(self, pool_size: int = 5, *, read_only: bool = False) -> GlanceDatabase:

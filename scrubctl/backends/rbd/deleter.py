@@ -26,6 +26,7 @@ from scrubctl.backends.rbd.native import (
     BINDINGS_HINT,
     Bindings,
     child_name,
+    client_log_options,
     clone_v2_enabled,
     connection_error,
     describe,
@@ -83,6 +84,7 @@ class RbdDeleter:
         self.user = store.get("rbd_store_user") or None
         self.conf_file = store.get("rbd_store_ceph_conf") or DEFAULT_CEPH_CONF
         self.clones = (options or {}).get("rbd_clones", "block")
+        self._log_options = client_log_options(options or {})
         self._problem: str | None = None
         try:
             configured = store.get_float("rados_connect_timeout", 0.0)
@@ -110,7 +112,8 @@ class RbdDeleter:
 
     def _client_options(self) -> dict[str, str]:
         seconds = str(max(1, math.ceil(self.timeout)))
-        return {"client_mount_timeout": seconds, "rados_mon_op_timeout": seconds, "rados_osd_op_timeout": seconds}
+        timeouts = {"client_mount_timeout": seconds, "rados_mon_op_timeout": seconds, "rados_osd_op_timeout": seconds}
+        return {**timeouts, **self._log_options}
 
     def _connect(self) -> Any:
         bindings = self.bindings
