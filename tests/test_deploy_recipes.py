@@ -1,7 +1,7 @@
 """The recipes in ``deploy/``, checked without running them (the container tier runs them): the
 kolla-ansible units are what ``systemd-units --container`` writes and systemd accepts them; the
 CronJob is valid against Kubernetes' API schema and has the settings an operator relies on; the
-Kustomize overlay of docs/deploy.md renders.
+Kustomize overlay of docs/how-to/deploy-kubernetes.md renders.
 """
 
 from __future__ import annotations
@@ -106,9 +106,9 @@ def test_the_cronjob_is_hardened_and_mounts_what_glance_api_pods_mount() -> None
 
 
 def documented_overlay() -> str:
-    """The Kustomize overlay docs/deploy.md shows."""
-    text = (ROOT / "docs" / "deploy.md").read_text()
-    section = text.split("### A Kustomize overlay", 1)[1]
+    """The Kustomize overlay docs/how-to/deploy-kubernetes.md shows."""
+    text = (ROOT / "docs" / "how-to" / "deploy-kubernetes.md").read_text()
+    section = text.split("## A Kustomize overlay", 1)[1]
     return section.split("```yaml\n", 1)[1].split("```", 1)[0]
 
 

@@ -1,5 +1,6 @@
-"""Every relative link in README.md, docs/, deploy/ and contrib/ points at a file that exists, and
-every anchor at a heading of that file (as GitHub makes anchors from headings)."""
+"""Every relative link in README.md, CONTRIBUTING.md, CHANGELOG.md, docs/ (all its folders), deploy/ and
+contrib/ points at a file that exists, and every anchor at a heading of that file (as GitHub makes
+anchors from headings)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
 def markdown_files() -> list[Path]:
-    files = [ROOT / "README.md", *sorted(ROOT.glob("CHANGELOG.md"))]
+    files = [ROOT / "README.md", *sorted(ROOT.glob("CONTRIBUTING.md")), *sorted(ROOT.glob("CHANGELOG.md"))]
     for folder in ("docs", "deploy", "contrib"):
         files.extend(sorted((ROOT / folder).rglob("*.md")))
     return files

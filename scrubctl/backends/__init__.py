@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 
 from scrubctl.backends.base import Deleter, DeleterFactory, LocationBlocked
-from scrubctl.settings.config import StoreConfig
+from scrubctl.settings.config import SCHEME_DRIVERS, StoreConfig
 
 ENTRY_POINT_GROUP = "scrubctl.deleters"
 
@@ -38,6 +38,13 @@ BUILTIN_DELETERS = {
 }
 
 logger = logging.getLogger(__name__)
+
+
+def scheme_for_driver(driver: str) -> str:
+    """The URL scheme a Glance driver's deleter is registered under (the first scheme of
+    ``SCHEME_DRIVERS`` that driver serves: ``file``, ``rbd``, ``swift``, ``s3``...); a driver no
+    scheme names is taken as its own scheme."""
+    return next((scheme for scheme, served in SCHEME_DRIVERS.items() if served == driver), driver)
 
 
 def _discover() -> dict[str, str]:
@@ -67,6 +74,14 @@ class DeleterRegistry:
     def supports(self, scheme: str) -> bool:
         """Tell whether a deleter is registered for ``scheme``."""
         return scheme in self._targets
+
+    def kind_schemes(self, scheme: str) -> tuple[str, ...]:
+        """Every scheme served by the same deleter as ``scheme`` (``swift``, ``swift+https``...), which
+        therefore share its inventories; ``(scheme,)`` for a scheme without a deleter."""
+        target = self._targets.get(scheme)
+        if target is None:
+            return (scheme,)
+        return tuple(name for name, served in self._targets.items() if served == target)
 
     def factory(self, scheme: str) -> DeleterFactory:
         """Import and return the factory for ``scheme``; raise :class:`LocationBlocked` if none."""
@@ -104,6 +119,11 @@ class DeleterPool:
         self._deleters: dict[tuple[str, str | None, str], Deleter] = {}
         self._failures: dict[tuple[str, str | None, str], LocationBlocked] = {}
         self._lock = threading.Lock()
+
+    @property
+    def registry(self) -> DeleterRegistry:
+        """The registry the deleters come from."""
+        return self._registry
 
     def get(self, scheme: str, store: StoreConfig) -> Deleter:
         """Return the deleter for locations of ``scheme`` in ``store``."""

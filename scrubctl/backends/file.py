@@ -9,14 +9,15 @@ links, directories, devices and paths outside the store are refused with the rea
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
-from scrubctl.backends.inventory import DATA, Examined, StoredPiece
+from scrubctl.backends.inventory import DATA, Examined, StoredPiece, last_component
 from scrubctl.errors import BackendUnavailableError, read_only_message
 from scrubctl.settings.config import StoreConfig
 
@@ -49,6 +50,19 @@ def path_from_url(url: str) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=4096)
+def real_directory(directory: str) -> str:
+    """The real path of a directory (cached: location rows share a handful of directories)."""
+    return os.path.realpath(directory)
+
+
+def file_key(path: str) -> str:
+    """``file:<real directory>/<name>``: the file a path names, whatever symlinked alias of its
+    directory, doubled slash or ``.`` the row was written with."""
+    directory, _, name = path.rpartition("/")
+    return f"file:{real_directory(directory or '/')}/{name}"
+
+
 class FileDeleter:
     """Erases files inside the data directories of one filesystem store."""
 
@@ -62,6 +76,7 @@ class FileDeleter:
         self._real_parents: dict[str, Path] = {}
         self._real_directories: dict[Path, Path] = {}
         self.area = DATA  # what inventory() calls its files (a staging directory's are STAGING)
+        self._key_prefixes: tuple[str, ...] | None = None
 
     def _resolve(self, url: str) -> tuple[Path, Path]:
         """Return ``(data directory, checked path)`` or raise :class:`LocationBlocked`."""
@@ -208,3 +223,33 @@ class FileDeleter:
         with open(path, "rb") as data:
             while chunk := data.read(READ_CHUNK):
                 yield chunk
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def location_keys(self, url: str, store: StoreConfig | None) -> tuple[str, ...]:
+        """``file:<real directory>/<name>`` of a ``file://`` URL whose path lies in one of this store's
+        data directories (the path as glance_store reads it, whatever the scheme's case)."""
+        scheme, separator, path = url.partition("://")
+        if not separator or scheme.lower() != "file" or not path.startswith("/"):
+            return ()
+        key = file_key(path)
+        if self._key_prefixes is None:  # resolved once per run, as the erases' directories are
+            self._key_prefixes = tuple(f"file:{os.path.realpath(directory)}/" for directory in self.directories)
+        return (key,) if key.startswith(self._key_prefixes) else ()
+
+    def needs_store(self, url: str) -> bool:
+        """Never: a ``file://`` URL holds its whole path."""
+        return False
+
+    def named_by_last_component(self) -> tuple[str, ...]:
+        """``file:///``: a path names the file of its last component."""
+        return ("file:///",)
+
+    def may_name(self, url: str, names: Collection[str]) -> bool:
+        """Its last component is a listed name."""
+        return last_component(url) in names
+
+    def location_texts(self, piece: StoredPiece) -> tuple[str, ...]:
+        """The URL under the configured directory, and under its real path."""
+        real = "file://" + piece.key[len("file:") :]
+        return (piece.url,) if real == piece.url else (piece.url, real)

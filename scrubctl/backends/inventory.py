@@ -3,20 +3,21 @@
 ``scrubctl orphans`` and ``scrubctl broken`` compare what a store holds with Glance's location rows.
 A deleter that implements :class:`Inventory` lists its store in one pass (one directory listing,
 one ``RBD.list2`` and one ``trash_list`` per pool) and is asked for details (size, age, whether an
-upload finished, what depends on it) only for the few pieces no row needs. Deleters without it are
-named as not scanned.
+upload finished, what depends on it) only for the few pieces no row needs. It also says which
+location rows need each piece it lists (:meth:`Inventory.location_keys`), so that ``orphans`` and
+``broken`` know no store kind by name: a new store's inventory is matched by rows as file and rbd
+are. Deleters without it are named as not scanned.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from scrubctl.backends.base import EraseResult
+from scrubctl.settings.config import StoreConfig
 
 DATA = "data"
 TRASH = "trash"
@@ -28,9 +29,10 @@ class StoredPiece(NamedTuple):
     one per file or image, often hundreds of thousands).
 
     ``url`` is the location URL Glance would write for it in this store; ``key`` the normalised
-    form location rows are compared by (see :mod:`scrubctl.orphans.keys`); ``name`` its name in the
-    store (a file name, an RBD image name), which is an image id when Glance wrote it; ``area`` is
-    :data:`DATA`, :data:`TRASH` (an RBD trash entry, ``trash_id`` set) or :data:`STAGING`.
+    form location rows are compared by (one of the keys :meth:`Inventory.location_keys` gives for
+    every URL that names it); ``name`` its name in the store (a file name, an RBD image name), which
+    is an image id when Glance wrote it; ``area`` is :data:`DATA`, :data:`TRASH` (an RBD trash
+    entry, ``trash_id`` set) or :data:`STAGING`.
     """
 
     url: str
@@ -55,7 +57,29 @@ class Examined:
 
 @runtime_checkable
 class Inventory(Protocol):
-    """A deleter that can list its store and look closer at pieces of it."""
+    """A deleter that can list its store, look closer at pieces of it, and say which location rows
+    need each piece it lists.
+
+    The contract (checked by :class:`scrubctl.testing.inventory_contract.InventoryContract`, which
+    every inventory's tests rerun):
+
+    * **Keys.** Every listed piece carries a normalised ``key``; a location row needs a piece when
+      :meth:`location_keys` of the row's decrypted URL contains that piece's key. Several pieces may
+      carry the same key (an object store listing a large object's manifest and its segments as
+      separate pieces gives them all the manifest's key: one row then needs them all); a piece carries
+      exactly one key, and a URL may yield several (every piece it may name, when unsure).
+    * **Never a false orphan.** When in doubt, a URL yields the key (or more keys than needed): a key
+      too many keeps data, a key missing erases data an image still needs. ``location_keys(piece.url,
+      store)`` contains ``piece.key`` for every listed piece, and so do the keys of every text of
+      :meth:`location_texts`.
+    * **Cheap where rows are many.** :meth:`named_by_last_component` and :meth:`may_name` let the caller
+      pass over, unparsed, the rows that cannot name any listed piece (a million rows, a few hundred
+      thousand pieces); they may keep a row that names nothing, never drop one that names a piece.
+
+    ``orphans`` and ``broken`` hold no per-scheme code: they find the inventories that read a row's
+    URL scheme through the deleter registry (schemes served by one deleter share its inventories)
+    and ask them.
+    """
 
     def inventory(self) -> Iterator[StoredPiece]:
         """List every piece of data in the store in one pass (and the RBD trash, where there is one)."""
@@ -76,29 +100,50 @@ class Inventory(Protocol):
 
     def scope(self) -> tuple[str, ...]:
         """The key prefixes :meth:`inventory` lists in full (a key under one of them that the listing
-        lacks is data that is not there)."""
+        lacks is data that is not there); empty when there is nothing to list (a missing directory)."""
+        ...
+
+    # -- matching: which location rows need the pieces listed --------------------------------
+
+    def location_keys(self, url: str, store: StoreConfig | None) -> tuple[str, ...]:
+        """The keys of the data a decrypted location URL names in this store, or ``()`` when it names
+        nothing this store holds (another store, another scheme, a URL that cannot be read).
+
+        ``store`` is the store the row names in its ``meta_data`` (or the single-store settings),
+        ``None`` when it names none configured here; it is read only for URLs that
+        :meth:`needs_store` (``rbd://<image>``: its pool is its store's). The URL's scheme may be in
+        any case (glance_store reads ``FILE:///...`` as ``file``). The answer depends on the URL,
+        ``store`` and this store's own configuration, never on what is stored now: it is asked
+        again inside a reclaim's claim."""
+        ...
+
+    def needs_store(self, url: str) -> bool:
+        """Whether the URL alone is not enough for :meth:`location_keys`, which then needs the row's
+        store (the caller reads the row's ``meta_data`` again, for those rows only)."""
+        ...
+
+    def named_by_last_component(self) -> tuple[str, ...]:
+        """URL beginnings (as Glance writes them, e.g. ``file:///``) of plaintext rows that can name a
+        listed piece only by their last ``/``-separated component being that piece's ``name``: a row
+        beginning so whose last component is no listed name is passed over without being parsed.
+        ``()`` when no such promise holds (an ``rbd://`` URL ends with its snapshot). Pieces that share
+        a key (a large object's segments) then carry the name rows end with (the manifest's), or the
+        inventory makes no such promise."""
+        ...
+
+    def may_name(self, url: str, names: Collection[str]) -> bool:
+        """Whether a plaintext URL of this store's schemes could name a piece whose ``name`` is in
+        ``names`` (cheap, without resolving anything); ``False`` only when it certainly names none."""
+        ...
+
+    def location_texts(self, piece: StoredPiece) -> tuple[str, ...]:
+        """The plaintext URL texts Glance writes for a listed piece (``piece.url`` first, then the short
+        forms): a reclaim re-checks, inside its claim, the rows holding exactly these texts (and every
+        encrypted row), so each of them must yield ``piece.key``."""
         ...
 
 
-# -- normalised keys: location rows and listed pieces are compared by these, never by raw text --------
-
-RBD_DEFAULT_POOL = "images"
-
-
-@functools.lru_cache(maxsize=4096)
-def real_directory(directory: str) -> str:
-    """The real path of a directory (cached: location rows share a handful of directories)."""
-    return os.path.realpath(directory)
-
-
-def file_key(path: str) -> str:
-    """``file:<real directory>/<name>``: the file a path names, whatever symlinked alias of its
-    directory, doubled slash or ``.`` the row was written with."""
-    directory, _, name = path.rpartition("/")
-    return f"file:{real_directory(directory or '/')}/{name}"
-
-
-def rbd_key(pool: str, image: str) -> str:
-    """``rbd:<pool>/<image>``: the RBD image a location names (the snapshot and fsid are ignored, so a
-    row naming another cluster's fsid still protects a same-named image here: never a false orphan)."""
-    return f"rbd:{pool}/{image}"
+def last_component(url: str) -> str:
+    """The last ``/``-separated component of a URL (what :meth:`Inventory.named_by_last_component`
+    compares with the listed names)."""
+    return url.rpartition("/")[2]

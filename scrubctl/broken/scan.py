@@ -72,6 +72,7 @@ class BrokenFinder:
         self, keys: KeyMaker, decoder: LocationDecoder, stores: Sequence[ScannedStore], listed: Listed
     ) -> None:
         self.keys = keys
+        keys.read_by(stores)
         self.decoder = decoder
         self.listed = listed
         self.scopes = tuple(prefix for scanned in stores for prefix in scanned.inventory.scope())
@@ -141,10 +142,10 @@ class BrokenFinder:
     def _missing(self, row: Any) -> bool:
         """Whether a live location's data is gone: not in a listing that covers its store, confirmed
         by the store itself."""
-        key, readable = self.keys.key(row.value, row.meta_data)
-        if not readable or key is None or key in self.listed:
+        found, readable = self.keys.key(row.value, row.meta_data)
+        if not readable or not found or any(key in self.listed for key in found):
             return False
-        if not any(key.startswith(prefix) for prefix in self.scopes):
+        if not any(key.startswith(self.scopes) for key in found):
             return False  # a store this scan did not list
         location = self._location(row)
         scanned = self.stores.get(location.store_label or "")

@@ -236,6 +236,9 @@ class Reclaimer:
         texts = [text for orphan in batch for text in glance_texts(orphan)]
         use = recheck_use(connection, self.keys, wanted, texts, encrypted_rows=self.options.encrypted_rows)
         reasons = dict.fromkeys(use.needed, "a location row needs it now (written since the scan)")
+        for orphan in batch:  # never erase what rows were not matched with
+            if not self.keys.reads(orphan.scheme):
+                reasons.setdefault(orphan.piece.key, f"no inventory matches {orphan.scheme}:// location rows")
         if use.undecryptable:
             for key in wanted:
                 reasons.setdefault(key, f"{use.undecryptable} location row(s) cannot be decrypted now")
@@ -280,11 +283,9 @@ class Reclaimer:
         self.report.pieces.append(PieceResult(orphan, result, outcome.detail, size))
 
 
-def glance_texts(orphan: Orphan) -> list[str]:
-    """The URL texts Glance writes for a piece (its canonical URL and the short forms)."""
-    texts = [orphan.piece.url]
-    if orphan.scheme == "rbd":
-        texts.append(f"rbd://{orphan.piece.name}")
-    elif orphan.scheme == "file":
-        texts.append("file://" + orphan.piece.key[len("file:") :])
-    return texts
+def glance_texts(orphan: Orphan) -> tuple[str, ...]:
+    """The URL texts Glance writes for a piece (its canonical URL and the short forms), as its
+    store's inventory names them."""
+    if isinstance(orphan.deleter, Inventory):
+        return orphan.deleter.location_texts(orphan.piece)
+    return (orphan.piece.url,)

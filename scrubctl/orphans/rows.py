@@ -12,16 +12,14 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from sqlalchemy import ColumnElement, Connection, case, or_, select
 
-from scrubctl.backends.base import LocationBlocked
-from scrubctl.backends.inventory import RBD_DEFAULT_POOL, STAGING, StoredPiece, file_key, rbd_key
-from scrubctl.backends.rbd.urls import parse_url
+from scrubctl.backends.inventory import STAGING, Inventory, StoredPiece
 from scrubctl.glance.locations import LocationDecoder, store_name_from_metadata, url_scheme
 from scrubctl.glance.schema import DELETED, image_locations, images
-from scrubctl.orphans.location_rows import LocationRows
+from scrubctl.orphans.location_rows import LocationRows, RowChunk
+from scrubctl.orphans.stores import ScannedStore
 from scrubctl.settings.config import Settings, StoreConfig
 
 CHUNK = 1000
@@ -46,36 +44,71 @@ class RowUse:
 
 
 class KeyMaker:
-    """Turns a location row into its normalised key (stores resolved once per name and scheme)."""
+    """Turns a location row into the keys of the listed pieces it needs, by asking the inventories of
+    the stores scanned (:meth:`~scrubctl.backends.inventory.Inventory.location_keys`); stores are
+    resolved once per name and scheme. A row whose scheme no scanned inventory reads yields no key."""
 
     def __init__(self, settings: Settings, decoder: LocationDecoder) -> None:
         self._settings = settings
         self._decoder = decoder
         self._stores: dict[tuple[str | None, str], StoreConfig | None] = {}
+        self._readers: dict[str, list[Inventory]] = {}
 
-    def key(self, value: str, meta_data: str | None) -> tuple[str | None, bool]:
-        """``(key, decrypted)``: the key (``None`` for a URL no store here lists), and whether the
-        value could be read at all."""
+    def read_by(self, stores: Iterable[ScannedStore]) -> None:
+        """Match rows with the inventories of ``stores`` (each for every scheme its deleter reads);
+        a scan calls it with the stores it lists, before looking at any row."""
+        for scanned in stores:
+            for scheme in scanned.row_schemes:
+                readers = self._readers.setdefault(scheme, [])
+                if all(reader is not scanned.inventory for reader in readers):
+                    readers.append(scanned.inventory)
+
+    def reads(self, scheme: str) -> bool:
+        """Whether an inventory matches the rows of ``scheme``."""
+        return scheme in self._readers
+
+    def key(self, value: str, meta_data: str | None) -> tuple[tuple[str, ...], bool]:
+        """``(keys, decrypted)``: the keys of the listed pieces a stored location value needs (none for
+        a URL no scanned store holds), and whether the value could be read at all."""
         url, _encrypted, problem = self._decoder.decrypt(value)
         if url is None or problem is not None:
-            return None, False
-        scheme = url_scheme(url)
-        if scheme not in ("file", "rbd"):
-            return None, True
-        store = None
-        if scheme == "rbd" and url.count("/") == 2:  # rbd://<image>: the pool is its store's
-            name, _problem = store_name_from_metadata(meta_data)
-            store = self._store(name, scheme)
-        return location_key(scheme, url, store), True
+            return (), False
+        scheme = url_scheme(url) or ""
+        found: list[str] = []
+        for reader in self._readers.get(scheme, ()):
+            store = None
+            if reader.needs_store(url):
+                name, _problem = store_name_from_metadata(meta_data)
+                store = self._store(name, scheme)
+            found.extend(reader.location_keys(url, store))
+        return tuple(found), True
 
     def decrypt(self, value: str) -> tuple[str | None, bool, str | None]:
         """Decrypt a stored value (see :meth:`LocationDecoder.decrypt`)."""
         return self._decoder.decrypt(value)
 
-    def key_of(self, url: str) -> str | None:
-        """The key of a plaintext URL that needs no store (``file://``, four-component ``rbd://``)."""
-        scheme = url_scheme(url)
-        return location_key(scheme, url, None) if scheme in ("file", "rbd") else None
+    def key_of(self, url: str, names: Collection[str]) -> tuple[str, ...] | None:
+        """The keys of a decrypted URL that may name one of ``names`` (``()`` when it certainly names
+        none), or ``None`` when its store is needed (the row's ``meta_data`` must be read)."""
+        readers = self._readers.get(url_scheme(url) or "", ())
+        if not any(reader.may_name(url, names) for reader in readers):
+            return ()
+        if any(reader.needs_store(url) for reader in readers):
+            return None
+        return tuple(key for reader in readers for key in reader.location_keys(url, None))
+
+    def named_by_last_component(self) -> tuple[str, ...]:
+        """The URL beginnings every reader of their scheme names by the last component (see
+        :meth:`~scrubctl.backends.inventory.Inventory.named_by_last_component`)."""
+        readers = [reader for scheme_readers in self._readers.values() for reader in scheme_readers]
+        offered = {prefix for reader in readers for prefix in reader.named_by_last_component()}
+        return tuple(
+            sorted(
+                prefix
+                for prefix in offered
+                if all(prefix in reader.named_by_last_component() for reader in self._readers.get(_scheme(prefix), ()))
+            )
+        )
 
     def _store(self, name: str | None, scheme: str) -> StoreConfig | None:
         cached = (name, scheme)
@@ -85,6 +118,10 @@ class KeyMaker:
             except LookupError:
                 self._stores[cached] = None
         return self._stores[cached]
+
+
+def _scheme(prefix: str) -> str:
+    return prefix.partition("://")[0].lower()
 
 
 def row_use(
@@ -99,40 +136,28 @@ def row_use(
     which of ``wanted`` keys rows need.
 
     ``names`` holds the name of every listed piece (a file name, an RBD image name): a plaintext row
-    whose URL ends in none of them cannot point at listed data and is passed over without parsing.
-    ``listed_urls`` maps the URL Glance would write for a listed ``file://`` piece to its key: a row
-    holding exactly that URL (the usual case) needs that piece, without being parsed.
-    Only the URL and, for rows marked deleted, the image id are read; the few short ``rbd://<name>``
-    rows that do name a listed image are read again with their ``meta_data`` (their pool is their
-    store's).
+    that its store's inventory names by its last component (``file:///``) and whose last component is
+    none of them cannot need listed data and is passed over without parsing; other rows are asked of
+    the inventories (:meth:`~scrubctl.backends.inventory.Inventory.may_name` first).
+    ``listed_urls`` maps the URL Glance would write for each listed piece to its key: a row holding
+    exactly that URL (the usual case) needs that piece, without being parsed.
+    Only the URL and, for rows marked deleted, the image id are read; the few rows whose key needs
+    their store (``rbd://<name>``) and that may name a listed piece are read again with their
+    ``meta_data``.
     """
     use = RowUse()
     short: list[str] = []
     lengths = {len(name) for name in names}
     length = lengths.pop() if len(lengths) == 1 else 0
+    prefixes = keys.named_by_last_component()
     for rows_read in rows:
         use.rows += len(rows_read.live) + len(rows_read.deleted)
-        # Most rows are plaintext file:// URLs, of which only one whose last component is a listed
-        # name can need listed data; every other row is looked at in full. (A deleted row's line
-        # holds exactly one tab, before its value.) When every listed name has the same length L
-        # (image ids), a URL's last L characters stand in for its last component: a URL they do not
-        # match cannot end in a listed name.
-        live, dead = rows_read.live, rows_read.deleted
-        if length:
-            live = [value for value in live if value[-length:] in names or value[:8] != "file:///"]
-            dead = [line for line in dead if line[-length:] in names or "\tfile:///" not in line]
-        else:
-            live = [value for value in live if value.rpartition("/")[2] in names or value[:8] != "file:///"]
-            dead = [line for line in dead if line.rpartition("/")[2] in names or "\tfile:///" not in line]
+        live, dead = _may_need(rows_read, names, length, prefixes)
         for value in live:
-            listed_key = listed_urls.get(value)  # the usual row: exactly a listed file's URL
-            if listed_key is not None:
-                use.needed.add(listed_key)
-            else:
-                _look_at(use, keys, wanted, names, short, value, None)
+            _look_at(use, keys, wanted, names, short, listed_urls, value, None)
         for line in dead:
             image_id, _tab, value = line.partition("\t")
-            _look_at(use, keys, wanted, names, short, value, image_id)
+            _look_at(use, keys, wanted, names, short, listed_urls, value, image_id)
     owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
     for chunk in _chunks(sorted(set(short))):
         again = connection.execute(
@@ -141,14 +166,35 @@ def row_use(
             )
         )
         for value, meta_data, deleted_owner in again:
-            key, _readable = keys.key(value, meta_data)
-            if key is not None and key in wanted:
-                _count(use, key, deleted_owner)
+            found, _readable = keys.key(value, meta_data)
+            _count_wanted(use, wanted, found, deleted_owner)
     _settle(connection, use)
     return use
 
 
-PLAIN_PREFIXES = ("file://", "rbd://")
+def _may_need(
+    rows_read: RowChunk, names: Collection[str], length: int, prefixes: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """The live values and deleted lines of a chunk that may need listed data.
+
+    Most rows are plaintext file:// URLs, of which only one whose last component is a listed name can
+    need listed data (``prefixes``: the URL beginnings named so); every other row is looked at in
+    full. (A deleted row's line holds exactly one tab, before its value.) When every listed name has
+    the same ``length`` L (image ids), a URL's last L characters stand in for its last component: a
+    URL they do not match cannot end in a listed name.
+    """
+    live, dead = rows_read.live, rows_read.deleted
+    if not prefixes:
+        return live, dead
+    if length:
+        live = [value for value in live if value[-length:] in names or not value.startswith(prefixes)]
+        dead = [line for line in dead if line[-length:] in names or not line.startswith(prefixes, line.find("\t") + 1)]
+        return live, dead
+    live = [value for value in live if value.rpartition("/")[2] in names or not value.startswith(prefixes)]
+    dead = [
+        line for line in dead if line.rpartition("/")[2] in names or not line.startswith(prefixes, line.find("\t") + 1)
+    ]
+    return live, dead
 
 
 def _look_at(
@@ -157,43 +203,24 @@ def _look_at(
     wanted: Collection[str],
     names: Collection[str],
     short: list[str],
+    listed_urls: Mapping[str, str],
     value: str,
     deleted_owner: str | None,
 ) -> None:
-    """Count one row's use of a wanted key; a short ``rbd://<name>`` row is put aside in ``short``."""
-    if value.startswith("file:///"):  # the common case, as location_key would read it
-        if value.rpartition("/")[2] in names:
-            plain_key = file_key(value[7:])
-            if plain_key in wanted:
-                _count(use, plain_key, deleted_owner)
+    """Count one row's use of a wanted key; a row whose key needs its store is put aside in ``short``."""
+    listed_key = listed_urls.get(value)  # the usual row: exactly a listed piece's URL
+    if listed_key is not None:
+        _count(use, listed_key, deleted_owner)
         return
-    if value.startswith(PLAIN_PREFIXES):
-        if not _may_name(value, names):
-            return
-        url = value
-    else:
-        decrypted, _encrypted, _problem = keys.decrypt(value)
-        if decrypted is None:
-            use.undecryptable += 1
-            return
-        url = decrypted
-    if url.startswith("rbd://") and url.count("/") == 2:
+    url, _encrypted, _problem = keys.decrypt(value)
+    if url is None:
+        use.undecryptable += 1
+        return
+    found = keys.key_of(url, names)
+    if found is None:
         short.append(value)
-        return
-    key = keys.key_of(url)
-    if key is not None and key in wanted:
-        _count(use, key, deleted_owner)
-
-
-def _may_name(url: str, names: Collection[str]) -> bool:
-    """Whether a plaintext URL could name one of ``names`` (its last component, or the image of a
-    four-component ``rbd://``, percent-decoded as glance_store reads it)."""
-    if url.rpartition("/")[2] in names:
-        return True
-    if url.startswith("rbd://"):
-        parts = url.split("/")
-        return len(parts) == 6 and (parts[4] in names or unquote(parts[4]) in names)
-    return False
+    else:
+        _count_wanted(use, wanted, found, deleted_owner)
 
 
 def recheck_use(
@@ -209,13 +236,20 @@ def recheck_use(
     owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
     rows = connection.execute(select(image_locations.c.value, image_locations.c.meta_data, owner).where(matches))
     for value, meta_data, deleted_owner in rows:
-        key, readable = keys.key(value, meta_data)
+        found, readable = keys.key(value, meta_data)
         if not readable:
             use.undecryptable += 1
-        elif key is not None and key in wanted:
-            _count(use, key, deleted_owner)
+        else:
+            _count_wanted(use, wanted, found, deleted_owner)
     _settle(connection, use)
     return use
+
+
+def _count_wanted(use: RowUse, wanted: Collection[str], found: Iterable[str], deleted_owner: str | None) -> None:
+    """Count a row's use of those of its keys that are wanted."""
+    for key in found:
+        if key in wanted:
+            _count(use, key, deleted_owner)
 
 
 def _count(use: RowUse, key: str, deleted_owner: str | None) -> None:
@@ -281,20 +315,3 @@ def _statuses(connection: Connection, image_ids: list[str]) -> dict[str, str]:
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
-
-
-def location_key(scheme: str, url: str, store: StoreConfig | None) -> str | None:
-    """The normalised key of a location URL, or ``None`` when it names nothing a store could list."""
-    # The scheme is matched whatever its case, as glance_store's URL parsing does: a row written as
-    # FILE:///... still needs its file (never a false orphan).
-    rest = url.split("://", 1)[1] if "://" in url else ""
-    try:
-        if scheme == "file":
-            return file_key(rest) if rest.startswith("/") else None
-        if scheme == "rbd":
-            parsed = parse_url("rbd://" + rest)
-            pool = parsed.pool or (store.get("rbd_store_pool") if store is not None else None) or RBD_DEFAULT_POOL
-            return rbd_key(pool, parsed.image)
-    except LocationBlocked:
-        return None
-    return None

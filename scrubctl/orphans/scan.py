@@ -77,15 +77,11 @@ def find_orphans(
     now: datetime,
 ) -> OrphanScan:
     """Scan ``stores`` against Glance's rows; pieces younger than ``cutoff`` are listed but blocked."""
+    keys.read_by(stores)
     with LocationRows(connection) as rows:  # the database reads while the stores are listed
         listed, scans = list_stores(stores)
         names = {piece.name for entries in listed.values() for _scanned, piece in entries}
-        urls = {
-            piece.url: key
-            for key, entries in listed.items()
-            for _scanned, piece in entries
-            if piece.url[:8] == "file:///"
-        }
+        urls = {piece.url: key for key, entries in listed.items() for _scanned, piece in entries}
         use = row_use(connection, keys, listed, names, rows, urls)
     result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
@@ -120,29 +116,9 @@ def _judge(
         examined = Examined(exists=True, blockers=(str(problem),))
     if not examined.exists:
         return None  # gone since the listing
-    blockers = list(examined.blockers)
     protected = status is not None and status not in UNPROTECTED_BY_ID
-    if piece.area == TRASH:
-        kind = TRASH_KIND
-    elif piece.area == STAGING:
-        kind = STAGING_KIND
-    elif protected:
-        kind = UNLINKED
-    elif image_id is not None and (examined.partial or status == "killed"):
-        kind = PARTIAL_UPLOAD
-    elif key in use.deleted_only:
-        kind = DELETED_ROWS_ONLY
-    else:
-        kind = UNREFERENCED
-    if protected and piece.area != STAGING:
-        blockers.append(
-            f"image {image_id} is {status} and names this data by its id: see `scrubctl broken`; "
-            "`scrubctl broken --repair` links it back"
-        )
-    if image_id is None:
-        blockers.append(
-            "its name is not a Glance image id: Glance did not write it (Nova, Cinder or an operator may have)"
-        )
+    kind = _kind(piece, key, use, examined, status, image_id=image_id, protected=protected)
+    blockers = [*examined.blockers, *_naming_blockers(piece, image_id, status, protected=protected)]
     moment = examined.last_activity or examined.created_at
     too_young = moment is None or moment > cutoff
     if moment is None:
@@ -168,3 +144,42 @@ def _judge(
         too_young=too_young,
         deleter=scanned.deleter,
     )
+
+
+def _kind(
+    piece: StoredPiece,
+    key: str,
+    use: RowUse,
+    examined: Examined,
+    status: str | None,
+    *,
+    image_id: str | None,
+    protected: bool,
+) -> str:
+    """The kind of a piece no location row needs."""
+    if piece.area == TRASH:
+        return TRASH_KIND
+    if piece.area == STAGING:
+        return STAGING_KIND
+    if protected:
+        return UNLINKED
+    if image_id is not None and (examined.partial or status == "killed"):
+        return PARTIAL_UPLOAD
+    if key in use.deleted_only:
+        return DELETED_ROWS_ONLY
+    return UNREFERENCED
+
+
+def _naming_blockers(piece: StoredPiece, image_id: str | None, status: str | None, *, protected: bool) -> list[str]:
+    """What the piece's name forbids: an image that still needs it by id, or a name Glance did not write."""
+    blockers = []
+    if protected and piece.area != STAGING:
+        blockers.append(
+            f"image {image_id} is {status} and names this data by its id: see `scrubctl broken`; "
+            "`scrubctl broken --repair` links it back"
+        )
+    if image_id is None:
+        blockers.append(
+            "its name is not a Glance image id: Glance did not write it (Nova, Cinder or an operator may have)"
+        )
+    return blockers

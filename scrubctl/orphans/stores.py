@@ -1,12 +1,12 @@
-"""Which stores an orphan scan lists: every configured ``file`` and ``rbd`` store, and Glance's staging
-and tasks directories, each through its deleter's optional inventory."""
+"""Which stores an orphan scan lists: every configured store whose deleter offers an inventory, and
+Glance's staging and tasks directories (through the file deleter's inventory)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from scrubctl.backends import DeleterPool
+from scrubctl.backends import DeleterPool, scheme_for_driver
 from scrubctl.backends.base import Deleter, LocationBlocked
 from scrubctl.backends.file import FileDeleter
 from scrubctl.backends.inventory import STAGING, Inventory
@@ -14,18 +14,24 @@ from scrubctl.errors import BackendUnavailableError
 from scrubctl.orphans.model import StoreScan
 from scrubctl.settings.config import RESERVED_STORES, Settings, StoreConfig
 
-SCHEMES = {"file": "file", "rbd": "rbd"}  # driver -> the scheme of the URLs it writes
 NODE_STAGING_URI = "node_staging_uri"
 
 
 @dataclass(frozen=True)
 class ScannedStore:
-    """A store to list, the scheme of its URLs, and the deleter (with an inventory) that lists it."""
+    """A store to list, the scheme of its URLs, the deleter (with an inventory) that lists it, and
+    every URL scheme that deleter reads (the rows of those schemes are matched by its inventory)."""
 
     store: StoreConfig
     scheme: str
     deleter: Deleter
     inventory: Inventory
+    schemes: tuple[str, ...] = ()
+
+    @property
+    def row_schemes(self) -> tuple[str, ...]:
+        """The URL schemes of the rows its inventory matches."""
+        return self.schemes or (self.scheme,)
 
 
 def stores_to_scan(
@@ -37,7 +43,7 @@ def stores_to_scan(
     for store in settings.configured_stores():
         if only is not None and store.label != only:
             continue
-        scheme = SCHEMES.get(store.driver, store.driver)
+        scheme = scheme_for_driver(store.driver)
         try:
             deleter = pool.get(scheme, store)
         except LocationBlocked as blocked:
@@ -46,7 +52,7 @@ def stores_to_scan(
         if not isinstance(deleter, Inventory):
             skipped.append(StoreScan(store.label, store.driver, False, "its deleter offers no inventory"))
             continue
-        chosen.append(ScannedStore(store, scheme, deleter, deleter))
+        chosen.append(ScannedStore(store, scheme, deleter, deleter, pool.registry.kind_schemes(scheme)))
     for store, directory in staging_directories(settings):
         if only is not None and store.label != only:
             continue
@@ -55,7 +61,7 @@ def stores_to_scan(
             continue
         staging = FileDeleter(store)
         staging.directories, staging.area = [directory], STAGING
-        chosen.append(ScannedStore(store, "file", staging, staging))
+        chosen.append(ScannedStore(store, "file", staging, staging, pool.registry.kind_schemes("file")))
     return chosen, skipped
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.backends.file import data_directories, path_from_url
+from scrubctl.backends.rbd.urls import DEFAULT_POOL as RBD_DEFAULT_POOL
 from scrubctl.backends.rbd.urls import parse_url
 from scrubctl.glance.locations import Location
 from scrubctl.glance.pending import ImageEntry
@@ -124,9 +125,6 @@ def flattened(key: str, value: Any) -> Iterator[tuple[str, Any]]:
             yield key, None  # an empty list (no blockers, no tags) still names its key
     else:
         yield key, value
-
-
-RBD_DEFAULT_POOL = "images"
 
 
 def compact_location(location: Location) -> str:

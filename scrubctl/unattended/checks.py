@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from scrubctl.backends import DeleterPool, DeleterRegistry
+from scrubctl.backends import DeleterPool, DeleterRegistry, scheme_for_driver
 from scrubctl.backends.base import LocationBlocked
 from scrubctl.backends.inventory import Inventory
 from scrubctl.coordination.claims import TABLE_NAME as CLAIMS_TABLE
@@ -20,7 +20,7 @@ from scrubctl.glance.grants import Need, describe_needs, missing_privileges, rea
 from scrubctl.glance.opening import open_database
 from scrubctl.glance.topology import read_topology
 from scrubctl.orphans.stores import staging_directories
-from scrubctl.settings.config import SCHEME_DRIVERS, Settings, default_config_files, load_settings
+from scrubctl.settings.config import Settings, default_config_files, load_settings
 from scrubctl.unattended.writable import appendable_problem, database_file_problem, replaceable_problem
 
 # Glance drivers whose locations are references to data scrubctl must never erase.
@@ -126,7 +126,7 @@ def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
             if store.driver in READ_ONLY_DRIVERS:
                 yield Check(name, True, "read-only store: its locations are references, nothing to erase")
                 continue
-            scheme = next((scheme for scheme, driver in SCHEME_DRIVERS.items() if driver == store.driver), store.driver)
+            scheme = scheme_for_driver(store.driver)
             scanned = ""
             try:
                 deleter = pool.get(scheme, store)

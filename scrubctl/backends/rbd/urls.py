@@ -7,6 +7,9 @@ from urllib.parse import unquote
 
 from scrubctl.backends.base import LocationBlocked
 
+# The pool of an ``rbd://<image>`` location whose store sets no ``rbd_store_pool`` (glance_store's default).
+DEFAULT_POOL = "images"
+
 
 @dataclass(frozen=True)
 class RbdUrl:
