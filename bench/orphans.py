@@ -17,6 +17,12 @@ Usage::
 
     .venv/bin/python bench/orphans.py [--images 1000000] [--files 100000] [--orphans 1000] [--runs 3]
                                       [--reuse] [--database scrubctl_bench_orphans]
+
+With ``--swift RGW_ENV`` (the test gateway's ``rgw.env``) it measures a Swift store and an image cache
+instead (:mod:`bench.orphans_swift`): a container of ``--objects`` objects (100,000; and one of a fifth
+of that, for peak RSS as the container grows), 1 % of them orphans, rows in a SQLite database for the
+rest, timed against a bare listing of the same container (``bench/swift_bare_listing.py``) in the same
+run; and a cache directory of ``--cache-files`` files (10,000) against ``ls -f``.
 """
 
 from __future__ import annotations
@@ -98,7 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--swift", type=Path, default=None, metavar="RGW_ENV", help="measure Swift and the cache")
+    parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--cache-files", type=int, default=10_000)
     args = parser.parse_args(argv)
+    if args.swift is not None:
+        from bench.orphans_swift import swift_bench
+
+        return swift_bench(args.swift, args.objects, args.cache_files, args.runs, args.workdir / "swift")
     server = Server(port=args.port)
     if not re.fullmatch(r"[A-Za-z0-9_]+", args.database):
         parser.error(f"unsafe database name: {args.database!r}")

@@ -277,14 +277,14 @@ class SwiftSide:
         """``swift+config://ref1/glance/<id>``, as glance_store 5 writes it."""
         return f"swift+config://{reference}/{container or self.container}/{name}"
 
-    def url_with_credentials(self, name: str, *, key: str | None = None) -> str:
+    def url_with_credentials(self, name: str, container: str | None = None, *, key: str | None = None) -> str:
         """``swift+http://user:key@auth/glance/<id>``, as older Glance wrote it (credentials quoted);
         ``key`` replaces the test user's key."""
         from urllib.parse import quote
 
         auth = self.env.swift_auth_url.split("://", 1)[1]
         credentials = f"{quote(self.env.swift_user, safe='')}:{quote(key or self.env.swift_key, safe='')}"
-        return f"swift+http://{credentials}@{auth}/{self.container}/{name}"
+        return f"swift+http://{credentials}@{auth}/{container or self.container}/{name}"
 
     def cleanup(self) -> None:
         """Remove every object a test created (already gone is fine)."""
@@ -307,6 +307,7 @@ def swift_store_section(
     key: str | None = None,
     auth_url: str | None = None,
     timeout: int = TIMEOUT,
+    container: str = "glance",
 ) -> str:
     """A multi-store section for a Swift store on the test gateway, with its glance-swift.conf
     (reference ``ref1``, v1 auth: RGW's built-in auth) written into ``directory``."""
@@ -318,7 +319,7 @@ def swift_store_section(
     )
     return (
         f"\n[{name}]\nswift_store_config_file = {references}\ndefault_swift_reference = ref1\n"
-        f"swift_store_container = glance\nscrubctl_store_timeout = {timeout}\n"
+        f"swift_store_container = {container}\nscrubctl_store_timeout = {timeout}\n"
     )
 
 

@@ -18,7 +18,7 @@ from scrubctl.settings.utc import utc_now
     "orphans",
     short_help="Data no location row needs; --reclaim erases it.",
     epilog=options.examples(
-        ("scrubctl orphans", "what every file and rbd store holds that no row needs"),
+        ("scrubctl orphans", "what every store holds that no row needs"),
         ("scrubctl orphans --store fast -f json", "one store's, as JSON"),
         ("scrubctl orphans --reclaim --older-than 30d --dry-run", "what a reclaim would erase; changes nothing"),
     ),
@@ -60,10 +60,15 @@ def command(
     output_format: str,
     columns: tuple[str, ...],
 ) -> int:
-    """List the data of every file and rbd store (and Glance's staging directories) that no location row
+    """List the data of every store (and Glance's staging directories) that no location row
     needs: unreferenced, deleted_rows_only, partial_upload, trash, staging, and unlinked (an active image's
     data whose rows are gone: never reclaimable, see `scrubctl broken`). --reclaim erases the reclaimable
-    ones, re-checked inside the database under the scrub claims right before each erase."""
+    ones, re-checked inside the database under the scrub claims right before each erase.
+
+    Swift and S3 stores are listed too (a large object's lost segments: kind segments; incomplete S3
+    uploads: multipart). Glance's image cache ([DEFAULT] image_cache_dir, store image_cache) is scanned
+    per node: only the node this runs on, its files against its own cached_images rows (the node is its
+    worker_self_reference_url); run it on every glance-api node (kind cache)."""
     from scrubctl.backends import DeleterPool
     from scrubctl.orphans import metrics as reclaim_metrics
     from scrubctl.orphans.model import DEFAULT_MIN_AGE

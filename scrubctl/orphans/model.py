@@ -19,7 +19,22 @@ PARTIAL_UPLOAD = "partial_upload"  # an RBD image without its snapshot, or the f
 TRASH_KIND = "trash"  # an RBD trash entry of a Glance image nothing needs
 STAGING_KIND = "staging"  # a leftover in Glance's staging or tasks store
 UNLINKED = "unlinked"  # named by an active image that has no location row: never reclaimable
-KINDS = (UNREFERENCED, DELETED_ROWS_ONLY, PARTIAL_UPLOAD, TRASH_KIND, STAGING_KIND, UNLINKED)
+SEGMENTS_KIND = "segments"  # a Swift large object's segments whose manifest is gone
+MULTIPART_KIND = "multipart"  # an incomplete S3 multipart upload (glance_store never aborts them)
+CACHE_KIND = "cache"  # a file of this node's image cache no usable image needs (orphans/cache.py)
+KINDS = (
+    UNREFERENCED,
+    DELETED_ROWS_ONLY,
+    PARTIAL_UPLOAD,
+    TRASH_KIND,
+    STAGING_KIND,
+    UNLINKED,
+    SEGMENTS_KIND,
+    MULTIPART_KIND,
+    CACHE_KIND,
+)
+# Listing areas whose pieces are an orphan kind of their own (the area's name is the kind's).
+AREA_KINDS = frozenset({TRASH_KIND, STAGING_KIND, SEGMENTS_KIND, MULTIPART_KIND})
 
 # Data younger than this is never reclaimed unless --older-than says otherwise: an upload, an import
 # or a copy-image task running for hours has its row in queued/saving/importing (protected anyway),

@@ -18,15 +18,16 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from scrubctl.backends.base import LocationBlocked, LocationFailed
-from scrubctl.backends.inventory import STAGING, TRASH, Examined, StoredPiece
+from scrubctl.backends.inventory import STAGING, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.orphans.cache import judge_cache
 from scrubctl.orphans.location_rows import READERS, LocationRows
 from scrubctl.orphans.model import (
+    AREA_KINDS,
+    CACHE_KIND,
     DELETED_ROWS_ONLY,
     IN_FLIGHT,
     PARTIAL_UPLOAD,
-    STAGING_KIND,
-    TRASH_KIND,
     UNLINKED,
     UNPROTECTED_BY_ID,
     UNREFERENCED,
@@ -51,11 +52,11 @@ def list_stores(stores: Sequence[ScannedStore]) -> tuple[Listed, list[StoreScan]
         try:
             pieces = list(scanned.inventory.inventory())
         except (BackendUnavailableError, LocationBlocked, LocationFailed) as error:
-            scans.append(
-                StoreScan(
-                    scanned.store.label, scanned.store.driver, False, f"cannot be listed: {error}", unreachable=True
-                )
-            )
+            # Blocked: the store's configuration gives no way to list it (a multi-tenant Swift store, no
+            # reference or keys to list with): not scanned, which is not an outage.
+            unreachable = not isinstance(error, LocationBlocked)
+            why = f"cannot be listed: {error}"
+            scans.append(StoreScan(scanned.store.label, scanned.store.driver, False, why, unreachable=unreachable))
             continue
         for piece in pieces:
             entries = listed.get(piece.key)
@@ -87,7 +88,11 @@ def find_orphans(
     candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
     statuses = image_statuses(connection, [image_id for image_id in named if image_id], readers=READERS)
+    cached = [entry for _key, entry in candidates if entry[1].area == CACHE_KIND]
+    result.orphans += judge_cache(connection, cached, statuses, cutoff=cutoff, now=now)
     for key, (scanned, piece) in candidates:
+        if piece.area == CACHE_KIND:
+            continue
         orphan = _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
         if orphan is not None:
             result.orphans.append(orphan)
@@ -157,10 +162,8 @@ def _kind(
     protected: bool,
 ) -> str:
     """The kind of a piece no location row needs."""
-    if piece.area == TRASH:
-        return TRASH_KIND
-    if piece.area == STAGING:
-        return STAGING_KIND
+    if piece.area in AREA_KINDS:  # an RBD trash entry, staging, lost Swift segments, an S3 upload
+        return piece.area
     if protected:
         return UNLINKED
     if image_id is not None and (examined.partial or status == "killed"):

@@ -11,6 +11,7 @@ from scrubctl.backends.base import Deleter, LocationBlocked
 from scrubctl.backends.file import FileDeleter
 from scrubctl.backends.inventory import STAGING, Inventory
 from scrubctl.errors import BackendUnavailableError
+from scrubctl.orphans.cache_files import cache_location
 from scrubctl.orphans.model import StoreScan
 from scrubctl.settings.config import RESERVED_STORES, Settings, StoreConfig
 
@@ -62,6 +63,11 @@ def stores_to_scan(
         staging = FileDeleter(store)
         staging.directories, staging.area = [directory], STAGING
         chosen.append(ScannedStore(store, "file", staging, staging, pool.registry.kind_schemes("file")))
+    cache = cache_location(settings, only)  # this node's image cache, per node as staging is
+    if isinstance(cache, StoreScan):
+        skipped.append(cache)
+    elif cache is not None:
+        chosen.append(ScannedStore(cache[0], "file", cache[1], cache[1]))
     return chosen, skipped
 
 

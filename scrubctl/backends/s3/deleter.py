@@ -17,6 +17,7 @@ from scrubctl.backends.remote import (
     refusal,
     store_timeout,
 )
+from scrubctl.backends.s3.inventory import S3Inventory
 from scrubctl.backends.s3.urls import S3Url, host_of, parse_url
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
@@ -32,8 +33,9 @@ MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 MAX_POOL_CONNECTIONS = 32
 
 
-class S3Deleter:
-    """Erases the objects behind the locations of one S3 store (see the package docstring)."""
+class S3Deleter(S3Inventory):
+    """Erases the objects behind the locations of one S3 store (see the package docstring); lists it
+    as :class:`~scrubctl.backends.s3.inventory.S3Inventory`."""
 
     def __init__(self, store: StoreConfig, options: Mapping[str, str] | None = None) -> None:
         self.store = store

@@ -38,8 +38,9 @@ from scrubctl.backends.swift.auth import (
     location_credentials,
     reference_credentials,
 )
+from scrubctl.backends.swift.inventory import SwiftInventory
 from scrubctl.backends.swift.objects import ObjectClient, SwiftHttpError, tls_context
-from scrubctl.backends.swift.urls import SwiftUrl, parse_url
+from scrubctl.backends.swift.urls import SwiftUrl, parse_url, truthy
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
 
@@ -47,21 +48,16 @@ logger = logging.getLogger(__name__)
 
 BINDINGS_HINT = dependency_hint("swiftclient", "python-swiftclient", "swift")
 DEFAULT_CONTAINER = "glance"
-TRUE_WORDS = ("1", "true", "yes", "on")
-# Names asked for per listing page; servers may return fewer (RGW caps any limit at 1,000), so only an
-# empty page ends a listing.
+# Names asked for per listing page; RGW caps any limit at 1,000, so only an empty page ends a listing.
 LISTING_PAGE = 1000
 # A token is used for at most this long, then asked for again (Keystone's default lifetime is an
 # hour; a long run must not outlive it).
 TOKEN_REUSE_SECONDS = 1800.0
 
 
-def _truthy(text: str | None) -> bool:
-    return (text or "").strip().lower() in TRUE_WORDS
-
-
-class SwiftDeleter:
-    """Erases the objects behind the locations of one Swift store (see the package docstring)."""
+class SwiftDeleter(SwiftInventory):
+    """Erases the objects behind the locations of one Swift store (see the package docstring); lists
+    it as :class:`~scrubctl.backends.swift.inventory.SwiftInventory`."""
 
     reports_progress = True  # erase() reports a DLO's segments as they go
 
@@ -69,7 +65,7 @@ class SwiftDeleter:
         self.store = store
         self.timeout, self._problem = store_timeout(store)
         self.container = store.get("swift_store_container") or DEFAULT_CONTAINER
-        self.insecure = _truthy(store.get("swift_store_auth_insecure"))
+        self.insecure = truthy(store.get("swift_store_auth_insecure"))
         self.cacert = store.get("swift_store_cacert") or None
         self.mask = SecretMask()
         self._client = optional_module("swiftclient.client")
@@ -351,7 +347,7 @@ class SwiftDeleter:
             size = self._delete_segments(connection, location.container, leftovers, progress)
             return EraseResult(EraseOutcome.ERASED, f"deleted {what}", size)
         size = int(headers.get("content-length", 0) or 0)
-        if _truthy(headers.get("x-static-large-object")):
+        if truthy(headers.get("x-static-large-object")):
             if dry_run:
                 return EraseResult(EraseOutcome.WOULD_ERASE, f"would delete Swift SLO {location.name}", size)
             deleted = self._delete_slo(connection, location)
@@ -410,7 +406,7 @@ class SwiftDeleter:
                 try:
                     self._connection(storage_url, token).head_container(self.container)
                 except SwiftHttpError as error:
-                    if error.status == 404 and not _truthy(self.store.get("swift_store_multi_tenant")):
+                    if error.status == 404 and not truthy(self.store.get("swift_store_multi_tenant")):
                         return [f"container {self.container} of store {self.store.label} does not exist"]
                     if error.status != 404:
                         raise

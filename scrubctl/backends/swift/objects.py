@@ -90,16 +90,19 @@ class ObjectClient:
     def list_objects(self, container: str, *, prefix: str, marker: str, limit: int) -> list[dict[str, Any]]:
         """One page of the container's listing (JSON); :class:`SwiftHttpError` for an error status."""
         query = {"format": "json", "prefix": prefix, "marker": marker, "limit": str(limit)}
-        answer = self._checked("GET", _path(container), query)
-        if not answer.body:
-            return []
-        try:
-            page = json.loads(answer.body)
-        except ValueError:
-            page = None
-        if not isinstance(page, list):
-            raise LocationFailed(f"the listing of {container} is not a JSON list")
-        return page
+        return _json_list(self._checked("GET", _path(container), query).body, container)
+
+    def list_containers(self, *, prefix: str, marker: str, limit: int) -> list[dict[str, Any]]:
+        """One page of the account's container listing (JSON); :class:`SwiftHttpError` for an error status."""
+        query = {"format": "json", "prefix": prefix, "marker": marker, "limit": str(limit)}
+        return _json_list(self._checked("GET", "", query).body, "the account")
+
+    def read_range(self, container: str, name: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (inclusive) of an object; :class:`SwiftHttpError` for an error status."""
+        answer = self.call("GET", _path(container, name), None, {"Range": f"bytes={start}-{end}"})
+        if answer.status >= 300:
+            raise SwiftHttpError(answer.status, http.client.responses.get(answer.status, ""))
+        return answer.body
 
     def call(
         self, method: str, path: str, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
@@ -162,3 +165,16 @@ class ObjectClient:
 def _path(container: str, name: str | None = None) -> str:
     """``/<container>[/<object>]``, quoted as swiftclient quotes them (``/`` kept in object names)."""
     return f"/{quote(container)}" + (f"/{quote(name)}" if name is not None else "")
+
+
+def _json_list(body: bytes, what: str) -> list[dict[str, Any]]:
+    """A listing page's JSON list (an empty body is an empty page)."""
+    if not body:
+        return []
+    try:
+        page = json.loads(body)
+    except ValueError:
+        page = None
+    if not isinstance(page, list):
+        raise LocationFailed(f"the listing of {what} is not a JSON list")
+    return page

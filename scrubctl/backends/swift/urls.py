@@ -8,6 +8,12 @@ from urllib.parse import unquote
 from scrubctl.backends.base import LocationBlocked
 
 SCHEMES = ("swift", "swift+http", "swift+https", "swift+config")
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def truthy(text: str | None) -> bool:
+    """A boolean option as oslo.config reads it (``1``, ``true``, ``yes``, ``on``)."""
+    return (text or "").strip().lower() in TRUE_WORDS
 
 
 @dataclass(frozen=True)

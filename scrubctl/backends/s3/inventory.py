@@ -1,0 +1,253 @@
+"""The s3 deleter's inventory: the store's bucket listed page by page (``ListObjectsV2``, 1,000 keys
+a page), then its incomplete multipart uploads (``ListMultipartUploads``), which a bucket listing never
+shows and glance_store never aborts; and which location rows need each.
+
+Keys are ``s3:<bucket>/<key>``, whatever the URL form (with the keys of glance_store up to 5.5 or
+without) and whatever host it names: a row naming ``<bucket>/<id>`` keeps that object here (never a
+false orphan). An incomplete upload is a piece of area ``multipart`` under its object's key (the
+upload's id in ``trash_id``), so a row naming the object keeps its uploads too; its age is the
+upload's initiation (or its newest part, when later). Keys holding a ``/`` are not Glance's (its
+location URL could not name them) and are left out, counted in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
+from scrubctl.backends.inventory import DATA, Examined, StoredPiece, last_component
+from scrubctl.backends.s3.urls import SCHEMES, S3Url, host_of, parse_url
+from scrubctl.settings.config import StoreConfig
+
+logger = logging.getLogger(__name__)
+
+MULTIPART = "multipart"
+PAGE = 1000
+READ_CHUNK = 8 * 1024 * 1024
+PLAIN_PREFIXES = tuple(f"{scheme}://" for scheme in SCHEMES)
+NO_UPLOAD_CODES = frozenset({"NoSuchUpload", "404", "NoSuchKey", "NoSuchBucket"})
+
+
+def s3_key(bucket: str, key: str) -> str:
+    """``s3:<bucket>/<key>``: the object a location names, on whatever host."""
+    return f"s3:{bucket}/{key}"
+
+
+def naive_utc(moment: Any) -> datetime | None:
+    """botocore's aware datetimes as naive UTC, to the second."""
+    if not isinstance(moment, datetime):
+        return None
+    when: datetime = moment
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return when.replace(microsecond=0)
+
+
+class _S3Access(Protocol):
+    """What the inventory uses of :class:`~scrubctl.backends.s3.deleter.S3Deleter`."""
+
+    store: StoreConfig
+    endpoint: str
+    bucket: str | None
+    access_key: str | None
+    _secret_key: str | None
+    _errors: Any
+
+    def _client(self, location: S3Url) -> Any: ...
+    def _locate(self, url: str) -> tuple[S3Url, Any]: ...
+    def _native(self, doing: str) -> AbstractContextManager[None]: ...
+    def _head(self, client: Any, location: S3Url) -> int | None: ...
+    def erase(self, url: str, *, dry_run: bool) -> EraseResult: ...
+    def _uploads_seen(self) -> dict[str, datetime | None]: ...
+
+
+class S3Inventory:
+    """The :class:`~scrubctl.backends.inventory.Inventory` of the s3 deleter (a mixin of it)."""
+
+    def _uploads_seen(self: _S3Access) -> dict[str, datetime | None]:
+        """Upload id -> initiation, of the uploads the last listing met."""
+        found: dict[str, datetime | None] = self.__dict__.setdefault("_inventory_uploads", {})
+        return found
+
+    def _bucket(self: _S3Access) -> tuple[S3Url, Any]:
+        """The store's bucket and a client with the store's keys."""
+        if not self.bucket:
+            raise LocationBlocked(f"store {self.store.label} sets no s3_store_bucket to list")
+        if not (self.access_key and self._secret_key):
+            raise LocationBlocked(
+                f"store {self.store.label} sets no s3_store_access_key/s3_store_secret_key to list its bucket with"
+            )
+        scheme = "s3+https" if self.endpoint.lower().startswith("https://") else "s3"
+        probe = S3Url(scheme=scheme, host=host_of(self.endpoint), bucket=self.bucket, key="")
+        return probe, self._client(probe)
+
+    def inventory(self: _S3Access) -> Iterator[StoredPiece]:
+        """Every object of the store's bucket, then every incomplete multipart upload in it."""
+        probe, client = S3Inventory._bucket(self)
+        prefix = f"{probe.scheme}://{probe.host}/{probe.bucket}/"
+        skipped = 0
+        token: dict[str, str] = {}
+        while True:
+            with self._native(f"listing bucket {probe.bucket}"):
+                page = client.list_objects_v2(Bucket=probe.bucket, MaxKeys=PAGE, **token)
+            for item in page.get("Contents", ()):
+                name = str(item["Key"])
+                if "/" in name or not name:
+                    skipped += 1
+                    continue
+                yield StoredPiece(prefix + name, s3_key(probe.bucket, name), name, DATA)
+            if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
+                break
+            token = {"ContinuationToken": str(page["NextContinuationToken"])}
+        seen = self._uploads_seen()
+        seen.clear()
+        for item in S3Inventory._bucket_uploads(self, client, probe.bucket):
+            name = str(item["Key"])
+            if "/" in name or not name:
+                skipped += 1
+                continue
+            upload = str(item["UploadId"])
+            seen[upload] = naive_utc(item.get("Initiated"))
+            yield StoredPiece(prefix + name, s3_key(probe.bucket, name), name, MULTIPART, trash_id=upload)
+        if skipped:
+            logger.info("bucket %s: %d key(s) holding '/' are not Glance's and not listed", probe.bucket, skipped)
+
+    def _bucket_uploads(self: _S3Access, client: Any, bucket: str) -> Iterator[dict[str, Any]]:
+        """Every incomplete multipart upload of the bucket, page by page."""
+        marker: dict[str, str] = {}
+        while True:
+            with self._native(f"listing the incomplete uploads of bucket {bucket}"):
+                page = client.list_multipart_uploads(Bucket=bucket, MaxUploads=PAGE, **marker)
+            yield from page.get("Uploads", ())
+            if not page.get("IsTruncated"):
+                return
+            marker = {"KeyMarker": str(page["NextKeyMarker"]), "UploadIdMarker": str(page["NextUploadIdMarker"])}
+
+    def _parts(self: _S3Access, client: Any, location: S3Url, upload: str) -> list[dict[str, Any]] | None:
+        """The parts an incomplete upload holds, or ``None`` when it is gone (completed or aborted)."""
+        errors: Any = self._errors
+        parts: list[dict[str, Any]] = []
+        marker: dict[str, int] = {}
+        with self._native(f"reading the incomplete upload {upload} of {location.name}"):
+            while True:
+                try:
+                    page = client.list_parts(Bucket=location.bucket, Key=location.key, UploadId=upload, **marker)
+                except errors.ClientError as error:
+                    if str(error.response.get("Error", {}).get("Code", "")) in NO_UPLOAD_CODES:
+                        return None
+                    raise
+                parts.extend(page.get("Parts", ()))
+                if not page.get("IsTruncated"):
+                    return parts
+                marker = {"PartNumberMarker": int(page["NextPartNumberMarker"])}
+
+    def examine(self: _S3Access, piece: StoredPiece) -> Examined:
+        """A HEAD of the object; for an upload, its parts (size, newest) and its initiation."""
+        try:
+            location, client = self._locate(piece.url)
+            if piece.area != MULTIPART:
+                return S3Inventory._examine_object(self, client, location)
+            parts = S3Inventory._parts(self, client, location, str(piece.trash_id))
+        except (LocationBlocked, LocationFailed) as problem:
+            return Examined(exists=True, blockers=(str(problem),))
+        if parts is None:
+            return Examined(exists=False)
+        initiated = self._uploads_seen().get(str(piece.trash_id))
+        times = [when for when in (naive_utc(part.get("LastModified")) for part in parts) if when]
+        if initiated is not None:
+            times.append(initiated)
+        return Examined(
+            exists=True,
+            bytes=sum(int(part.get("Size", 0) or 0) for part in parts),
+            created_at=initiated,
+            last_activity=max(times, default=None),
+            partial=True,
+        )
+
+    def _examine_object(self: _S3Access, client: Any, location: S3Url) -> Examined:
+        errors: Any = self._errors
+        with self._native(f"reading S3 object {location.name}"):
+            try:
+                answer = client.head_object(Bucket=location.bucket, Key=location.key)
+            except errors.ClientError as error:
+                if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                    return Examined(exists=False)
+                raise
+        written = naive_utc(answer.get("LastModified"))
+        return Examined(
+            exists=True, bytes=int(answer.get("ContentLength", 0)), created_at=written, last_activity=written
+        )
+
+    def erase_piece(self: _S3Access, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+        """An object as scrub erases it; an incomplete upload aborted (its parts go with it)."""
+        if piece.area != MULTIPART:
+            return self.erase(piece.url, dry_run=dry_run)
+        location, client = self._locate(piece.url)
+        upload = str(piece.trash_id)
+        what = f"incomplete upload {upload} of {location.name}"
+        parts = S3Inventory._parts(self, client, location, upload)
+        if parts is None:
+            return EraseResult(EraseOutcome.ALREADY_GONE, f"{what} already gone", 0)
+        size = sum(int(part.get("Size", 0) or 0) for part in parts)
+        if dry_run:
+            return EraseResult(EraseOutcome.WOULD_ERASE, f"would abort {what}", size)
+        errors: Any = self._errors
+        with self._native(f"aborting {what}"):
+            try:
+                client.abort_multipart_upload(Bucket=location.bucket, Key=location.key, UploadId=upload)
+            except errors.ClientError as error:
+                if str(error.response.get("Error", {}).get("Code", "")) in NO_UPLOAD_CODES:
+                    return EraseResult(EraseOutcome.ALREADY_GONE, f"{what} already gone", 0)
+                raise
+        return EraseResult(EraseOutcome.ERASED, f"aborted {what}", size)
+
+    def read_chunks(self: _S3Access, url: str) -> Iterator[bytes]:
+        """The object's bytes, streamed in chunks of 8 MiB."""
+        location, client = self._locate(url)
+        if self._head(client, location) is None:
+            raise LocationFailed(f"S3 object {location.name} is gone")
+        with self._native(f"reading S3 object {location.name}"):
+            body = client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+            try:
+                yield from body.iter_chunks(READ_CHUNK)
+            finally:
+                body.close()
+
+    def scope(self: _S3Access) -> tuple[str, ...]:
+        """``s3:<bucket>/`` of the store's bucket."""
+        return (f"s3:{self.bucket}/",) if self.bucket else ()
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def location_keys(self, url: str, store: StoreConfig | None) -> tuple[str, ...]:
+        """``s3:<bucket>/<key>`` of any S3 URL form (nothing for a URL that cannot be read)."""
+        try:
+            location = parse_url(url)
+        except LocationBlocked:
+            return ()
+        return (s3_key(location.bucket, location.key),)
+
+    def needs_store(self, url: str) -> bool:
+        """Never: the bucket and key are in every S3 URL."""
+        return False
+
+    def named_by_last_component(self) -> tuple[str, ...]:
+        """Every S3 scheme: the key is a URL's last component."""
+        return PLAIN_PREFIXES
+
+    def may_name(self, url: str, names: Collection[str]) -> bool:
+        """Whether the URL's last component (its key) is a listed name."""
+        return last_component(url) in names
+
+    def location_texts(self: _S3Access, piece: StoredPiece) -> tuple[str, ...]:
+        """The URL without keys (glance_store 5.6+) and with the store's keys (up to 5.5)."""
+        texts = [piece.url]
+        keys = f"{self.access_key}:{self._secret_key}"
+        if self.access_key and self._secret_key and keys.count(":") == 1 and "@" not in keys:
+            scheme, _, rest = piece.url.partition("://")
+            texts.append(f"{scheme}://{keys}@{rest}")
+        return tuple(texts)
