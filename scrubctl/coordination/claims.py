@@ -70,6 +70,8 @@ DEFAULT_TIMEOUT_SECONDS = DEFAULT_CLAIM_TIMEOUT_SECONDS
 POLL_SECONDS = 0.2  # between attempts of a claim that waits (restore)
 CLAIM_POLICY = RetryPolicy(attempts=20, first_wait=0.005, longest_wait=0.5)
 
+# Created from this declaration by the server's kind (scrubctl.glance.servers: on MySQL/MariaDB the
+# times keep microseconds, the table is InnoDB in utf8mb4), the first time a claim is taken.
 claims_table = Table(
     TABLE_NAME,
     MetaData(),
@@ -77,7 +79,7 @@ claims_table = Table(
     Column("holder", String(128), nullable=False),
     Column("purpose", String(16), nullable=False),
     Column("claimed_at", DateTime, nullable=False),
-    Column("expires_at", DateTime, nullable=False),  # microseconds where the server keeps them
+    Column("expires_at", DateTime, nullable=False),
     Index(f"ix_{TABLE_NAME}_holder", "holder"),
     comment="scrubctl: images held by running scrubctl processes",
 )
@@ -279,9 +281,9 @@ class ClaimSession:
     def _insert(self, connection: Connection, subjects: list[str]) -> None:
         """One multi-row INSERT of this run's claims (written out: compiling SQL functions for each
         row of a batch costs more than the round trip it saves)."""
-        claimed, claimed_values = self._kind.clock_text("claimed_at", 0.0)
-        expires, expires_values = self._kind.clock_text("expires_at", self.timeout)
-        values: dict[str, object] = {"holder": self.holder, "purpose": self.purpose, **claimed_values, **expires_values}
+        moments, values = self._kind.clock_text({"claimed_at": 0.0, "expires_at": self.timeout})
+        claimed, expires = moments["claimed_at"], moments["expires_at"]
+        values.update(holder=self.holder, purpose=self.purpose)
         for index, subject in enumerate(subjects):
             values[f"subject{index}"] = subject
         key = (claimed, expires, len(subjects))

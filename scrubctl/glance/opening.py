@@ -12,7 +12,7 @@ system (outside a systemd unit's ``ReadWritePaths``) is refused before anything 
 reason: SQLite itself would only say "attempt to write a readonly database" at the first write.
 On MySQL/MariaDB a read-only database runs every
 session as ``SET SESSION TRANSACTION READ ONLY``, so that a write by mistake fails instead of
-happening.
+happening. Each kind's part of this lives in :mod:`scrubctl.glance.servers`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -77,8 +78,9 @@ class ServerKind(ABC):
         """The moment ``seconds_ahead`` from now (UTC) as the server sees it, as an SQL expression."""
 
     @abstractmethod
-    def clock_text(self, parameter: str, seconds_ahead: float) -> tuple[str, dict[str, object]]:
-        """:meth:`clock` written out as SQL text, with the bound values it needs (named from ``parameter``)."""
+    def clock_text(self, moments: Mapping[str, float]) -> tuple[dict[str, str], dict[str, object]]:
+        """:meth:`clock` written out as SQL text, for each name in ``moments`` that many seconds
+        ahead of one reading of the clock, and the bound values the texts need (named from ``moments``)."""
 
     # --- schema -----------------------------------------------------------------------------------
 

@@ -89,11 +89,13 @@ class MySQL(ServerKind):
             return func.utc_timestamp(6, type_=DateTime)
         return func.date_add(func.utc_timestamp(6), text(_interval(seconds_ahead)), type_=DateTime)
 
-    def clock_text(self, parameter: str, seconds_ahead: float) -> tuple[str, dict[str, object]]:
-        """The same as :meth:`clock`, written out (no bound value)."""
-        if not seconds_ahead:
-            return "UTC_TIMESTAMP(6)", {}
-        return f"DATE_ADD(UTC_TIMESTAMP(6), {_interval(seconds_ahead)})", {}
+    def clock_text(self, moments: Mapping[str, float]) -> tuple[dict[str, str], dict[str, object]]:
+        """The same as :meth:`clock`, written out (no bound value; one statement reads one time)."""
+        texts = {
+            name: f"DATE_ADD(UTC_TIMESTAMP(6), {_interval(ahead)})" if ahead else "UTC_TIMESTAMP(6)"
+            for name, ahead in moments.items()
+        }
+        return texts, {}
 
     def create_table(self, connection: Connection, table: Table) -> None:
         """One ``CREATE TABLE IF NOT EXISTS`` of the declared table with microsecond ``DATETIME(6)``

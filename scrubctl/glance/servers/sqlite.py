@@ -3,6 +3,7 @@ one writer at a time, and this machine's clock."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,10 +74,13 @@ class SQLite(ServerKind):
         """This machine's clock (SQLite has no server)."""
         return literal(utc_now() + timedelta(seconds=seconds_ahead), DateTime)
 
-    def clock_text(self, parameter: str, seconds_ahead: float) -> tuple[str, dict[str, object]]:
-        """A bound value, written as SQLAlchemy's SQLite ``DateTime`` stores it (so that comparisons hold)."""
-        moment = utc_now() + timedelta(seconds=seconds_ahead)
-        return f":{parameter}", {parameter: moment.strftime("%Y-%m-%d %H:%M:%S.%f")}
+    def clock_text(self, moments: Mapping[str, float]) -> tuple[dict[str, str], dict[str, object]]:
+        """Bound values, written as SQLAlchemy's SQLite ``DateTime`` stores them (so that comparisons hold)."""
+        now = utc_now()
+        values: dict[str, object] = {
+            name: (now + timedelta(seconds=ahead)).strftime("%Y-%m-%d %H:%M:%S.%f") for name, ahead in moments.items()
+        }
+        return {name: f":{name}" for name in moments}, values
 
     def create_table(self, connection: Connection, table: Table) -> None:
         """``CREATE TABLE IF NOT EXISTS`` and ``CREATE INDEX IF NOT EXISTS``, from the declaration."""
