@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, create_mock_engine, inspect, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, create_mock_engine, false, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.coordination.claims import TABLE_NAME, ClaimSession, claims_table, ensure_claims_table
 from scrubctl.errors import ConfigError
-from scrubctl.glance.database import GlanceDatabase, has_index
+from scrubctl.glance.database import GlanceDatabase
 from scrubctl.glance.opening import open_database
 from scrubctl.glance.schema import images
 from scrubctl.glance.servers import KINDS, is_conflict, is_unreachable, server_kind
@@ -88,7 +88,7 @@ def test_a_second_run_creating_the_table_at_the_same_moment_finds_it_made(world:
         first.commit()
         server_kind(second).create_table(second, claims_table)  # it was not there when this run looked
         second.commit()
-        assert has_index(second, TABLE_NAME, f"ix_{TABLE_NAME}_holder")
+        assert server_kind(second).has_index(second, TABLE_NAME, f"ix_{TABLE_NAME}_holder")
 
 
 def claim_times(connection: Connection, subject: str) -> tuple[datetime, datetime]:
@@ -129,10 +129,18 @@ def test_claims_are_dated_by_the_servers_clock(world: GlanceWorld) -> None:
         late_connection.exec_driver_sql("SET timestamp = DEFAULT")
 
 
-def test_index_inspection(world: GlanceWorld) -> None:
+def test_index_inspection_and_hints(world: GlanceWorld) -> None:
     with world.engine.connect() as connection:
-        assert has_index(connection, "images", "ix_images_deleted")
-        assert not has_index(connection, "images", "ix_images_no_such_index")
+        kind = server_kind(connection)
+        assert kind.has_index(connection, "images", "ix_images_deleted")
+        assert not kind.has_index(connection, "images", "ix_images_no_such_index")
+        assert not kind.has_index(connection, "image_locations", "ix_images_deleted")
+        statement = select(images.c.id).where(images.c.deleted == false())
+        hinted = kind.with_index_hint(connection, statement, images, "ix_images_deleted")
+        assert ("FORCE INDEX (ix_images_deleted)" in str(hinted.compile(connection))) == (world.kind == "mariadb")
+        assert connection.execute(hinted).all() == []  # the server takes the hint
+        unhinted = kind.with_index_hint(connection, statement, images, "ix_images_no_such_index")
+        assert "FORCE INDEX" not in str(unhinted.compile(connection))
 
 
 def test_a_read_only_database_refuses_a_write(world: GlanceWorld) -> None:

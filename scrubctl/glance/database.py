@@ -145,8 +145,3 @@ def _name_what_is_missing(connection: Connection) -> None:
             )
     except DBAPIError as error:
         raise DatabaseError(f"cannot read the database's tables: {describe_db_error(error)}") from None
-
-
-def has_index(connection: Connection, table: str, index: str) -> bool:
-    """Tell whether ``table`` has an index named ``index``."""
-    return server_kind(connection).has_index(connection, table, index)
