@@ -324,7 +324,9 @@ def test_a_row_changed_during_the_run_is_not_overwritten(world: GlanceWorld) -> 
     registry = DeleterRegistry({"file": "tests.test_scrub:_unused"})
     registry._loaded["file"] = RacingDeleter
     with app.database().connect() as connection:
-        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+        plan = build_plan(
+            connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+        )
     report = ScrubRunner(app.database(), DeleterPool(registry)).run(plan, RunOptions(dry_run=False))
     app.close()
     assert report.images[0].result.value == "failed"
@@ -525,7 +527,9 @@ def test_an_images_plan_is_freed_once_its_batch_is_recorded(world: GlanceWorld) 
 
     app = Application(config_files=(world.config_file,))
     with app.database().connect() as connection:
-        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+        plan = build_plan(
+            connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+        )
     assert len(plan.images) == 240
     runner = ScrubRunner(app.database(), DeleterPool(app.registry), observer=Counting())
     report = runner.run(plan, RunOptions(dry_run=False, concurrency=2, batch_size=40))
@@ -560,7 +564,7 @@ def test_a_plan_of_files_only_is_claimed_in_larger_batches_than_one_with_a_remot
     def largest() -> int:
         with app.database().connect() as connection:
             plan = build_plan(
-                connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+                connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
             )
         return runner._largest_batch(plan.images)
 
