@@ -56,8 +56,18 @@ UI_LIBRARIES = ("click", "rich")
 # it: (importing module, imported module). Empty: every import follows the layers.
 EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 # Circles between modules of one folder, each named by the import that closes it, with the work that
-# removes it. Empty: no module imports itself back, through others or not.
-MODULE_CIRCLE_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
+# removes it.
+MODULE_CIRCLE_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        # glance/outage.py imports the server kinds (ServerKind, CANNOT_CONNECT, is_unreachable), and
+        # the server kinds name Outage in their annotations (under TYPE_CHECKING): Outage is to take
+        # the server's classification as a parameter, or the kinds to annotate without it.
+        ("scrubctl.glance.servers.base", "scrubctl.glance.outage"),
+        ("scrubctl.glance.servers.mysql", "scrubctl.glance.outage"),
+        ("scrubctl.glance.servers.pymysql_driver", "scrubctl.glance.outage"),
+        ("scrubctl.glance.servers.sqlite", "scrubctl.glance.outage"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -231,8 +241,21 @@ def test_every_exception_is_still_needed() -> None:
     found = {(found.module, found.target) for found in package_imports()}
     assert sorted(EXCEPTIONS - found) == []
     assert sorted(MODULE_CIRCLE_EXCEPTIONS - found) == []
+    graph: dict[str, set[str]] = {}
+    for source, target in found:
+        graph.setdefault(source, set()).add(target)
     for source, target in MODULE_CIRCLE_EXCEPTIONS:
-        assert (target, source) in found, f"{source} -> {target} closes no circle any more: remove it"
+        assert source in _reachable(graph, target), f"{source} -> {target} closes no circle any more: remove it"
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, waiting = {start}, [start]
+    while waiting:
+        for successor in graph.get(waiting.pop(), ()):
+            if successor not in seen:
+                seen.add(successor)
+                waiting.append(successor)
+    return seen
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

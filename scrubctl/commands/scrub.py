@@ -131,7 +131,7 @@ def _plan(app: Application, database: GlanceDatabase, selection: ScrubSelection)
     with database.connect() as connection:
         return build_plan(
             connection,
-            app.inventory(),
+            app.pending_queue(),
             app.decoder(),
             selection,
             check_encrypted_sharing=app.settings.encryption_key is not None,
