@@ -402,7 +402,7 @@ def test_a_second_run_of_the_same_runner_tries_a_store_the_first_found_unreachab
     def scrub_once() -> tuple[dict[str, str], list[str]]:
         with app.database().connect() as connection:
             plan = build_plan(
-                connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+                connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
             )
         report = runner.run(plan, RunOptions(dry_run=False, concurrency=1))
         return {result.id: result.result.value for result in report.images}, report.summary.unreachable
