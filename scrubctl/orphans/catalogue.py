@@ -16,6 +16,7 @@ end is what no row needs.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from scrubctl.backends.inventory import StoredPiece
@@ -69,14 +70,19 @@ class _Forms:
         if len(prefix) not in self.lengths:
             self.lengths = tuple(sorted((*self.lengths, len(prefix))))
 
-    def split(self, text: str, url: bool) -> Iterator[tuple[Shape, str]]:
-        """Each ``(shape, name)`` whose prefix and suffix ``text`` has, with the name between them."""
+    def held(self, text: str, url: bool, by_name: dict[str, Entry]) -> list[tuple[Shape, str]]:
+        """Each ``(shape, name)`` still held whose URL (or key) is exactly ``text``."""
+        found = []
         for length in self.lengths:
             for shape in self.by_prefix.get(text[:length], ()):
                 suffix = shape.url_suffix if url else shape.key_suffix
                 end = len(text) - len(suffix)
                 if end >= length and text.endswith(suffix):
-                    yield shape, text[length:end]
+                    name = text[length:end]
+                    entry = by_name.get(name)
+                    if entry is shape or (isinstance(entry, tuple) and shape in entry):
+                        found.append((shape, name))
+        return found
 
 
 class Catalogue:
@@ -88,6 +94,8 @@ class Catalogue:
         self._urls, self._keys = _Forms(), _Forms()
         self._whole_urls: dict[str, str] = {}  # URL -> key of the pieces kept whole
         self._whole_keys: dict[str, list[Whole]] = {}
+        self._matched: tuple[str, Shape, str] | None = None  # the last URL matched
+        self._crowded: set[tuple[str, str]] | None = None  # key forms that more than one shape has
 
     def add(self, scanned: ScannedStore, piece: StoredPiece) -> None:
         """Keep one listed piece."""
@@ -115,44 +123,60 @@ class Catalogue:
         shape = self._shapes.get(known)
         if shape is None:
             shape = self._shapes[known] = Shape(scanned, parts, piece)
+            self._crowded = None
             self._urls.add(shape.url_prefix, shape)
             self._keys.add(shape.key_prefix, shape)
         return shape
 
     def url_key(self, url: str) -> str | None:
         """The key of the piece not yet needed whose URL is exactly ``url``, if there is one."""
-        for shape, name in self._urls.split(url, True):
-            if self._holds(name, shape):
-                return shape.key_prefix + name + shape.key_suffix
-        key = self._whole_urls.get(url)
-        return key if key is not None and key in self._whole_keys else None
+        held = self._urls.held(url, True, self.by_name)
+        if held:
+            shape, name = held[0]
+            key = shape.key_prefix + name + shape.key_suffix
+            self._matched = (key, shape, name)  # for need(key), which most often follows
+            return key
+        whole_key = self._whole_urls.get(url)
+        return whole_key if whole_key is not None and whole_key in self._whole_keys else None
 
     def __contains__(self, key: object) -> bool:
         """Whether a piece not yet needed carries ``key``."""
         if not isinstance(key, str):
             return False
-        if key in self._whole_keys:
-            return True
-        return any(self._holds(name, shape) for shape, name in self._keys.split(key, False))
+        return key in self._whole_keys or bool(self._keys.held(key, False, self.by_name))
 
     def need(self, key: str) -> None:
         """A row needs the pieces of ``key``: drop them."""
-        for shape, name in list(self._keys.split(key, False)):
-            if self._holds(name, shape):
+        matched, self._matched = self._matched, None
+        if matched is not None and matched[0] is key and self._alone(matched[1]):
+            self._drop(matched[2], matched[1])  # the only piece that key can name among the shaped ones
+        else:
+            for shape, name in self._keys.held(key, False, self.by_name):
                 self._drop(name, shape)
         for whole in self._whole_keys.pop(key, ()):
             self._drop(whole.stored.name, whole)
 
-    def _holds(self, name: str, item: Item) -> bool:
-        entry = self.by_name.get(name)
-        return entry is item or (isinstance(entry, tuple) and item in entry)
+    def _alone(self, shape: Shape) -> bool:
+        """Whether no other shape can make a key this one makes (its key prefix and suffix are not
+        compatible with any other's): a key it makes then names only ``(shape, name)``."""
+        if self._crowded is None:
+            counted = Counter((shape.key_prefix, shape.key_suffix) for shape in self._shapes.values())
+            crowded = {form for form, shapes in counted.items() if shapes > 1}
+            forms = list(counted)
+            for index, form in enumerate(forms):
+                for other in forms[index + 1 :]:
+                    if _compatible(form, other):
+                        crowded.update((form, other))
+            self._crowded = crowded
+        return (shape.key_prefix, shape.key_suffix) not in self._crowded
 
     def _drop(self, name: str, item: Item) -> None:
-        entry = self.by_name[name]
-        left = tuple(other for other in entry if other is not item) if isinstance(entry, tuple) else ()
-        if not left:
+        """Forget ``item`` under ``name`` (nothing when it is not there)."""
+        entry = self.by_name.get(name)
+        if entry is item:
             del self.by_name[name]
-        else:
+        elif isinstance(entry, tuple) and item in entry:
+            left = tuple(other for other in entry if other is not item)
             self.by_name[name] = left[0] if len(left) == 1 else left
 
     def forget(self, scanned: ScannedStore) -> None:
@@ -176,3 +200,9 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.by_name)
+
+
+def _compatible(form: tuple[str, str], other: tuple[str, str]) -> bool:
+    """Whether two key forms (prefix, suffix) may make the same key with some names."""
+    prefixes = form[0].startswith(other[0]) or other[0].startswith(form[0])
+    return prefixes and (form[1].endswith(other[1]) or other[1].endswith(form[1]))
