@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -111,14 +112,40 @@ def find_orphans(
     statuses = image_statuses(connection, [image_id for image_id in named if image_id], readers=READERS)
     cached = [entry for _key, entry in candidates if entry[1].area == CACHE_KIND]
     result.orphans += judge_cache(connection, cached, statuses, cutoff=cutoff, now=now)
-    for key, (scanned, piece) in candidates:
-        if piece.area == CACHE_KIND:
-            continue
-        orphan = _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
-        if orphan is not None:
-            result.orphans.append(orphan)
+    stored = [(key, entry) for key, entry in candidates if entry[1].area != CACHE_KIND]
+    result.orphans += _judge_each(stored, use, statuses, cutoff=cutoff, now=now)
     result.orphans.sort(key=lambda orphan: (orphan.store.label, orphan.kind, orphan.piece.url))
     return result
+
+
+def _judge_each(
+    candidates: Sequence[tuple[str, tuple[ScannedStore, StoredPiece]]],
+    use: RowUse,
+    statuses: dict[str, str],
+    *,
+    cutoff: datetime,
+    now: datetime,
+) -> list[Orphan]:
+    """:func:`_judge` each candidate, store by store; an inventory whose ``examine_threads`` says it
+    may be asked from several threads at once (one request per piece to a remote store) is asked so."""
+    by_store: dict[int, list[tuple[str, tuple[ScannedStore, StoredPiece]]]] = {}
+    for candidate in candidates:
+        by_store.setdefault(id(candidate[1][0]), []).append(candidate)
+    found: list[Orphan] = []
+    for entries in by_store.values():
+
+        def judge(candidate: tuple[str, tuple[ScannedStore, StoredPiece]]) -> Orphan | None:
+            key, (scanned, piece) = candidate
+            return _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
+
+        threads = min(int(getattr(entries[0][1][0].inventory, "examine_threads", 1)), len(entries))
+        if threads <= 1:
+            judged = [judge(candidate) for candidate in entries]
+        else:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="orphans-examine") as pool:
+                judged = list(pool.map(judge, entries))
+        found += [orphan for orphan in judged if orphan is not None]
+    return found
 
 
 def _judge(
