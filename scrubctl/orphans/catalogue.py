@@ -115,7 +115,7 @@ class Catalogue:
         at_url, at_key = url.rfind(name), key.rfind(name)
         if not name or at_url < 0 or at_key < 0:
             whole = Whole(scanned, piece)
-            self._whole_urls[url] = key
+            self._whole_urls[url] = key if self._whole_urls.get(url, key) == key else ""  # "": several keys
             self._whole_keys.setdefault(key, []).append(whole)
             return whole
         parts = (url[:at_url], url[at_url + len(name) :], key[:at_key], key[at_key + len(name) :])
@@ -129,15 +129,21 @@ class Catalogue:
         return shape
 
     def url_key(self, url: str) -> str | None:
-        """The key of the piece not yet needed whose URL is exactly ``url``, if there is one."""
+        """The key of the pieces not yet needed whose URL is exactly ``url``; ``None`` when there are
+        none, or when they carry different keys (the row is then parsed, and yields them all)."""
         held = self._urls.held(url, True, self.by_name)
-        if held:
+        whole = self._whole_urls.get(url) if self._whole_urls else None
+        if whole and whole not in self._whole_keys:
+            whole = None  # the pieces of that key are needed already ("" stands for several keys)
+        if len(held) == 1 and whole is None:
             shape, name = held[0]
             key = shape.key_prefix + name + shape.key_suffix
             self._matched = (key, shape, name)  # for need(key), which most often follows
             return key
-        whole_key = self._whole_urls.get(url)
-        return whole_key if whole_key is not None and whole_key in self._whole_keys else None
+        keys = {shape.key_prefix + name + shape.key_suffix for shape, name in held}
+        if whole is not None:
+            keys.add(whole)
+        return keys.pop() if len(keys) == 1 and "" not in keys else None
 
     def __contains__(self, key: object) -> bool:
         """Whether a piece not yet needed carries ``key``."""
