@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from scrubctl.backends import DeleterRegistry
     from scrubctl.glance.database import GlanceDatabase
     from scrubctl.glance.locations import LocationDecoder
-    from scrubctl.glance.pending import Inventory
+    from scrubctl.glance.pending import PendingQueue
     from scrubctl.output.renderer import Renderer
     from scrubctl.settings.config import Settings
     from scrubctl.unattended.audit import AuditTrail
@@ -73,7 +73,7 @@ class Application:
         if self._registry is None:
             from scrubctl.backends import DeleterRegistry
 
-            self._registry = DeleterRegistry()
+            self._registry = DeleterRegistry(options={"debug": "true"} if self.debug else None)
         return self._registry
 
     def database(self, pool_size: int = 5, *, read_only: bool = False) -> GlanceDatabase:
@@ -111,11 +111,11 @@ class Application:
 
         return LocationDecoder(self.settings, set(self.registry.schemes))
 
-    def inventory(self) -> Inventory:
-        """An inventory reader using the configured ``scrub_time``."""
-        from scrubctl.glance.pending import Inventory
+    def pending_queue(self) -> PendingQueue:
+        """The pending queue, read with the configured ``scrub_time``."""
+        from scrubctl.glance.pending import PendingQueue
 
-        return Inventory(self.decoder(), self.settings.scrub_time)
+        return PendingQueue(self.decoder(), self.settings.scrub_time)
 
     def audit_trail(self, path: Path | None = None) -> AuditTrail:
         """Where every change is recorded before it is committed: ``path`` (``--audit-log``), else

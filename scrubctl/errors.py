@@ -6,8 +6,8 @@ The exit codes are a contract with operators' scripts and monitoring:
 0     everything selected was done (or would be, or nothing was due)
 1     at least one image failed or was not found (or, outside ``scrub``, was blocked)
 2     usage or bad input (malformed id, age, option)
-3     configuration, database or backend unreachable or unusable (a file it must write on a
-      read-only file system included)
+3     configuration, database or backend unreachable or unusable (credentials a store refuses,
+      a file it must write on a read-only file system included)
 4     ``scrub``: done, but images were left blocked; nothing failed (a stable state: the generated
       systemd service lists it in ``SuccessExitStatus=``)
 130   interrupted by SIGINT (after finishing the images in flight)

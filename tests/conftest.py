@@ -36,7 +36,7 @@ REQUIRED_TIERS = set(os.environ.get("SCRUBCTL_REQUIRE_TIERS", "").replace(",", "
 
 @pytest.fixture(autouse=True)
 def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SCRUBCTL_CONFIG_FILE", "SCRUBCTL_DB_URL", "JOURNAL_STREAM", "NO_COLOR"):
+    for name in ("SCRUBCTL_CONFIG_FILE", "SCRUBCTL_DB_URL", "JOURNAL_STREAM", "SCRUBCTL_JOURNAL", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -140,9 +140,12 @@ class S3Side:
         """The keys of every incomplete multipart upload in the bucket."""
         return sorted(item["Key"] for item in self.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
 
-    def url(self, bucket: str, key: str, *, keys: bool = False, host: str | None = None) -> str:
-        """The location URL glance_store writes: with the keys (up to 5.5) or without (5.6+)."""
-        credentials = f"{self.env.access_key}:{self.env.secret_key}@" if keys else ""
+    def url(
+        self, bucket: str, key: str, *, keys: bool = False, host: str | None = None, secret: str | None = None
+    ) -> str:
+        """The location URL glance_store writes: with the keys (up to 5.5) or without (5.6+);
+        ``secret`` replaces the test user's secret key in it."""
+        credentials = f"{self.env.access_key}:{secret or self.env.secret_key}@" if keys else ""
         return f"s3://{credentials}{host or self.env.host}/{bucket}/{key}"
 
     def cleanup(self) -> None:
@@ -274,12 +277,13 @@ class SwiftSide:
         """``swift+config://ref1/glance/<id>``, as glance_store 5 writes it."""
         return f"swift+config://{reference}/{container or self.container}/{name}"
 
-    def url_with_credentials(self, name: str, container: str | None = None) -> str:
-        """``swift+http://user:key@auth/glance/<id>``, as older Glance wrote it (credentials quoted)."""
+    def url_with_credentials(self, name: str, container: str | None = None, *, key: str | None = None) -> str:
+        """``swift+http://user:key@auth/glance/<id>``, as older Glance wrote it (credentials quoted);
+        ``key`` replaces the test user's key."""
         from urllib.parse import quote
 
         auth = self.env.swift_auth_url.split("://", 1)[1]
-        credentials = f"{quote(self.env.swift_user, safe='')}:{quote(self.env.swift_key, safe='')}"
+        credentials = f"{quote(self.env.swift_user, safe='')}:{quote(key or self.env.swift_key, safe='')}"
         return f"swift+http://{credentials}@{auth}/{container or self.container}/{name}"
 
     def cleanup(self) -> None:

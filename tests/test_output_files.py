@@ -82,7 +82,9 @@ def test_an_erase_whose_outcome_cannot_be_audited_is_not_recorded(world: GlanceW
     log = tmp_path / "audit.jsonl"
     app = Application(config_files=(world.config_file,))
     with app.database().connect() as connection:
-        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+        plan = build_plan(
+            connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+        )
     audit = FillsUpAfterTheStart(log)
     try:
         report = ScrubRunner(app.database(), DeleterPool(app.registry), audit=audit).run(

@@ -7,7 +7,11 @@ the reasons given for images left pending.
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -326,3 +330,37 @@ def test_exists_reports_image_and_snapshot(ceph: Cluster, tmp_path: Path) -> Non
             deleter.exists(ceph.url(image, fsid=str(uuid.uuid4())))
     finally:
         deleter.close()
+
+
+def test_an_unreachable_monitor_is_scrubctls_one_line_and_no_line_of_libradoss(
+    rbd_world: GlanceWorld, ceph: Cluster, tmp_path: Path
+) -> None:
+    """librados writes its own lines from C straight to stderr when the Ceph configuration asks for it
+    (``monclient(hunting): authenticate timed out after 3``): none of them without ``--debug``."""
+    image = ceph.glance(rbd_world)
+    with socket.socket() as probe:  # a port just released: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    loud = f"mon_host = [v2:127.0.0.1:{port}]\nlog_to_stderr = true\nerr_to_stderr = true"
+    conf = tmp_path / "ceph.conf"
+    conf.write_text(re.sub(r"(?m)^mon_host = .*$", loud, ceph.env.conf.read_text()))
+    rbd_world.extra_config = store_config(ceph.env, conf=conf, timeout=3)
+    environment = {**os.environ, "SCRUBCTL_CONFIG_FILE": str(rbd_world.config_file)}
+    outputs = {}
+    for debug in ((), ("--debug",)):
+        done = subprocess.run(
+            [sys.executable, "-m", "scrubctl", *debug, "scrub", "--yes"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr
+        outputs[debug] = done.stderr
+    lines = outputs[()].splitlines()
+    assert all(line.startswith(("<", "scrubctl: ")) for line in lines), lines  # scrubctl's lines only
+    assert lines[-1].startswith("scrubctl: unreachable: store rbd: Ceph cluster of store rbd ("), lines
+    assert "no answer from the Ceph monitors within 3 s" in lines[-1]
+    assert "monclient" in outputs[("--debug",)]  # librados' own line, let through under --debug
+    assert_pending(rbd_world, image)

@@ -248,10 +248,16 @@ def test_timeouts_come_from_rados_connect_timeout(cluster: FakeCluster, tmp_path
     for line, seconds in (("", "30"), ("rados_connect_timeout = 0\n", "30"), ("rados_connect_timeout = 2.5\n", "3")):
         deleter = RbdDeleter(store(tmp_path, line), {})
         assert deleter.exists(URL)
-        assert cluster.conf == dict.fromkeys(
-            ("client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout"), seconds
-        )
+        assert cluster.conf == {
+            **dict.fromkeys(("client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout"), seconds),
+            "log_to_stderr": "false",  # librados' own lines stay off stderr (tests/test_rbd_ceph.py sees it)
+            "err_to_stderr": "false",
+        }
         deleter.close()
+    debugging = RbdDeleter(store(tmp_path, ""), {"debug": "true"})  # under --debug they are let through
+    assert debugging.exists(URL)
+    assert "log_to_stderr" not in cluster.conf and "err_to_stderr" not in cluster.conf
+    debugging.close()
     broken = RbdDeleter(store(tmp_path, "rados_connect_timeout = soon\n"), {})
     with pytest.raises(BackendUnavailableError, match="rados_connect_timeout must be a number"):
         broken.erase(URL, dry_run=False)

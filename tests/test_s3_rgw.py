@@ -113,20 +113,45 @@ def test_restore_checks_the_object_is_there(s3_world: GlanceWorld, s3: S3Side, b
     assert s3_world.status(gone) == "pending_delete"
 
 
-def test_a_wrong_key_is_one_clear_line_and_a_blocked_image(
-    s3_world: GlanceWorld, s3: S3Side, bucket: str, rgw: RgwEnv
-) -> None:
-    image = glance_image(s3_world, s3, bucket)
+def test_a_wrong_key_fails_the_run_in_one_line(s3_world: GlanceWorld, s3: S3Side, bucket: str, rgw: RgwEnv) -> None:
+    images = [glance_image(s3_world, s3, bucket) for _ in range(3)]
     wrong = "Wrong/Secret+Key0000000000000000000000"
     s3_world.extra_config = s3_store_section(rgw, STORE, bucket, secret=wrong)
-    code, document, output = scrub(s3_world)
-    assert code == 4
-    reason = by_id(document)[image]["reason"]
+    result = s3_world.cli("scrub", "--yes", "-f", "json", "--concurrency", "2")
+    assert result.exit_code == 3  # bad configuration: the timer's unit fails (not 4, blocked)
+    document = by_id(json.loads(result.stdout))
+    assert {document[image]["result"] for image in images} == {"failed"}
+    reason = document[images[0]]["reason"]
     assert "refused the credentials" in reason
+    assert "s3_store_secret_key" in reason
     assert "\n" not in reason
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith(f"scrubctl: unreachable: store {STORE}: reading S3 object "), result.stderr
+    assert all(line.startswith(("<", "scrubctl: ")) for line in lines), result.stderr  # one line each
+    assert "Traceback" not in result.stderr
+    assert wrong not in result.stdout + result.stderr
+    for image in images:
+        assert s3.exists(bucket, image)
+        assert s3_world.status(image) == "pending_delete"
+
+
+def test_a_wrong_key_in_a_location_url_fails_that_image(
+    s3_world: GlanceWorld, s3: S3Side, bucket: str, rgw: RgwEnv
+) -> None:
+    wrong = "Wrong/Url+Key1111111111111111111111111"
+    refused = s3.put(bucket)
+    s3_world.image(image_id=refused, urls=[s3.url(bucket, refused, keys=True, secret=wrong)], stores=[STORE])
+    fine = glance_image(s3_world, s3, bucket)
+    code, document, output = scrub(s3_world)
+    assert code == 1  # that image failed; the store's own keys work
+    results = by_id(document)
+    assert (results[refused]["result"], results[fine]["result"]) == ("failed", "scrubbed")
+    assert "credentials in the location URL" in results[refused]["reason"]
     assert wrong not in output
-    assert s3.exists(bucket, image)
-    assert s3_world.status(image) == "pending_delete"
+    assert wrong.split("/")[1] not in output
+    assert s3.exists(bucket, refused)
+    assert not s3.exists(bucket, fine)
+    assert s3_world.status(refused) == "pending_delete"
 
 
 def test_a_hung_endpoint_is_exit_3_within_the_timeout(s3_world: GlanceWorld, s3: S3Side, bucket: str) -> None:

@@ -324,7 +324,9 @@ def test_a_row_changed_during_the_run_is_not_overwritten(world: GlanceWorld) -> 
     registry = DeleterRegistry({"file": "tests.test_scrub:_unused"})
     registry._loaded["file"] = RacingDeleter
     with app.database().connect() as connection:
-        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+        plan = build_plan(
+            connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+        )
     report = ScrubRunner(app.database(), DeleterPool(registry)).run(plan, RunOptions(dry_run=False))
     app.close()
     assert report.images[0].result.value == "failed"
@@ -382,6 +384,42 @@ def test_a_data_directory_that_disappears_mid_run_is_unreachable_not_already_gon
     finally:
         moved.rename(world.stores["fast"])
     assert world.data_file(second).exists()
+
+
+def test_a_second_run_of_the_same_runner_tries_a_store_the_first_found_unreachable(world: GlanceWorld) -> None:
+    """What a run finds is its own: a store that was unreachable during the first run of a runner is
+    tried again by the next run, which reports nothing of the first one's trouble."""
+    from scrubctl.app import Application
+    from scrubctl.backends import DeleterPool
+    from scrubctl.engine.model import RunOptions
+    from scrubctl.engine.planner import ScrubSelection, build_plan
+    from scrubctl.engine.runner import ScrubRunner
+
+    images = [world.image(), world.image()]
+    app = Application(config_files=(world.config_file,))
+    runner = ScrubRunner(app.database(), DeleterPool(app.registry))
+
+    def scrub_once() -> tuple[dict[str, str], list[str]]:
+        with app.database().connect() as connection:
+            plan = build_plan(
+                connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+            )
+        report = runner.run(plan, RunOptions(dry_run=False, concurrency=1))
+        return {result.id: result.result.value for result in report.images}, report.summary.unreachable
+
+    moved = world.stores["fast"].rename(world.root / "unmounted")
+    try:
+        first, unreachable = scrub_once()
+    finally:
+        moved.rename(world.stores["fast"])
+    assert first == dict.fromkeys(images, "failed")
+    assert len(unreachable) == 1 and unreachable[0].startswith("store fast: ")
+    second, unreachable = scrub_once()
+    app.close()
+    assert second == dict.fromkeys(images, "scrubbed")
+    assert unreachable == []
+    assert {world.status(image) for image in images} == {"deleted"}
+    assert not any(world.data_file(image).exists() for image in images)
 
 
 def test_log_lines_show_a_name_only_when_there_is_one(world: GlanceWorld) -> None:
@@ -489,7 +527,9 @@ def test_an_images_plan_is_freed_once_its_batch_is_recorded(world: GlanceWorld) 
 
     app = Application(config_files=(world.config_file,))
     with app.database().connect() as connection:
-        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+        plan = build_plan(
+            connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+        )
     assert len(plan.images) == 240
     runner = ScrubRunner(app.database(), DeleterPool(app.registry), observer=Counting())
     report = runner.run(plan, RunOptions(dry_run=False, concurrency=2, batch_size=40))
@@ -524,7 +564,7 @@ def test_a_plan_of_files_only_is_claimed_in_larger_batches_than_one_with_a_remot
     def largest() -> int:
         with app.database().connect() as connection:
             plan = build_plan(
-                connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+                connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
             )
         return runner._largest_batch(plan.images)
 

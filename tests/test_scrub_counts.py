@@ -65,7 +65,9 @@ def _plan_now(world: GlanceWorld) -> tuple[Any, Any]:
 
     app = Application(config_files=(world.config_file,))
     with app.database().connect() as connection:
-        plan = build_plan(connection, app.inventory(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False)
+        plan = build_plan(
+            connection, app.pending_queue(), app.decoder(), ScrubSelection(), check_encrypted_sharing=False
+        )
     return app, plan
 
 

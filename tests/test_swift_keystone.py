@@ -3,9 +3,9 @@
 Against a real Keystone (``scripts/keystone-start``: Keystone on SQLite and a radosgw validating
 Swift tokens with it, named by ``SCRUBCTL_TEST_KEYSTONE_ENV``): ``scrubctl scrub`` on SQLite and
 MariaDB erases through a ``swift+config`` reference as glance_store 5 writes it, and a refused
-password blocks with one line. Against a small local stand-in for ``POST /v3/auth/tokens`` that
-hands out a real RGW token: the exact request body and the catalog endpoint picked among several
-(interface, region)."""
+password fails the run (exit 3: the store's configuration is wrong) with one line. Against a small
+local stand-in for ``POST /v3/auth/tokens`` that hands out a real RGW token: the exact request body
+and the catalog endpoint picked among several (interface, region)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from scrubctl.backends.base import EraseOutcome, LocationBlocked
+from scrubctl.backends.base import EraseOutcome
 from scrubctl.backends.swift import SwiftDeleter
+from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.oslo_syntax import OsloConfig
 from tests.conftest import require_tier
@@ -112,18 +113,23 @@ def test_keystone_v3_token_and_catalog_reach_the_object(keystone: StandIn, swift
     assert len(keystone.requests) == 1  # one authentication for the run
 
 
-def test_keystone_v3_refusal_blocks_with_one_line(keystone: StandIn, swift: SwiftSide, tmp_path: Path) -> None:
-    name = swift.put()
+def test_keystone_v3_refusal_is_a_store_unusable_as_configured(
+    keystone: StandIn, swift: SwiftSide, tmp_path: Path
+) -> None:
+    first, second = swift.put(), swift.put()
     deleter = SwiftDeleter(v3_store(tmp_path, keystone.url, password="wrong-password"))
     try:
-        with pytest.raises(LocationBlocked) as refused:
-            deleter.erase(swift.url(name), dry_run=False)
+        with pytest.raises(BackendUnavailableError) as refused:
+            deleter.erase(swift.url(first), dry_run=False)
+        with pytest.raises(BackendUnavailableError):
+            deleter.exists(swift.url(second))
         assert deleter.check()
     finally:
         deleter.close()
     assert "Keystone refused" in str(refused.value)
     assert "wrong-password" not in str(refused.value)
-    assert swift.exists(name)
+    assert len(keystone.requests) == 1  # refused once: not asked again for every image of the run
+    assert swift.exists(first)
 
 
 # -- a real Keystone -----------------------------------------------------------------------------
@@ -223,33 +229,23 @@ def test_scrub_through_a_real_keystone(world: GlanceWorld, keystone_side: Keysto
     assert world.status(plain) == world.status(large) == "deleted"
 
 
-def test_a_password_keystone_refuses_blocks(world: GlanceWorld, keystone_side: KeystoneSide, tmp_path: Path) -> None:
+def test_a_password_keystone_refuses_fails_the_run(
+    world: GlanceWorld, keystone_side: KeystoneSide, tmp_path: Path
+) -> None:
     wrong = "not-the-password-1234"
     keystone_world(world, keystone_side, tmp_path, password=wrong)
     image = str(uuid.uuid4())
     keystone_side.client.put_object(keystone_side.container, image, b"x")
     world.image(image_id=image, urls=[f"swift+config://ref1/{keystone_side.container}/{image}"], stores=["objects"])
     result = world.cli("scrub", "--yes", "-f", "json")
-    assert result.exit_code == 4
-    reason = json.loads(result.stdout)["images"][0]["reason"]
-    assert "Keystone refused" in reason
+    assert result.exit_code == 3  # bad configuration: the timer's unit fails (not 4, blocked)
+    item = json.loads(result.stdout)["images"][0]
+    assert item["result"] == "failed"
+    assert "Keystone refused" in item["reason"]
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("scrubctl: unreachable: store objects: Keystone refused the reference ref1"), lines
+    assert all(line.startswith(("<", "scrubctl: ")) for line in lines), result.stderr  # one line each
+    assert "Traceback" not in result.stderr
     assert wrong not in result.stdout + result.stderr
     assert keystone_side.exists(image)
     assert world.status(image) == "pending_delete"
-
-
-def test_a_token_is_asked_for_again_before_it_expires(
-    keystone: StandIn, swift: SwiftSide, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import scrubctl.backends.swift.deleter as module
-
-    monkeypatch.setattr(module, "TOKEN_REUSE_SECONDS", 0.0)
-    names = [swift.put(), swift.put()]
-    deleter = SwiftDeleter(v3_store(tmp_path, keystone.url))
-    try:
-        for name in names:
-            assert deleter.erase(swift.url(name), dry_run=False).outcome is EraseOutcome.ERASED
-    finally:
-        deleter.close()
-    assert not any(swift.exists(name) for name in names)
-    assert len(keystone.requests) == 2

@@ -123,21 +123,47 @@ def test_restore_checks_the_object_is_there(swift_world: GlanceWorld, swift: Swi
     assert swift_world.status(gone) == "pending_delete"
 
 
-def test_a_wrong_key_is_one_clear_line_and_a_blocked_image(
+def test_a_wrong_key_fails_the_run_in_one_line(
     swift_world: GlanceWorld, swift: SwiftSide, rgw: RgwEnv, tmp_path: Path
 ) -> None:
-    image = swift.put()
-    rows(swift_world, image, swift.url(image))
+    images = [swift.put() for _ in range(3)]
+    for image in images:
+        rows(swift_world, image, swift.url(image))
     wrong = "WrongSwiftKey000000000000000000000"
     swift_world.extra_config = swift_store_section(rgw, STORE, tmp_path, key=wrong)
-    code, document, output = scrub(swift_world)
-    assert code == 4
-    reason = by_id(document)[image]["reason"]
+    result = swift_world.cli("scrub", "--yes", "-f", "json", "--concurrency", "2")
+    assert result.exit_code == 3  # bad configuration: the timer's unit fails (not 4, blocked)
+    document = by_id(json.loads(result.stdout))
+    assert {document[image]["result"] for image in images} == {"failed"}
+    reason = document[images[0]]["reason"]
     assert "refused the credentials" in reason
+    assert "store's credentials are wrong" in reason
     assert "\n" not in reason
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith(f"scrubctl: unreachable: store {STORE}: authenticating to "), result.stderr
+    assert "refused the credentials" in lines[-1]
+    assert all(line.startswith(("<", "scrubctl: ")) for line in lines), result.stderr  # one line each
+    assert "Traceback" not in result.stderr
+    assert wrong not in result.stdout + result.stderr
+    for image in images:
+        assert swift.exists(image)
+        assert swift_world.status(image) == "pending_delete"
+
+
+def test_a_wrong_key_in_a_location_url_fails_that_image(swift_world: GlanceWorld, swift: SwiftSide) -> None:
+    refused, fine = swift.put(), swift.put()
+    wrong = "WrongUrlKey11111111111111111111"
+    rows(swift_world, refused, swift.url_with_credentials(refused, key=wrong))
+    rows(swift_world, fine, swift.url(fine))
+    code, document, output = scrub(swift_world)
+    assert code == 1  # that image failed; the store's own credentials work
+    results = by_id(document)
+    assert (results[refused]["result"], results[fine]["result"]) == ("failed", "scrubbed")
+    assert "credentials in the location URL" in results[refused]["reason"]
     assert wrong not in output
-    assert swift.exists(image)
-    assert swift_world.status(image) == "pending_delete"
+    assert swift.exists(refused)
+    assert not swift.exists(fine)
+    assert swift_world.status(refused) == "pending_delete"
 
 
 def test_multi_tenant_locations_are_blocked_without_a_way_in(world: GlanceWorld, swift: SwiftSide) -> None:

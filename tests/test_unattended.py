@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ from sqlalchemy import select
 
 import scrubctl
 from scrubctl.glance.schema import image_locations, images
+from scrubctl.unattended.container_units import DEFAULT_IMAGE
 from scrubctl.unattended.systemd_units import UnitOptions, service_unit, timer_unit, unit_warnings
+from tests.containers import KOLLA_UNIT, unit_commands
 from tests.test_terminal import run_on_terminal, screen
 from tests.world import GlanceWorld, invoke
 
@@ -235,6 +238,33 @@ def test_into_the_journal_one_line_per_image_and_one_summary(world: GlanceWorld,
     assert run_into_a_journal(world, tmp_path / "journal", "scrub", "--yes", "-f", "json") == 4
     document = next(line for line in (tmp_path / "journal").read_text().splitlines() if line.startswith("{"))
     assert json.loads(document)["summary"]["scrubbed"] == 1
+
+
+def test_the_kolla_containers_output_relayed_to_the_journal_has_no_table(world: GlanceWorld, tmp_path: Path) -> None:
+    """The kolla unit runs scrubctl in a container whose stdout and stderr the engine relays to the
+    journal: no JOURNAL_STREAM inside can name them. With the environment the unit gives the
+    container, the run writes what a run under systemd writes: one line per image, one summary."""
+    (start,) = unit_commands(KOLLA_UNIT)["ExecStart"]
+    image_at = start.index(DEFAULT_IMAGE)
+    given = dict(value.split("=", 1) for flag, value in pairwise(start[:image_at]) if flag == "--env")
+    scrubbed = [world.image() for _ in range(2)]
+    blocked = world.image(urls=["file:///etc/hostname"], write_files=False)
+    relayed = tmp_path / "relayed"
+    with relayed.open("w", encoding="utf-8") as stream:  # what the engine reads from the container: a pipe
+        code = subprocess.run(
+            [sys.executable, "-m", "scrubctl", "scrub", "--yes"],
+            env={**os.environ, "SCRUBCTL_CONFIG_FILE": str(world.config_file), **given},
+            stdout=stream,
+            stderr=stream,
+            check=False,
+        ).returncode
+    assert code == 4
+    lines = relayed.read_text().splitlines()
+    assert lines[0].startswith("<6>Plan: ") and lines[-1].startswith("<4>Summary: 2 scrubbed, 1 blocked, 0 failed")
+    for image in [*scrubbed, blocked]:
+        (line,) = [line for line in lines if image in line]
+        assert line.startswith("<4>" if image == blocked else "<6>")
+    assert len(lines) == 5, lines  # no results table, no padding
 
 
 def test_into_the_journal_an_error_is_an_error(world: GlanceWorld, tmp_path: Path) -> None:

@@ -61,9 +61,10 @@ def _discover() -> dict[str, str]:
 class DeleterRegistry:
     """A read-only view of the deleters available, by URL scheme."""
 
-    def __init__(self, targets: Mapping[str, str] | None = None) -> None:
+    def __init__(self, targets: Mapping[str, str] | None = None, options: Mapping[str, str] | None = None) -> None:
         self._targets = MappingProxyType(dict(targets) if targets is not None else _discover())
         self._loaded: dict[str, DeleterFactory] = {}
+        self.options = MappingProxyType(dict(options or {}))  # every pool's deleters get them (``debug``)
 
     @property
     def schemes(self) -> Mapping[str, str]:
@@ -114,7 +115,7 @@ class DeleterPool:
 
     def __init__(self, registry: DeleterRegistry, options: Mapping[str, str] | None = None) -> None:
         self._registry = registry
-        self._options = dict(options or {})
+        self._options = {**registry.options, **(options or {})}
         self._deleters: dict[tuple[str, str | None, str], Deleter] = {}
         self._failures: dict[tuple[str, str | None, str], LocationBlocked] = {}
         self._lock = threading.Lock()

@@ -109,7 +109,8 @@ def erase_reporting(
     return deleter.erase(url, dry_run=dry_run)
 
 
-# A deleter factory: the store's settings and run-wide options (such as ``rbd_clones``) in, a deleter out.
+# A deleter factory: the store's settings and run-wide options (such as ``rbd_clones``; ``debug`` is
+# ``true`` under ``--debug``) in, a deleter out.
 # A factory (a deleter class) may also say ``erases_locally = True``: its erases are local calls that
 # take microseconds (a file's unlink), so a scrub may claim larger batches of images whose every
 # location it serves (see :mod:`scrubctl.engine.batches`); without it, its erases count as remote.

@@ -1,5 +1,6 @@
 """What the deleters of remote object stores (``swift``, ``s3``) share: their timeout, the hint for
-a missing client library, and keeping the credentials they hold out of every message."""
+a missing client library, what a refusal of credentials means, and keeping the credentials they hold
+out of every message."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import threading
 from importlib import import_module
 from types import ModuleType
 
-from scrubctl.errors import ConfigError
+from scrubctl.backends.base import LocationFailed
+from scrubctl.errors import BackendUnavailableError, ConfigError
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.secrets import MASK, mask_url
 
@@ -23,6 +25,25 @@ def store_timeout(store: StoreConfig) -> tuple[float, str | None]:
     except ConfigError as error:
         return DEFAULT_TIMEOUT_SECONDS, str(error)
     return (configured if configured > 0 else DEFAULT_TIMEOUT_SECONDS), None
+
+
+class CredentialsRefused(LocationFailed):
+    """The store (or its Keystone) refused the credentials a call was made with (HTTP 401 or 403).
+
+    A deleter turns it into :func:`refusal`'s answer before it leaves the deleter."""
+
+
+def refusal(refused: CredentialsRefused, *, from_location: bool, options: str) -> Exception:
+    """What a refusal of credentials means for the run.
+
+    Credentials a location URL carries (older Glance wrote them into the URL) concern that location
+    only: its erase failed (:class:`LocationFailed`, exit 1). Credentials of the store's configuration
+    (named by ``options``) concern every location of the store: the store is unusable as configured
+    (:class:`BackendUnavailableError`, exit 3). Neither is a blocked image: keys do not mend
+    themselves, so a timer's run must fail and say so."""
+    if from_location:
+        return LocationFailed(f"{refused} (the credentials in the location URL)")
+    return BackendUnavailableError(f"{refused}: the store's credentials are wrong ({options})")
 
 
 def dependency_hint(module: str, package: str, extra: str) -> str:

@@ -16,29 +16,28 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.backends.base import LocationBlocked, LocationFailed
 from scrubctl.broken.model import DATA_MISSING, REPAIRABLE_PROBLEMS, BrokenImage, FoundData
 from scrubctl.coordination.claims import ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, run_transaction
-from scrubctl.errors import EXIT_ENVIRONMENT, EXIT_INCOMPLETE, EXIT_OK, BackendUnavailableError
+from scrubctl.errors import BackendUnavailableError
 from scrubctl.glance.database import describe_db_error
-from scrubctl.glance.encryption import encrypt_url
 from scrubctl.glance.image_details import load_image
 from scrubctl.glance.outage import is_unreachable
-from scrubctl.glance.schema import ACTIVE, image_locations, images
+from scrubctl.glance.schema import image_locations, images
 from scrubctl.restore.checks import pending_users
-from scrubctl.restore.engine import plan_revival, until_database_gone, write_restore
-from scrubctl.restore.model import NotRestorable, RestorePlan, RestoreRefused, RestoreTools
+from scrubctl.restore.engine import plan_revival, until_database_gone
+from scrubctl.restore.model import REFUSED, ImageOutcome, OutcomeReport, RestorePlan, RestoreRefused, RestoreTools
+from scrubctl.restore.writes import write_location, write_restore
 from scrubctl.settings.secrets import mask_url
 from scrubctl.settings.utc import glance_timestamp
 
@@ -50,59 +49,31 @@ class RepairResult(str, enum.Enum):
 
     REPAIRED = "repaired"
     WOULD_REPAIR = "would_repair"
-    REFUSED = "refused"
+    REFUSED = REFUSED
 
 
 @dataclass(frozen=True)
-class ImageRepair:
-    """What happened to one image."""
+class ImageRepair(ImageOutcome[RepairResult]):
+    """What happened to one image: ``restore``'s result, with its problems and the locations linked."""
 
-    id: str
-    problem: str
-    result: RepairResult
-    reason: str = ""
-    locations_restored: int = 0
+    problem: str = "-"
     locations_linked: int = 0
-    properties_restored: int = 0
-    tags_restored: int = 0
-    members_restored: int = 0
-    not_restorable: tuple[NotRestorable, ...] = ()
-    unreachable: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object of one image (``restore``'s, with the problem and the locations linked)."""
-        return {
-            "id": self.id,
-            "problem": self.problem,
-            "result": self.result.value,
-            "reason": self.reason,
-            "locations_restored": self.locations_restored,
-            "locations_linked": self.locations_linked,
-            "properties_restored": self.properties_restored,
-            "tags_restored": self.tags_restored,
-            "members_restored": self.members_restored,
-            "not_restorable": [item.as_dict() for item in self.not_restorable],
-        }
+        ordered: dict[str, Any] = {"id": self.id, "problem": self.problem}
+        for key, value in super().as_dict().items():
+            ordered[key] = value
+            if key == "locations_restored":
+                ordered["locations_linked"] = self.locations_linked
+        return ordered
 
 
 @dataclass(frozen=True)
-class RepairReport:
-    """Every image's result."""
+class RepairReport(OutcomeReport[ImageRepair]):
+    """Every image's result of ``broken --repair``."""
 
-    dry_run: bool
-    images: tuple[ImageRepair, ...]
     duration_seconds: float = 0.0
-
-    def count(self, result: RepairResult) -> int:
-        """How many images ended with ``result``."""
-        return sum(1 for image in self.images if image.result is result)
-
-    @property
-    def exit_code(self) -> int:
-        """0 all repaired (or would be); 1 any refused; 3 a store or the database unreachable."""
-        if any(image.unreachable for image in self.images):
-            return EXIT_ENVIRONMENT
-        return EXIT_INCOMPLETE if self.count(RepairResult.REFUSED) else EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document of ``broken --repair -f json``."""
@@ -112,7 +83,7 @@ class RepairReport:
             "repaired": self.count(RepairResult.REPAIRED),
             "would_repair": self.count(RepairResult.WOULD_REPAIR),
             "refused": self.count(RepairResult.REFUSED),
-            "unreachable": sorted({image.unreachable for image in self.images if image.unreachable}),
+            "unreachable": self.unreachable,
             "duration_seconds": round(self.duration_seconds, 3),
         }
         return {"summary": summary, "images": [image.as_dict() for image in self.images]}
@@ -138,23 +109,29 @@ def repair_images(
     """Repair the images named (default: every image with a repairable problem), one claim each."""
     started = time.monotonic()
     chosen = repair_selection(broken, image_ids)
-    repairer = _Repairer(tools, encryption_key)
 
     def lost(image_id: str, reason: str, unreachable: str) -> ImageRepair:
-        problem = ", ".join(item.problem for item in chosen[image_id]) or "-"
-        return ImageRepair(image_id, problem, RepairResult.REFUSED, reason, unreachable=unreachable)
+        problem = problems_named(chosen[image_id])
+        return ImageRepair(image_id, RepairResult.REFUSED, reason, unreachable=unreachable, problem=problem)
 
     if dry_run:
+        repairer = _Repairer(tools, encryption_key, dry_run=True)
         results = until_database_gone(
-            list(chosen), lambda image_id: repairer.one(connection, image_id, chosen[image_id], None), lost
+            list(chosen), lambda image_id: repairer.one(connection, image_id, chosen[image_id]), lost
         )
         return RepairReport(True, results, time.monotonic() - started)
     connection.execution_options(sqlite_write=True)
     with ClaimSession(connection.engine, purpose="repair", timeout_seconds=tools.claim_timeout) as claims:
+        repairer = _Repairer(tools, encryption_key, dry_run=False, claims=claims)
         results = until_database_gone(
-            list(chosen), lambda image_id: repairer.one(connection, image_id, chosen[image_id], claims), lost
+            list(chosen), lambda image_id: repairer.one(connection, image_id, chosen[image_id]), lost
         )
     return RepairReport(False, results, time.monotonic() - started)
+
+
+def problems_named(problems: Sequence[BrokenImage]) -> str:
+    """The problems of an image, as its result names them (``-`` for none)."""
+    return ", ".join(item.problem for item in problems) or "-"
 
 
 def repair_selection(broken: Sequence[BrokenImage], image_ids: Sequence[str]) -> dict[str, list[BrokenImage]]:
@@ -181,58 +158,71 @@ def refusal(problems: Sequence[BrokenImage]) -> str | None:
 
 
 class _Repairer:
-    def __init__(self, tools: RestoreTools, encryption_key: str | None) -> None:
+    """Repairs images one at a time: under ``claims`` unless ``dry_run`` (which reads and verifies only)."""
+
+    def __init__(
+        self, tools: RestoreTools, encryption_key: str | None, *, dry_run: bool, claims: ClaimSession | None = None
+    ) -> None:
         self.tools = tools
         self.key = encryption_key
+        self.dry_run = dry_run
+        self.claims = claims
 
-    def one(
-        self, connection: Connection, image_id: str, problems: Sequence[BrokenImage], claims: ClaimSession | None
-    ) -> ImageRepair:
-        problem = ", ".join(item.problem for item in problems) or "-"
+    def one(self, connection: Connection, image_id: str, problems: Sequence[BrokenImage]) -> ImageRepair:
+        """Repair one image with these problems (none: an id the scan did not find); return its result."""
+        problem = problems_named(problems)
         if not problems:
             with connection.begin():
                 exists = connection.execute(select(images.c.id).where(images.c.id == image_id)).first()
             if not exists:
-                return ImageRepair(image_id, problem, RepairResult.REFUSED, "no such image")
+                return ImageRepair(image_id, RepairResult.REFUSED, "no such image", problem=problem)
         why = refusal(problems)
         if why is not None:
-            return ImageRepair(image_id, problem, RepairResult.REFUSED, why)
-        first = problems[0]
+            return ImageRepair(image_id, RepairResult.REFUSED, why, problem=problem)
         try:
-            if claims is None:
-                link = self._link(connection, first)
-                with connection.begin():
-                    plan = self._plan(connection, first, link)
-            else:
-                if not claims.take_waiting(connection, image_id, self.tools.wait_seconds):
-                    raise RestoreRefused("another scrubctl run holds this image; try again later")
-                try:
-                    link = self._link(connection, first)
-                    plan = run_transaction(connection, lambda current: self._write(current, first, link, claims))
-                finally:
-                    claims.release(connection, [image_id])
+            plan, link = self._revive(connection, problems[0])
         except RestoreRefused as refused:
             logger.warning("image %s not repaired: %s", image_id, refused)
-            return ImageRepair(image_id, problem, RepairResult.REFUSED, str(refused), unreachable=refused.unreachable)
+            return ImageRepair(
+                image_id, RepairResult.REFUSED, str(refused), unreachable=refused.unreachable, problem=problem
+            )
         except (ConflictLostError, DBAPIError) as error:
             if is_unreachable(error):
                 raise  # the run stops here (see until_database_gone)
             reason = describe_db_error(error) if isinstance(error, DBAPIError) else str(error)
-            return ImageRepair(image_id, problem, RepairResult.REFUSED, f"database: {reason}; nothing changed")
-        result = RepairResult.WOULD_REPAIR if claims is None else RepairResult.REPAIRED
+            return ImageRepair(image_id, RepairResult.REFUSED, f"database: {reason}; nothing changed", problem=problem)
+        result = RepairResult.WOULD_REPAIR if self.dry_run else RepairResult.REPAIRED
         logger.info("image %s %s", image_id, result.value)
         return ImageRepair(
             image_id,
-            problem,
             result,
             f"data verified: {mask_url(link.url)}" if link else "",
             locations_restored=len(plan.locations),
-            locations_linked=1 if link else 0,
             properties_restored=len(plan.property_ids),
             tags_restored=len(plan.tag_ids),
             members_restored=len(plan.member_ids),
             not_restorable=plan.not_restorable,
+            problem=problem,
+            locations_linked=1 if link else 0,
         )
+
+    def _revive(self, connection: Connection, broken: BrokenImage) -> tuple[RestorePlan, Link | None]:
+        """Plan (and, unless a dry run, write under the image's claim) what brings the image back."""
+        if self.dry_run:
+            link = self._link(connection, broken)
+            with connection.begin():
+                return self._plan(connection, broken, link), link
+        claims = self.claims
+        if claims is None:
+            raise ValueError("a repair that is not a dry run takes the image's claim: claims are needed")
+        if not claims.take_waiting(connection, broken.id, self.tools.wait_seconds):
+            raise RestoreRefused("another scrubctl run holds this image; try again later")
+        try:
+            link = self._link(connection, broken)
+            plan = run_transaction(connection, lambda current: self._write(current, broken, link, claims))
+        finally:
+            claims.release(connection, [broken.id])
+        return plan, link
 
     def _link(self, connection: Connection, broken: BrokenImage) -> Link | None:
         """Data named by the id, verified against the recorded checksums, when no location row is left
@@ -284,19 +274,7 @@ class _Repairer:
         now = glance_timestamp()
         write_restore(connection, plan, now, image_status=broken.status)
         if link is not None:
-            store = link.found.scanned.store
-            meta = json.dumps({"store": store.name} if store.name else {})
-            connection.execute(
-                insert(image_locations).values(
-                    image_id=broken.id,
-                    value=encrypt_url(self.key, link.url) if self.key else link.url,
-                    meta_data=meta,
-                    status=ACTIVE,
-                    deleted=False,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            write_location(connection, broken.id, link.url, link.found.scanned.store.name, now, self.key)
         self.tools.audit.record(
             "repair",
             {

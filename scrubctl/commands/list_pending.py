@@ -55,7 +55,7 @@ def command(
     store = app.settings.known_store(store)
     selection = Selection(older_than=older_than, due_only=due, owner=owner, store=store, limit=limit)
     renderer = app.renderer(output_format, columns)
-    inventory, decoder = app.inventory(), app.decoder()
+    queue, decoder = app.pending_queue(), app.decoder()
     pool = DeleterPool(app.registry)
     with ExitStack() as stack:
         connection = stack.enter_context(app.connection(read_only=True))
@@ -63,7 +63,7 @@ def command(
         checks = stack.enter_context(app.connection(read_only=True)) if check_backends else None
 
         def sections() -> Generator[tuple[str, Iterator[dict[str, Any]]], None, None]:
-            with closing(inventory.pending_work(connection, selection)) as work:
+            with closing(queue.pending_work(connection, selection)) as work:
                 for title, entries in work:
                     if checks is not None:
                         entries = with_backend_checks(

@@ -90,7 +90,7 @@ def command(
     with database.connect() as connection:
         plan = build_plan(
             connection,
-            app.inventory(),
+            app.pending_queue(),
             app.decoder(),
             selection,
             check_encrypted_sharing=app.settings.encryption_key is not None,

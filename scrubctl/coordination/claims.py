@@ -36,22 +36,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import (
     Column,
-    ColumnElement,
     Connection,
     DateTime,
     Engine,
+    Index,
     MetaData,
     String,
     Table,
     TextClause,
     delete,
-    func,
-    literal,
     select,
     text,
     update,
@@ -61,9 +58,8 @@ from sqlalchemy.exc import DBAPIError
 from scrubctl.coordination.conflicts import ConflictLostError, RetryPolicy, run_transaction
 from scrubctl.errors import DatabaseError
 from scrubctl.glance.database import describe_db_error
-from scrubctl.glance.outage import is_unreachable
+from scrubctl.glance.servers import is_unreachable, server_kind
 from scrubctl.settings.config import DEFAULT_CLAIM_TIMEOUT_SECONDS
-from scrubctl.settings.utc import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +70,8 @@ DEFAULT_TIMEOUT_SECONDS = DEFAULT_CLAIM_TIMEOUT_SECONDS
 POLL_SECONDS = 0.2  # between attempts of a claim that waits (restore)
 CLAIM_POLICY = RetryPolicy(attempts=20, first_wait=0.005, longest_wait=0.5)
 
+# Created from this declaration by the server's kind (scrubctl.glance.servers: on MySQL/MariaDB the
+# times keep microseconds, the table is InnoDB in utf8mb4), the first time a claim is taken.
 claims_table = Table(
     TABLE_NAME,
     MetaData(),
@@ -82,22 +80,8 @@ claims_table = Table(
     Column("purpose", String(16), nullable=False),
     Column("claimed_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
-)
-
-_MYSQL_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE_NAME} (
-    subject VARCHAR(64) NOT NULL,
-    holder VARCHAR(128) NOT NULL,
-    purpose VARCHAR(16) NOT NULL,
-    claimed_at DATETIME(6) NOT NULL,
-    expires_at DATETIME(6) NOT NULL,
-    PRIMARY KEY (subject),
-    KEY ix_{TABLE_NAME}_holder (holder)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='scrubctl: images held by running scrubctl processes'"""
-_SQLITE_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {TABLE_NAME} (subject VARCHAR(64) NOT NULL PRIMARY KEY, "
-    "holder VARCHAR(128) NOT NULL, purpose VARCHAR(16) NOT NULL, claimed_at DATETIME NOT NULL, "
-    "expires_at DATETIME NOT NULL)",
-    f"CREATE INDEX IF NOT EXISTS ix_{TABLE_NAME}_holder ON {TABLE_NAME} (holder)",
+    Index(f"ix_{TABLE_NAME}_holder", "holder"),
+    comment="scrubctl: images held by running scrubctl processes",
 )
 
 
@@ -107,27 +91,21 @@ def new_holder() -> str:
 
 
 def ensure_claims_table(connection: Connection) -> None:
-    """Create ``scrubctl_claims`` when it does not exist yet (outside any transaction).
+    """Create ``scrubctl_claims`` as :data:`claims_table` declares it, when it does not exist yet
+    (outside any transaction).
 
     The table is looked for first: a ``CREATE TABLE IF NOT EXISTS`` on every run would be DDL on
     every run, which a Galera cluster applies in total order on every node."""
     if claims_table_exists(connection):
         return
-    statements = (_MYSQL_DDL,) if connection.dialect.name == "mysql" else _SQLITE_DDL
+    kind = server_kind(connection)
     try:
-        for statement in statements:
-            connection.exec_driver_sql(statement)
+        kind.create_table(connection, claims_table)
         connection.commit()
     except DBAPIError as error:
         connection.rollback()
-        # SQLite has no privileges: a write it refuses is the file's or its directory's permissions.
-        needed = (
-            "the database user needs CREATE there"
-            if connection.dialect.name == "mysql"
-            else "the SQLite database and its directory must be writable by this user"
-        )
         raise DatabaseError(
-            f"cannot create scrubctl's claims table {TABLE_NAME} in the Glance database ({needed}): "
+            f"cannot create scrubctl's claims table {TABLE_NAME} in the Glance database ({kind.create_refused}): "
             f"{describe_db_error(error)}"
         ) from None
 
@@ -143,24 +121,6 @@ def claims_table_exists(connection: Connection) -> bool:
     return True
 
 
-def _now(connection: Connection) -> ColumnElement[datetime]:
-    """The moment claims are compared with: the database server's UTC clock, or this machine's (SQLite)."""
-    if connection.dialect.name == "mysql":
-        return func.utc_timestamp(6, type_=DateTime)
-    return literal(utc_now(), DateTime)
-
-
-def _sqlite_time(moment: datetime) -> str:
-    """A naive UTC moment as SQLAlchemy's SQLite ``DateTime`` stores it (so that comparisons hold)."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _later(connection: Connection, seconds: float) -> ColumnElement[datetime]:
-    if connection.dialect.name == "mysql":
-        return func.date_add(func.utc_timestamp(6), text(f"INTERVAL {int(seconds * 1_000_000)} MICROSECOND"))
-    return literal(utc_now() + timedelta(seconds=seconds), DateTime)
-
-
 class ClaimSession:
     """One run's claims: taking, renewing (a heartbeat thread), checking and releasing them."""
 
@@ -174,6 +134,7 @@ class ClaimSession:
     ) -> None:
         """Claims in ``engine``'s database; the heartbeat uses a connection of its own."""
         self._engine = engine
+        self._kind = server_kind(engine)
         self.purpose = purpose
         self.timeout = float(timeout_seconds)
         self.holder = holder or new_holder()
@@ -293,7 +254,7 @@ class ClaimSession:
             time.sleep(POLL_SECONDS)
 
     def _take_once(self, connection: Connection, wanted: list[str]) -> list[str]:
-        now = _now(connection)
+        now = self._kind.clock()
         rows = connection.execute(
             select(claims_table.c.subject, claims_table.c.holder, claims_table.c.expires_at < now).where(
                 claims_table.c.subject.in_(wanted)
@@ -320,14 +281,9 @@ class ClaimSession:
     def _insert(self, connection: Connection, subjects: list[str]) -> None:
         """One multi-row INSERT of this run's claims (written out: compiling SQL functions for each
         row of a batch costs more than the round trip it saves)."""
-        values: dict[str, object] = {"holder": self.holder, "purpose": self.purpose}
-        if connection.dialect.name == "mysql":
-            claimed = "UTC_TIMESTAMP(6)"
-            expires = f"DATE_ADD(UTC_TIMESTAMP(6), INTERVAL {int(self.timeout * 1_000_000)} MICROSECOND)"
-        else:
-            now = utc_now()
-            claimed, expires = ":claimed_at", ":expires_at"
-            values.update(claimed_at=_sqlite_time(now), expires_at=_sqlite_time(now + timedelta(seconds=self.timeout)))
+        moments, values = self._kind.clock_text({"claimed_at": 0.0, "expires_at": self.timeout})
+        claimed, expires = moments["claimed_at"], moments["expires_at"]
+        values.update(holder=self.holder, purpose=self.purpose)
         for index, subject in enumerate(subjects):
             values[f"subject{index}"] = subject
         key = (claimed, expires, len(subjects))
@@ -403,7 +359,7 @@ class ClaimSession:
         connection.execute(
             update(claims_table)
             .where(claims_table.c.holder == self.holder)
-            .values(expires_at=_later(connection, self.timeout))
+            .values(expires_at=self._kind.clock(self.timeout))
         )
 
 

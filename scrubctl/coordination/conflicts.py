@@ -5,7 +5,8 @@ row both run, and the one certified second fails, usually at COMMIT, with error 
 replicated write changed a row it had read). That is a lost race, not an outage: the whole
 transaction is run again, a bounded number of times with growing, jittered waits (as oslo.db's
 ``wrap_db_retry`` does). A lost connection, a server that cannot be reached, or a node outside the
-primary component (1047) is an outage and is never retried here.
+primary component (1047) is an outage and is never retried here. Which errors are which is the
+server kind's to say (:mod:`scrubctl.glance.servers`).
 """
 
 from __future__ import annotations
@@ -20,18 +21,13 @@ from typing import TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from scrubctl.glance.outage import error_code
-from scrubctl.glance.outage import is_unreachable as is_unreachable  # its home before outage.py
+from scrubctl.glance.servers import is_conflict as is_conflict  # its home before servers/
+from scrubctl.glance.servers import is_unreachable as is_unreachable  # its home before servers/
+from scrubctl.glance.servers import server_kind
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-DEADLOCK = 1213  # also Galera's certification failure ("WSREP detected deadlock/conflict")
-LOCK_WAIT_TIMEOUT = 1205
-RECORD_CHANGED = 1020  # "Record has changed since last read"
-DUPLICATE_KEY = 1062
-CONFLICT_CODES = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT, RECORD_CHANGED})
 
 
 class ConflictLostError(Exception):
@@ -55,16 +51,6 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
-def is_conflict(error: BaseException) -> bool:
-    """Whether ``error`` means another transaction won (deadlock, certification failure, lock wait)."""
-    return error_code(error) in CONFLICT_CODES
-
-
-def is_duplicate_key(error: BaseException) -> bool:
-    """Whether ``error`` is a duplicate primary key (another writer inserted the same row first)."""
-    return error_code(error) == DUPLICATE_KEY
-
-
 def run_transaction(
     connection: Connection,
     work: Callable[[Connection], T],
@@ -79,16 +65,17 @@ def run_transaction(
     transaction). Raises :class:`ConflictLostError` when every attempt lost, and any other database
     error at once. ``connection`` must not be in a transaction.
     """
+    kind = server_kind(connection)
     for attempt in range(policy.attempts):
         try:
             with connection.begin():
                 return work(connection)
         except DBAPIError as error:
-            if not (is_conflict(error) or (retry_duplicate_key and is_duplicate_key(error))):
+            if not (kind.is_conflict(error) or (retry_duplicate_key and kind.is_duplicate_key(error))):
                 raise
             if attempt + 1 == policy.attempts:
                 raise ConflictLostError(f"{what}: another writer won {policy.attempts} times in a row") from error
             pause = policy.wait(attempt)
-            logger.debug("%s lost to another writer (error %s); again in %.3f s", what, error_code(error), pause)
+            logger.debug("%s lost to another writer (error %s); again in %.3f s", what, kind.error_code(error), pause)
             time.sleep(pause)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

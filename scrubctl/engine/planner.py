@@ -12,7 +12,7 @@ from scrubctl.engine.blockers import shared_data_reason
 from scrubctl.engine.model import Plan, PlannedImage, PlannedLocation
 from scrubctl.errors import RefusedError
 from scrubctl.glance.locations import LocationDecoder
-from scrubctl.glance.pending import DELETED_AT_NOT_SET, ImageEntry, Inventory, Selection
+from scrubctl.glance.pending import DELETED_AT_NOT_SET, ImageEntry, PendingQueue, Selection
 from scrubctl.glance.schema import PENDING_DELETE, images
 from scrubctl.glance.sharing import live_users
 
@@ -29,8 +29,8 @@ class ScrubSelection:
     limit: int | None = None
     max_delete: int | None = None
 
-    def as_inventory_selection(self) -> Selection:
-        """The inventory query this choice runs."""
+    def as_pending_selection(self) -> Selection:
+        """The pending-queue query this choice runs."""
         explicit = bool(self.image_ids)
         return Selection(
             older_than=self.older_than,
@@ -44,7 +44,7 @@ class ScrubSelection:
 
 def build_plan(
     connection: Connection,
-    inventory: Inventory,
+    queue: PendingQueue,
     decoder: LocationDecoder,
     choice: ScrubSelection,
     *,
@@ -55,9 +55,9 @@ def build_plan(
     Raises :class:`RefusedError` when the plan erases the data of more images than ``max_delete``
     (blocked images count only when some of their locations are erased).
     """
-    selection = choice.as_inventory_selection()
+    selection = choice.as_pending_selection()
     entries: list[ImageEntry] = []
-    for _title, section in inventory.pending_work(connection, selection):
+    for _title, section in queue.pending_work(connection, selection):
         entries.extend(section)
     urls = [location.url for entry in entries for location in entry.locations if location.url is not None]
     users = live_users(connection, decoder, urls, encrypted_rows=check_encrypted_sharing)

@@ -30,24 +30,9 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
-# 1047: a Galera node outside the primary component; 2002/2003: cannot connect;
-# 2006/2013/2055: the connection was lost (2013 too when a read timed out).
-UNREACHABLE_CODES = frozenset({1047, 2002, 2003, 2006, 2013, 2055})
-CANNOT_CONNECT = 2003
-
-
-def error_code(error: BaseException) -> int | None:
-    """The MySQL/MariaDB error number behind a driver error, if there is one."""
-    original = getattr(error, "orig", error)
-    args = getattr(original, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
-
-
-def is_unreachable(error: BaseException) -> bool:
-    """Whether ``error`` means the database server is gone, hangs, or is not usable."""
-    if getattr(error, "connection_invalidated", False):
-        return True
-    return error_code(error) in UNREACHABLE_CODES
+from scrubctl.glance.servers import is_unreachable as is_unreachable  # its home before servers/
+from scrubctl.glance.servers.base import ServerKind
+from scrubctl.glance.servers.mysql import CANNOT_CONNECT
 
 
 def timed_out(error: BaseException) -> bool:
@@ -85,16 +70,19 @@ class Outage:
         self._lock = threading.Lock()
         self._message: str | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._kind: ServerKind | None = None
 
     @property
     def message(self) -> str | None:
         """Why the server was given up on (one line), or ``None`` while it answers."""
         return self._message
 
-    def watch(self, engine: Engine) -> None:
-        """Follow ``engine``'s errors and refuse its new connections once the server is given up on.
-        The engine must be made with ``pool_reset_on_return=None`` (connections returned to the
-        pool are reset here instead), and its driver's connections handed to :meth:`track`."""
+    def watch(self, engine: Engine, kind: ServerKind) -> None:
+        """Follow ``engine``'s errors (told apart by ``kind``) and refuse its new connections once
+        the server is given up on. The engine must be made with ``pool_reset_on_return=None``
+        (connections returned to the pool are reset here instead), and its driver's connections
+        handed to :meth:`track`."""
+        self._kind = kind
         event.listen(engine, "do_connect", self._refuse, insert=True)
         event.listen(engine, "handle_error", self._on_error)
         event.listen(engine, "rollback", self._on_rollback)
@@ -117,7 +105,8 @@ class Outage:
 
     def consider(self, error: BaseException) -> None:
         """Declare the outage when ``error`` says the server is gone or did not answer in time."""
-        if self._message is None and is_unreachable(error):
+        unreachable = self._kind.is_unreachable(error) if self._kind is not None else is_unreachable(error)
+        if self._message is None and unreachable:
             detail = _driver_detail(getattr(error, "orig", error)) or error.__class__.__name__
             if timed_out(error):
                 detail = f"no answer within {self.timeout:g} s ({detail})"

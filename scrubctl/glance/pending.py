@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, and_, false, select, true
 
-from scrubctl.glance.database import has_index
 from scrubctl.glance.locations import Location, LocationDecoder
 from scrubctl.glance.schema import PENDING_DELETE, image_locations, images
+from scrubctl.glance.servers import server_kind
 from scrubctl.settings.utc import utc_now
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -118,8 +118,8 @@ def due_cutoff(now: datetime, scrub_time: int) -> datetime:
     return now - timedelta(seconds=scrub_time)
 
 
-class Inventory:
-    """Reads pending work from Glance's database."""
+class PendingQueue:
+    """The pending queue: what is waiting to be scrubbed, read from Glance's database."""
 
     def __init__(self, decoder: LocationDecoder, scrub_time: int, now: datetime | None = None) -> None:
         self._decoder = decoder
@@ -148,11 +148,10 @@ class Inventory:
             )
             .order_by(images.c.id, image_locations.c.id)
         )
-        if connection.dialect.name == "mysql" and has_index(connection, "images", DELETED_INDEX):
-            # Probe (deleted = 0, id) in the small deleted index instead of reading the row of every
-            # pending image: nearly all pending locations belong to pending images (17 s to 3 s on a
-            # million images with a cold cache).
-            statement = statement.with_hint(images, f"FORCE INDEX ({DELETED_INDEX})", dialect_name="mysql")
+        # Probe (deleted = 0, id) in the small deleted index instead of reading the row of every
+        # pending image: nearly all pending locations belong to pending images (17 s to 3 s on a
+        # million images with a cold cache, MySQL/MariaDB).
+        statement = server_kind(connection).with_index_hint(connection, statement, images, DELETED_INDEX)
         statement = _narrowed(statement, selection, image_locations.c.deleted_at, self._cutoff(selection))
         yield from self._limited(self._entries(connection, statement), selection)
 

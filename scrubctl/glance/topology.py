@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from scrubctl.glance.servers import server_kind
+
 SYNCED = "Synced"
 PRIMARY = "Primary"
 
@@ -45,8 +47,9 @@ class Topology:
 
 def read_topology(connection: Connection) -> Topology:
     """Ask the server what it is."""
-    if connection.dialect.name != "mysql":
-        return Topology(kind=connection.dialect.name)
+    kind = server_kind(connection)
+    if not kind.clustered:
+        return Topology(kind=kind.name)
     version = connection.exec_driver_sql("SELECT VERSION()").scalar()
     variables = _pairs(connection, "SHOW VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_sync_wait')")
     if str(variables.get("wsrep_on", "OFF")).upper() != "ON":

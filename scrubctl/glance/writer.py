@@ -2,7 +2,8 @@
 
 Used by ``scrubctl sandbox`` to seed a realistic Glance world, and by the tests and benchmarks to
 build the states real Glance leaves behind (active, deleted with ``delayed_delete``, a location
-deleted from one store). Nothing here is used on a production database.
+deleted from one store). Nothing here writes to a production database; restore and repair share
+only :func:`location_metadata` (a location's ``meta_data`` as Glance writes it).
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ def location_metadata(store: str | None) -> str:
 def create_image(connection: Connection, image: NewImage, encryption_key: str | None = None) -> None:
     """Insert an active image with its locations, properties, tags and members."""
     created = glance_timestamp(image.created_at)
+    _insert_image_row(connection, image, created)
+    _insert_locations(connection, image, created, encryption_key)
+    _insert_metadata(connection, image, created)
+
+
+def _insert_image_row(connection: Connection, image: NewImage, created: datetime) -> None:
+    """The ``images`` row of an active image."""
     connection.execute(
         insert(images).values(
             id=image.id,
@@ -88,6 +96,10 @@ def create_image(connection: Connection, image: NewImage, encryption_key: str | 
             os_hash_value=image.os_hash_value,
         )
     )
+
+
+def _insert_locations(connection: Connection, image: NewImage, created: datetime, encryption_key: str | None) -> None:
+    """The image's active location rows (URLs encrypted when a key is given)."""
     for location in image.locations:
         value = encrypt_url(encryption_key, location.url) if encryption_key else location.url
         connection.execute(
@@ -102,6 +114,10 @@ def create_image(connection: Connection, image: NewImage, encryption_key: str | 
                 status=ACTIVE,
             )
         )
+
+
+def _insert_metadata(connection: Connection, image: NewImage, created: datetime) -> None:
+    """The image's properties, tags and members."""
     for name, value in image.properties.items():
         connection.execute(
             insert(image_properties).values(

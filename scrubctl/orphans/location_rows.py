@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, case, func, select, text
 
 from scrubctl.glance.schema import DELETED, image_locations
+from scrubctl.glance.servers import server_kind
 
 RANGE_IDS = 25_000  # primary keys per aggregated range (each query costs the server ~2 ms to start)
 READERS = 3  # connections reading ranges at once (the server aggregates while Python splits)
@@ -100,7 +101,7 @@ class LocationRows:
         self._ranges: Iterator[int] = iter(())
         self._taking = threading.Lock()
         self._snapshots = threading.Barrier(READERS)
-        if connection.dialect.name != "mysql":
+        if not server_kind(connection).parallel_reads:
             return
         ids = select(func.min(image_locations.c.id), func.max(image_locations.c.id))
         lowest, highest = connection.execute(ids).one()
@@ -120,7 +121,7 @@ class LocationRows:
         self.close()
 
     def __iter__(self) -> Iterator[RowChunk]:
-        if self._connection.dialect.name != "mysql":
+        if not server_kind(self._connection).parallel_reads:
             yield from _streamed(self._connection, None)
             return
         finished = 0

@@ -250,7 +250,7 @@ class Reclaimer:
         return reasons
 
     def _erase(self, orphan: Orphan, claims: ClaimSession | None) -> None:
-        dry_run = claims is None
+        dry_run = self.options.dry_run
         fields = {"subject": orphan.subject, "url": orphan.url, "backend": orphan.store.label, "kind": orphan.kind}
         started = False
         try:

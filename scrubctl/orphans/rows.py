@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, case, or_, select
 from scrubctl.backends.inventory import STAGING, Inventory, StoredPiece
 from scrubctl.glance.locations import LocationDecoder, store_name_from_metadata, url_scheme
 from scrubctl.glance.schema import DELETED, image_locations, images
+from scrubctl.glance.servers import server_kind
 from scrubctl.orphans.catalogue import Catalogue
 from scrubctl.orphans.location_rows import LocationRows, RowChunk
 from scrubctl.orphans.stores import ScannedStore
@@ -302,7 +303,7 @@ def image_statuses(connection: Connection, image_ids: Iterable[str], *, readers:
     of its own at once (a scan's lookups, whose pages the scan has pushed out of the server's cache:
     their waits overlap)."""
     wanted = sorted(set(image_ids))
-    parts = min(readers, -(-len(wanted) // PARALLEL_LOOKUPS)) if connection.dialect.name == "mysql" else 1
+    parts = min(readers, -(-len(wanted) // PARALLEL_LOOKUPS)) if server_kind(connection).parallel_reads else 1
     if parts <= 1:
         return _statuses(connection, wanted)
     engine = connection.engine

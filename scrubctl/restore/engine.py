@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, Update, select, true, update
+from sqlalchemy import Connection, Table, select, true
 from sqlalchemy.exc import DBAPIError
 
 from scrubctl.coordination.claims import ClaimSession
@@ -38,14 +38,12 @@ from scrubctl.glance.image_details import load_image
 from scrubctl.glance.locations import Location, LocationDecoder
 from scrubctl.glance.outage import is_unreachable
 from scrubctl.glance.schema import (
-    ACTIVE,
     DELETED,
     PENDING_DELETE,
     image_locations,
     image_members,
     image_properties,
     image_tags,
-    images,
 )
 from scrubctl.restore.checks import destroyed_key, refuse_shared_with_pending, verify_data
 from scrubctl.restore.model import (
@@ -57,6 +55,7 @@ from scrubctl.restore.model import (
     RestoreResult,
     RestoreTools,
 )
+from scrubctl.restore.writes import write_restore
 from scrubctl.settings.utc import glance_timestamp, iso_utc
 
 logger = logging.getLogger(__name__)
@@ -74,12 +73,14 @@ def restore_images(
     """
     unique = list(dict.fromkeys(image_ids))
     if dry_run:
-        results = until_database_gone(unique, lambda image_id: restore_image(connection, tools, image_id, None), _lost)
+        results = until_database_gone(
+            unique, lambda image_id: restore_image(connection, tools, image_id, dry_run=True), _lost
+        )
         return RestoreReport(dry_run=True, images=results)
     connection.execution_options(sqlite_write=True)  # SQLite: writes BEGIN IMMEDIATE
     with ClaimSession(connection.engine, purpose="restore", timeout_seconds=tools.claim_timeout) as claims:
         results = until_database_gone(
-            unique, lambda image_id: restore_image(connection, tools, image_id, claims), _lost
+            unique, lambda image_id: restore_image(connection, tools, image_id, dry_run=False, claims=claims), _lost
         )
     return RestoreReport(dry_run=False, images=results)
 
@@ -116,18 +117,23 @@ def _lost(image_id: str, reason: str, problem: str) -> ImageRestore:
 
 
 def restore_image(
-    connection: Connection, tools: RestoreTools, image_id: str, claims: ClaimSession | None
+    connection: Connection,
+    tools: RestoreTools,
+    image_id: str,
+    *,
+    dry_run: bool,
+    claims: ClaimSession | None = None,
 ) -> ImageRestore:
     """Claim, re-read, verify and restore one image; return its result (refusals included).
 
-    Without ``claims`` this is a dry run: read and verify only. Raises :class:`DBAPIError` when the
-    database is unreachable (see :func:`until_database_gone`).
+    With ``dry_run``, read and verify only; otherwise the image is claimed through ``claims`` (which
+    a restore that is not a dry run needs). Raises :class:`DBAPIError` when the database is
+    unreachable (see :func:`until_database_gone`).
     """
-    dry_run = claims is None
     label = " (dry run; not making any changes)" if dry_run else ""
     done = "would be restored" if dry_run else "restored"
     try:
-        if claims is None:
+        if dry_run:
             with connection.begin():
                 plan = plan_restore(connection, tools, image_id)
         else:
@@ -153,9 +159,13 @@ def restore_image(
         )
 
 
-def _restore_claimed(connection: Connection, tools: RestoreTools, image_id: str, claims: ClaimSession) -> RestorePlan:
+def _restore_claimed(
+    connection: Connection, tools: RestoreTools, image_id: str, claims: ClaimSession | None
+) -> RestorePlan:
     """Take the image's claim (waiting for another run to let it go), then plan and write in one
     transaction, run again from the start when another database node wins it."""
+    if claims is None:
+        raise ValueError("a restore that is not a dry run takes the image's claim: claims are needed")
     if not claims.take_waiting(connection, image_id, tools.wait_seconds):
         raise RestoreRefused(f"another scrubctl run holds this image (waited {tools.wait_seconds}s); try again later")
     recorded: list[bool] = []
@@ -296,64 +306,6 @@ def _deleted_with(
 
 def _ids(rows: Sequence[Mapping[str, Any]]) -> tuple[int, ...]:
     return tuple(int(row["id"]) for row in rows)
-
-
-def write_restore(
-    connection: Connection, plan: RestorePlan, now: datetime, *, image_status: str = PENDING_DELETE
-) -> None:
-    """Write the plan back with guarded updates.
-
-    Runs inside the caller's transaction: a row count that does not match raises
-    :class:`RestoreRefused`, and the caller's transaction rolls every row of the image back. The image
-    row must still be ``image_status``; a ``pending_delete`` image becomes ``active``, any other keeps
-    its status (``broken --repair`` of an active or deactivated image).
-    """
-    _guarded(
-        connection,
-        update(images)
-        .where(images.c.id == plan.image_id, images.c.status == image_status)
-        .values(
-            status=ACTIVE if image_status == PENDING_DELETE else image_status,
-            deleted=False,
-            deleted_at=None,
-            updated_at=now,
-        ),
-        1,
-        "image row",
-    )
-    location_ids = [location.id for location in plan.locations]
-    _guarded(
-        connection,
-        update(image_locations)
-        .where(
-            image_locations.c.id.in_(location_ids),
-            image_locations.c.image_id == plan.image_id,
-            image_locations.c.status == PENDING_DELETE,
-        )
-        .values(status=ACTIVE, deleted=False, deleted_at=None, updated_at=now),
-        len(location_ids),
-        "location rows",
-    )
-    for table, ids in (
-        (image_properties, plan.property_ids),
-        (image_tags, plan.tag_ids),
-        (image_members, plan.member_ids),
-    ):
-        if ids:
-            _guarded(
-                connection,
-                update(table)
-                .where(table.c.id.in_(ids), table.c.image_id == plan.image_id, table.c.deleted == true())
-                .values(deleted=False, deleted_at=None, updated_at=now),
-                len(ids),
-                f"{table.name} rows",
-            )
-
-
-def _guarded(connection: Connection, statement: Update, expected: int, what: str) -> None:
-    changed = connection.execute(statement).rowcount
-    if changed != expected:
-        raise RestoreRefused(f"{what} changed while being restored ({changed} of {expected} updated); nothing changed")
 
 
 def _audit_fields(plan: RestorePlan) -> dict[str, Any]:

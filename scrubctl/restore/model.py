@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from scrubctl.backends import DeleterPool
 from scrubctl.coordination.claims import DEFAULT_TIMEOUT_SECONDS
@@ -23,14 +23,6 @@ PROPERTIES_NOTE = (
     "with it (Glance re-stamps every property when it deletes an image), so they come back too: "
     "review the properties of the restored images"
 )
-
-
-class RestoreResult(str, enum.Enum):
-    """The result of one image."""
-
-    RESTORED = "restored"
-    WOULD_RESTORE = "would_restore"
-    REFUSED = "refused"
 
 
 class RestoreRefused(Exception):
@@ -66,12 +58,27 @@ class RestorePlan:
     not_restorable: tuple[NotRestorable, ...]
 
 
+REFUSED = "refused"  # the result, restore's and broken --repair's, of an image left as it was
+
+
+class RestoreResult(str, enum.Enum):
+    """The result of one image."""
+
+    RESTORED = "restored"
+    WOULD_RESTORE = "would_restore"
+    REFUSED = REFUSED
+
+
+ResultT = TypeVar("ResultT", bound=enum.Enum)
+
+
 @dataclass(frozen=True)
-class ImageRestore:
-    """What happened to one image."""
+class ImageOutcome(Generic[ResultT]):
+    """What happened to one image brought back: the rows restored (or that would be), or why it was
+    refused. ``restore`` and ``broken --repair`` each name their results (``ResultT``)."""
 
     id: str
-    result: RestoreResult
+    result: ResultT
     reason: str = ""
     locations_restored: int = 0
     properties_restored: int = 0
@@ -79,6 +86,11 @@ class ImageRestore:
     members_restored: int = 0
     not_restorable: tuple[NotRestorable, ...] = ()
     unreachable: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        """Whether the image was left as it was."""
+        return bool(self.result.value == REFUSED)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object for this image."""
@@ -95,13 +107,21 @@ class ImageRestore:
 
 
 @dataclass(frozen=True)
-class RestoreReport:
-    """Every image's result, in the order given, and what follows from them."""
+class ImageRestore(ImageOutcome[RestoreResult]):
+    """What ``restore`` did to one image."""
+
+
+ImageT = TypeVar("ImageT", bound=ImageOutcome[Any])
+
+
+@dataclass(frozen=True)
+class OutcomeReport(Generic[ImageT]):
+    """Every image's result, in the order given, and the exit code that follows from them."""
 
     dry_run: bool
-    images: tuple[ImageRestore, ...]
+    images: tuple[ImageT, ...]
 
-    def count(self, result: RestoreResult) -> int:
+    def count(self, result: enum.Enum) -> int:
         """How many images ended with ``result``."""
         return sum(1 for image in self.images if image.result is result)
 
@@ -111,16 +131,21 @@ class RestoreReport:
         return sorted({image.unreachable for image in self.images if image.unreachable})
 
     @property
+    def exit_code(self) -> int:
+        """0 all done (or would be); 1 any refused; 3 a backend or the database was unreachable."""
+        if self.unreachable:
+            return EXIT_ENVIRONMENT
+        return EXIT_INCOMPLETE if any(image.refused for image in self.images) else EXIT_OK
+
+
+@dataclass(frozen=True)
+class RestoreReport(OutcomeReport[ImageRestore]):
+    """Every image's result of ``restore``."""
+
+    @property
     def notes(self) -> list[str]:
         """What the operator must know about the restored rows."""
         return [PROPERTIES_NOTE] if any(image.properties_restored for image in self.images) else []
-
-    @property
-    def exit_code(self) -> int:
-        """0 all restored (or would be); 1 any refused; 3 a backend or the database was unreachable."""
-        if self.unreachable:
-            return EXIT_ENVIRONMENT
-        return EXIT_INCOMPLETE if self.count(RestoreResult.REFUSED) else EXIT_OK
 
     def summary(self) -> dict[str, Any]:
         """The counts of this run."""

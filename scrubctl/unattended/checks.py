@@ -18,6 +18,7 @@ from scrubctl.errors import ScrubctlError
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.grants import Need, describe_needs, missing_privileges, read_grants
 from scrubctl.glance.opening import open_database
+from scrubctl.glance.servers import server_kind
 from scrubctl.glance.topology import read_topology
 from scrubctl.orphans.stores import staging_directories
 from scrubctl.settings.config import Settings, default_config_files, load_settings
@@ -98,7 +99,7 @@ def _database_writes(connection: Connection) -> Check:
     """Whether a scrub could write what it writes: the SQLite file and its directory, or the MySQL
     account's grants (read, not tried)."""
     name = "database writes"
-    if connection.dialect.name == "sqlite":
+    if server_kind(connection).local_file:
         files = [str(row[2]) for row in connection.exec_driver_sql("PRAGMA database_list") if row[1] == "main"]
         if not files or not files[0]:
             return Check(name, True, "an in-memory database")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from scrubctl import __version__
 from scrubctl.errors import EXIT_BLOCKED
 from scrubctl.unattended import unit_values
+from scrubctl.unattended.logs import RELAYED_JOURNAL_VARIABLE
 from scrubctl.unattended.systemd_units import UnitOptions, timer_unit
 from scrubctl.unattended.unit_values import CONTAINER_ENGINES, DEFAULT_TIMEOUT_START
 
@@ -62,6 +63,7 @@ def _command_lines(options: ContainerUnitOptions) -> list[list[str]]:
     engine = CONTAINER_ENGINES[options.engine]
     lines = [
         [engine, "run", "--rm", "--log-driver", "none", "--network", "host", "--uts", "host"],
+        ["--env", f"{RELAYED_JOURNAL_VARIABLE}=1"],
         ["--read-only", "--user", f"{KOLLA_UID}:{KOLLA_UID}", "--group-add", "0"],
         ["--cap-drop", "all", "--security-opt", "no-new-privileges"],
     ]
@@ -97,6 +99,9 @@ ExecStartPre=/usr/bin/install -d -g {KOLLA_UID} -m 0775 {METRICS_DIRECTORY}
 # /etc/kolla/glance-api/ and its ceph/ folder mode 0770 and their files 0660, owned by root: the
 # container adds root's group (--group-add 0), whose bits let it read them, and mounts them
 # read-only, so that group's write bit gives nothing. kolla's files keep their modes.
+# {RELAYED_JOURNAL_VARIABLE}=1: the engine relays the container's output to the journal, which
+# JOURNAL_STREAM cannot tell the container: one line per image with its priority and one summary
+# line, no table.
 ExecStart={command}
 # Exit {EXIT_BLOCKED}: done, only images left blocked (shared data, clones), which an operator resolves: not
 # a failure. A run still going after TimeoutStartSec is stopped with SIGTERM, which reaches the

@@ -1,7 +1,10 @@
 """Logging: one function maps verbosity to levels; journald-friendly lines when unattended.
 
 Under systemd (``JOURNAL_STREAM`` set) or without a terminal, every record is one plain line with a
-``<N>`` syslog priority prefix that journald understands; no colour. Every message is shown with its
+``<N>`` syslog priority prefix that journald understands; no colour. In a container whose output a
+container engine relays to the journal, ``JOURNAL_STREAM`` cannot name the container's streams: the
+container units say so with ``SCRUBCTL_JOURNAL=1`` (:data:`RELAYED_JOURNAL_VARIABLE`), which counts
+as both streams being the journal. Every message is shown with its
 control characters escaped (:func:`scrubctl.settings.printable.printable`): names and URLs in it come
 from tenants.
 
@@ -23,6 +26,11 @@ from scrubctl.settings.printable import printable
 DEFAULT_PROGRESS_INTERVAL = 30.0  # seconds between the log lines of one long erase (scrub --progress-interval)
 LIBRARY_LOGGERS = ("sqlalchemy.pool", "sqlalchemy.engine", "pymysql", "urllib3", "botocore", "rados")
 
+# Set to 1 where stdout and stderr reach the journal through another process (a container engine),
+# so that systemd's JOURNAL_STREAM, which names the engine's stream, cannot tell.
+RELAYED_JOURNAL_VARIABLE = "SCRUBCTL_JOURNAL"
+TRUE_WORDS = ("1", "true", "yes", "on")
+
 JOURNAL_PRIORITIES = {
     logging.CRITICAL: 2,
     logging.ERROR: 3,
@@ -39,9 +47,23 @@ def level_for(verbosity: int) -> int:
     )
 
 
+def journal_relayed() -> bool:
+    """Whether the environment says stdout and stderr reach the journal through another process
+    (``SCRUBCTL_JOURNAL=1``, as the container units run the image)."""
+    return os.environ.get(RELAYED_JOURNAL_VARIABLE, "").strip().lower() in TRUE_WORDS
+
+
+def under_journald() -> bool:
+    """Whether scrubctl's diagnostics go to the journal: systemd's ``JOURNAL_STREAM``, or a relayed journal."""
+    return bool(os.environ.get("JOURNAL_STREAM")) or journal_relayed()
+
+
 def is_journal(stream: IO[str]) -> bool:
     """Whether ``stream`` is connected to the journal: systemd sets ``JOURNAL_STREAM`` to the device
-    and inode of that connection (``DEVICE:INODE``), which a redirected stream no longer matches."""
+    and inode of that connection (``DEVICE:INODE``), which a redirected stream no longer matches; a
+    relayed journal (:func:`journal_relayed`) counts for every stream."""
+    if journal_relayed():
+        return True
     expected = os.environ.get("JOURNAL_STREAM", "")
     try:
         status = os.fstat(stream.fileno())
@@ -53,14 +75,15 @@ def is_journal(stream: IO[str]) -> bool:
 def unattended(stream: IO[str] | None = None) -> bool:
     """Whether output goes to the journal or to no terminal (a timer, a pipe, a file)."""
     target = stream or sys.stderr
-    return bool(os.environ.get("JOURNAL_STREAM")) or not target.isatty()
+    return under_journald() or not target.isatty()
 
 
 def priority_prefix(level: int, stream: IO[str] | None = None) -> str:
     """The journald priority prefix (``<3>`` for an error) of a diagnostic line (``scrubctl: error:``,
-    ``scrubctl: unreachable:``, ``scrubctl: warning:``) under journald (``JOURNAL_STREAM`` set), else
-    ``""``: in a pipe or a file the line starts ``scrubctl:``, as scripts read it."""
-    return f"<{JOURNAL_PRIORITIES.get(level, 6)}>" if os.environ.get("JOURNAL_STREAM") else ""
+    ``scrubctl: unreachable:``, ``scrubctl: warning:``) under journald (``JOURNAL_STREAM`` set, or
+    ``SCRUBCTL_JOURNAL=1``), else ``""``: in a pipe or a file the line starts ``scrubctl:``, as
+    scripts read it."""
+    return f"<{JOURNAL_PRIORITIES.get(level, 6)}>" if under_journald() else ""
 
 
 def discard_stream(stream: IO[str]) -> None:

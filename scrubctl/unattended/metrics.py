@@ -55,20 +55,39 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.rstrip("Z")).replace(tzinfo=timezone.utc).timestamp()
 
 
+# One metric: its name, help text and samples (labels, value); every one is a gauge.
+Family = tuple[str, str, list[tuple[str, float]]]
+
+
 def render_metrics(report: Report, queue: QueueState | None, previous_success: float | None, succeeded: bool) -> str:
     """The metrics text for one run (without the queue's gauges when ``queue`` is unknown)."""
     summary = report.summary
     started = _epoch(summary.started_at) if summary.started_at else 0.0
     last_success = started + summary.duration_seconds if succeeded else previous_success
+    families = [*_run_families(report), *_queue_families(queue)]
+    families += [
+        (
+            "scrubctl_last_run_start_timestamp_seconds",
+            "When the last run started (Unix time).",
+            [("", round(started, 3))],
+        ),
+        ("scrubctl_last_run_duration_seconds", "How long the last run took.", [("", summary.duration_seconds)]),
+    ]
+    if last_success is not None:
+        help_text = "When a run last finished with nothing failed (Unix time; images left blocked do not count)."
+        families.append((LAST_SUCCESS, help_text, [("", round(last_success, 3))]))
     lines: list[str] = []
+    for name, help_text, samples in families:
+        if samples:
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} gauge")
+            lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
+    return "\n".join(lines) + "\n"
 
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        if not samples:
-            return
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
 
+def _run_families(report: Report) -> list[Family]:
+    """The images and bytes of the last run by result, and whether it was a dry run."""
+    summary = report.summary
     counts = {
         "scrubbed": summary.scrubbed,
         "would_scrub": summary.would_scrub,
@@ -76,57 +95,43 @@ def render_metrics(report: Report, queue: QueueState | None, previous_success: f
         "failed": summary.failed,
         "taken_by_other_run": summary.taken_by_other_run,
     }
-    metric(
-        "scrubctl_last_run_images",
-        "gauge",
-        "Images by result in the last run.",
-        [(f'{{result="{name}"}}', float(value)) for name, value in counts.items()],
-    )
     sizes = dict.fromkeys(("scrubbed", "would_scrub", "blocked", "failed"), 0)
     for image in report.images:
         sizes[image.result.value] += image.bytes
-    metric(
-        "scrubctl_last_run_bytes",
-        "gauge",
-        "Bytes by result in the last run (erased, would be erased, or held by blocked and failed images).",
-        [(f'{{result="{name}"}}', float(value)) for name, value in sizes.items()],
-    )
-    metric("scrubctl_last_run_dry_run", "gauge", "1 when the last run was a dry run.", [("", float(summary.dry_run))])
-    metric(
-        "scrubctl_pending_images",
-        "gauge",
-        "Images in pending_delete after the last run.",
-        [("", float(queue.pending_images))] if queue else [],
-    )
-    metric(
-        "scrubctl_pending_bytes",
-        "gauge",
-        "Bytes of images in pending_delete after the last run.",
-        [("", float(queue.pending_bytes))] if queue else [],
-    )
-    metric(
-        "scrubctl_oldest_pending_age_seconds",
-        "gauge",
-        "Age of the oldest pending_delete image.",
-        [("", round(queue.oldest_age_seconds, 3))] if queue else [],
-    )
-    metric(
-        "scrubctl_last_run_start_timestamp_seconds",
-        "gauge",
-        "When the last run started (Unix time).",
-        [("", round(started, 3))],
-    )
-    metric(
-        "scrubctl_last_run_duration_seconds", "gauge", "How long the last run took.", [("", summary.duration_seconds)]
-    )
-    if last_success is not None:
-        metric(
-            LAST_SUCCESS,
-            "gauge",
-            "When a run last finished with nothing failed (Unix time; images left blocked do not count).",
-            [("", round(last_success, 3))],
-        )
-    return "\n".join(lines) + "\n"
+    return [
+        (
+            "scrubctl_last_run_images",
+            "Images by result in the last run.",
+            [(f'{{result="{name}"}}', float(value)) for name, value in counts.items()],
+        ),
+        (
+            "scrubctl_last_run_bytes",
+            "Bytes by result in the last run (erased, would be erased, or held by blocked and failed images).",
+            [(f'{{result="{name}"}}', float(value)) for name, value in sizes.items()],
+        ),
+        ("scrubctl_last_run_dry_run", "1 when the last run was a dry run.", [("", float(summary.dry_run))]),
+    ]
+
+
+def _queue_families(queue: QueueState | None) -> list[Family]:
+    """The queue's gauges after the run (no samples when it is unknown)."""
+    return [
+        (
+            "scrubctl_pending_images",
+            "Images in pending_delete after the last run.",
+            [("", float(queue.pending_images))] if queue else [],
+        ),
+        (
+            "scrubctl_pending_bytes",
+            "Bytes of images in pending_delete after the last run.",
+            [("", float(queue.pending_bytes))] if queue else [],
+        ),
+        (
+            "scrubctl_oldest_pending_age_seconds",
+            "Age of the oldest pending_delete image.",
+            [("", round(queue.oldest_age_seconds, 3))] if queue else [],
+        ),
+    ]
 
 
 def previous_success(path: Path) -> float | None:

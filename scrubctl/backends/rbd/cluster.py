@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +55,11 @@ class Cluster:
     shared by the worker threads, an I/O context per pool, and the store marked down for the rest of
     the run once it does not answer."""
 
-    def __init__(self, store: StoreConfig, *, problem: str | None = None) -> None:
+    def __init__(
+        self, store: StoreConfig, *, problem: str | None = None, log_options: Mapping[str, str] | None = None
+    ) -> None:
         self.store = store
+        self.log_options = dict(log_options or {})  # librados' own logging (native.client_log_options)
         self.pool = store.get("rbd_store_pool") or DEFAULT_POOL
         self.user = store.get("rbd_store_user") or None
         self.conf_file = store.get("rbd_store_ceph_conf") or DEFAULT_CEPH_CONF
@@ -104,7 +107,8 @@ class Cluster:
     def _open(self, bindings: Bindings) -> Any:
         where = f"of store {self.store.label} ({self.conf_file}, {self.who})"
         seconds = str(max(1, math.ceil(self.timeout)))
-        options = {"client_mount_timeout": seconds, "rados_mon_op_timeout": seconds, "rados_osd_op_timeout": seconds}
+        timeouts = {"client_mount_timeout": seconds, "rados_mon_op_timeout": seconds, "rados_osd_op_timeout": seconds}
+        options = {**timeouts, **self.log_options}
         try:
             handle = bindings.rados.Rados(conffile=self.conf_file, rados_id=self.user, conf=options)
         except bindings.rados.Error as error:

@@ -17,7 +17,7 @@ from scrubctl.backends.base import (
 )
 from scrubctl.backends.rbd.cluster import Cluster, Inspection
 from scrubctl.backends.rbd.inventory import RbdInventory
-from scrubctl.backends.rbd.native import BINDINGS_HINT, clone_v2_enabled
+from scrubctl.backends.rbd.native import BINDINGS_HINT, client_log_options, clone_v2_enabled
 from scrubctl.backends.rbd.urls import RbdUrl
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
@@ -52,7 +52,7 @@ class RbdDeleter(RbdInventory):
         problem = None
         if self.clones not in CLONE_POLICIES:
             problem = f"unknown rbd_clones policy {self.clones!r} (block or trash)"
-        self.cluster = Cluster(store, problem=problem)
+        self.cluster = Cluster(store, problem=problem, log_options=client_log_options(options or {}))
         self.pool = self.cluster.pool
 
     # -- the Deleter protocol -----------------------------------------------------------------

@@ -15,6 +15,11 @@ BINDINGS_HINT = (
     "(a virtualenv needs --system-site-packages on the system Python)"
 )
 SHOWN_AT_MOST = 3
+# librados writes its own log lines from C straight to stderr when the Ceph configuration asks for it
+# (``log_to_stderr``, ``err_to_stderr``: ``monclient(hunting): authenticate timed out after 30``...),
+# past scrubctl's log formatter. A client handle keeps them off stderr, unless ``--debug``: what
+# failed is reported in scrubctl's own line. A ``log_file`` the configuration names still gets them.
+QUIET_CLIENT_OPTIONS = {"log_to_stderr": "false", "err_to_stderr": "false"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,12 @@ def load_bindings() -> Bindings | None:
         return Bindings(import_module("rados"), import_module("rbd"))
     except ImportError:
         return None
+
+
+def client_log_options(options: Mapping[str, str]) -> dict[str, str]:
+    """The logging options of a client handle for a run with these run-wide ``options``: librados'
+    own lines off stderr, unless the run was started with ``--debug`` (``debug`` true)."""
+    return {} if options.get("debug", "").lower() == "true" else dict(QUIET_CLIENT_OPTIONS)
 
 
 def describe(error: BaseException) -> str:

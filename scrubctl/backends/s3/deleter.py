@@ -9,7 +9,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
-from scrubctl.backends.remote import SecretMask, dependency_hint, optional_module, store_timeout
+from scrubctl.backends.remote import (
+    CredentialsRefused,
+    SecretMask,
+    dependency_hint,
+    optional_module,
+    refusal,
+    store_timeout,
+)
 from scrubctl.backends.s3.inventory import S3Inventory
 from scrubctl.backends.s3.urls import S3Url, host_of, parse_url
 from scrubctl.errors import BackendUnavailableError
@@ -128,9 +135,7 @@ class S3Deleter(S3Inventory):
             code = str(error.response.get("Error", {}).get("Code", ""))
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in CREDENTIAL_CODES or status == 403:
-                raise LocationBlocked(
-                    self.mask(f"{doing}: S3 refused the credentials ({code or status}): check the keys")
-                ) from None
+                raise CredentialsRefused(self.mask(f"{doing}: S3 refused the credentials ({code or status})")) from None
             raise LocationFailed(self.mask(f"{doing} failed: {code or status}: {error}")) from None
         except (errors.EndpointConnectionError, errors.ConnectionError, errors.HTTPClientError) as error:
             self._down = self.mask(
@@ -140,6 +145,24 @@ class S3Deleter(S3Inventory):
             raise BackendUnavailableError(self._down) from None
         except errors.NoCredentialsError:
             raise LocationBlocked(f"{doing}: no S3 credentials") from None
+
+    @contextmanager
+    def _refusals(self, url: str) -> Iterator[None]:
+        """Credentials refused: the location's erase failed when its URL carries the keys; otherwise
+        the store's keys are wrong and the store is unusable for the rest of the run (exit 3)."""
+        try:
+            yield
+        except CredentialsRefused as refused:
+            location = parse_url(url)
+            meaning = refusal(
+                refused,
+                from_location=bool(location.access_key and location.secret_key),
+                options="s3_store_access_key, s3_store_secret_key",
+            )
+            if isinstance(meaning, BackendUnavailableError):
+                self._down = self.mask(str(meaning))
+                raise BackendUnavailableError(self._down) from None
+            raise LocationFailed(self.mask(str(meaning))) from None
 
     def _missing(self, error: Any) -> bool:
         code = str(error.response.get("Error", {}).get("Code", ""))
@@ -193,6 +216,10 @@ class S3Deleter(S3Inventory):
     def erase(self, url: str, *, dry_run: bool) -> EraseResult:
         """HEAD the object (a DELETE of a missing key also succeeds), DELETE it, then abort the
         incomplete multipart uploads of the same key."""
+        with self._refusals(url):
+            return self._erase(url, dry_run=dry_run)
+
+    def _erase(self, url: str, *, dry_run: bool) -> EraseResult:
         location, client = self._locate(url)
         size = self._head(client, location)
         uploads = self._uploads(client, location) if dry_run or size is None else []
@@ -213,8 +240,9 @@ class S3Deleter(S3Inventory):
 
     def exists(self, url: str) -> bool:
         """Whether the object answers a HEAD."""
-        location, client = self._locate(url)
-        return self._head(client, location) is not None
+        with self._refusals(url):
+            location, client = self._locate(url)
+            return self._head(client, location) is not None
 
     def blockers(self, url: str) -> list[str]:
         """A URL of another host, missing or refused credentials; changes nothing."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scrubctl.backends.base import LocationBlocked
+from scrubctl.backends.remote import CredentialsRefused
 from scrubctl.backends.swift.urls import SwiftUrl
 from scrubctl.errors import BackendUnavailableError, ConfigError
 from scrubctl.settings.config import StoreConfig
@@ -182,7 +183,7 @@ def keystone_v3(
         base += "/v3"
     answer = requests.post(f"{base}/auth/tokens", json=_scoped_body(credentials), timeout=timeout, verify=verify)
     if answer.status_code in (401, 403):
-        raise LocationBlocked(f"Keystone refused the {credentials.where} (HTTP {answer.status_code})")
+        raise CredentialsRefused(f"Keystone refused the {credentials.where} (HTTP {answer.status_code})")
     answer.raise_for_status()
     token = answer.headers.get("X-Subject-Token", "")
     endpoint = store.get("swift_store_endpoint") or catalog_endpoint(answer.json()["token"].get("catalog", []), store)
