@@ -57,8 +57,8 @@ def command(
     renderer = app.renderer(output_format, columns)
     pool = DeleterPool(app.registry)
     try:
-        stores, skipped = stores_to_scan(app.settings, pool, None)
-        listed, scans = list_stores([store for store in stores if store.inventory.scope()])
+        stores, skipped = stores_to_scan(app.settings, pool, None, with_cache=False)
+        listed, scans = list_stores(stores)
         for store in [*skipped, *scans]:
             if not store.scanned:
                 renderer.warning(f"store {store.label} ({store.driver}) not scanned: {store.reason}")
