@@ -190,6 +190,25 @@ def test_rows_in_every_id_range_and_with_awkward_values_still_protect_their_file
     assert [item["url"] for item in listing] == [url(loose)]
 
 
+def test_one_name_in_several_stores_is_judged_in_each(world: GlanceWorld) -> None:
+    """The scan keeps listed pieces by name: a name held by several stores (and a store nested in
+    another's directory) is needed, or not, in each store on its own."""
+    nested = world.stores["fast"] / "nested"
+    nested.mkdir()
+    world.stores["nested"] = nested
+    both = str(uuid.uuid4())  # needed in fast only
+    needed_here = stray(world, "fast", name=both)
+    orphan_there = stray(world, "archive", name=both)
+    world.image(deleted_ago=None, urls=[url(needed_here)])
+    everywhere = str(uuid.uuid4())  # needed in every store
+    for store in ("fast", "archive", "nested"):
+        world.image(deleted_ago=None, stores=[store], urls=[url(stray(world, store, name=everywhere))])
+    deep = stray(world, "nested", name=both)  # nested/<both>: no row names it
+    code, listing = orphans(world)
+    assert code == 0
+    assert {item["url"]: item["store"] for item in listing} == {url(orphan_there): "archive", url(deep): "nested"}
+
+
 def test_a_range_cut_short_by_the_server_is_read_row_by_row(world: GlanceWorld, monkeypatch: Any) -> None:
     """When MySQL cuts a range's aggregated string at group_concat_max_len, the range is read again
     row by row: every row still protects its file."""

@@ -227,3 +227,16 @@ def test_a_multi_tenant_swift_store_is_named_not_scanned(swift_world: GlanceWorl
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == []
     assert f"store {STORE} (swift) not scanned" in result.stderr and "multi-tenant" in result.stderr
+
+
+def test_broken_names_a_live_image_whose_manifest_is_gone(swift_world: GlanceWorld, swift: SwiftSide) -> None:
+    """A large object's segments share its manifest's key, but they are not the data a download reads:
+    a usable image whose manifest is gone has lost its data, its segments notwithstanding."""
+    headless = swift.dlo(segments=2, manifest=False)
+    swift_rows(swift_world, headless, swift.url(headless), deleted_ago=None)
+    whole = swift.dlo(segments=2)
+    swift_rows(swift_world, whole, swift.url(whole), deleted_ago=None)
+    result = swift_world.cli("broken", "-f", "json")
+    assert result.stdout, result.stderr
+    problems = {item["id"]: item["problem"] for item in json.loads(result.stdout)}
+    assert problems == {headless: "data_missing"}

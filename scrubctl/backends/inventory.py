@@ -76,6 +76,11 @@ class Inventory(Protocol):
       pass over, unparsed, the rows that cannot name any listed piece (a million rows, a few hundred
       thousand pieces); they may keep a row that names nothing, never drop one that names a piece.
 
+    * **Closer looks in parallel (optional).** An inventory whose :meth:`examine` is a network round
+      trip and may be called from several threads at once says how many with the class attribute
+      ``examine_threads`` (Swift and S3: 4); without it, the pieces no row needs are examined one at
+      a time.
+
     ``orphans`` and ``broken`` hold no per-scheme code: they find the inventories that read a row's
     URL scheme through the deleter registry (schemes served by one deleter share its inventories)
     and ask them.

@@ -143,7 +143,7 @@ class BrokenFinder:
         """Whether a live location's data is gone: not in a listing that covers its store, confirmed
         by the store itself."""
         found, readable = self.keys.key(row.value, row.meta_data)
-        if not readable or not found or any(key in self.listed for key in found):
+        if not readable or not found or any(self._holds_data(key) for key in found):
             return False
         if not any(key.startswith(self.scopes) for key in found):
             return False  # a store this scan did not list
@@ -155,6 +155,12 @@ class BrokenFinder:
             return not scanned.deleter.exists(location.url)
         except (LocationBlocked, LocationFailed, BackendUnavailableError):
             return False
+
+    def _holds_data(self, key: str) -> bool:
+        """Whether the listings hold the data itself under ``key``: a Swift large object's segments
+        whose manifest is gone, an incomplete S3 upload or an RBD trash entry share its key but are
+        not the data a live location reads."""
+        return any(piece.area == DATA for _scanned, piece in self.listed.get(key, ()))
 
     def _location(self, row: Any) -> Location:
         """The row's location, decoded."""

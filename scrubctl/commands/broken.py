@@ -66,8 +66,8 @@ def command(
     pool = DeleterPool(app.registry)
     report: RepairReport | None = None
     try:
-        stores, skipped = stores_to_scan(app.settings, pool, None)
-        listed, scans = list_stores([store for store in stores if store.inventory.scope()])
+        stores, skipped = stores_to_scan(app.settings, pool, None, with_cache=False)
+        listed, scans = list_stores(stores)
         not_scanned_warnings(renderer, [*skipped, *scans])
         finder = BrokenFinder(KeyMaker(app.settings, app.decoder()), app.decoder(), stores, listed)
         with app.connection(read_only=not repair or dry_run) as connection:

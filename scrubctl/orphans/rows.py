@@ -9,9 +9,10 @@ row that is not ``deleted``, ``pending_delete`` or ``killed`` protects data name
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, Connection, case, or_, select
 
@@ -19,6 +20,7 @@ from scrubctl.backends.inventory import STAGING, Inventory, StoredPiece
 from scrubctl.glance.locations import LocationDecoder, store_name_from_metadata, url_scheme
 from scrubctl.glance.schema import DELETED, image_locations, images
 from scrubctl.glance.servers import server_kind
+from scrubctl.orphans.catalogue import Catalogue
 from scrubctl.orphans.location_rows import LocationRows, RowChunk
 from scrubctl.orphans.stores import ScannedStore
 from scrubctl.settings.config import Settings, StoreConfig
@@ -36,9 +38,9 @@ def named_image_id(piece: StoredPiece) -> str | None:
 
 @dataclass
 class RowUse:
-    """Which of the wanted keys location rows point at."""
+    """How location rows use the wanted keys (those needed are taken out of the wanted ones)."""
 
-    needed: set[str] = field(default_factory=set)
+    needed: set[str] = field(default_factory=set)  # a re-check's; a scan drops them from its catalogue
     deleted_only: dict[str, set[str]] = field(default_factory=dict)  # key -> images of its deleted rows
     undecryptable: int = 0
     rows: int = 0
@@ -125,29 +127,22 @@ def _scheme(prefix: str) -> str:
     return prefix.partition("://")[0].lower()
 
 
-def row_use(
-    connection: Connection,
-    keys: KeyMaker,
-    wanted: Collection[str],
-    names: Collection[str],
-    rows: LocationRows,
-    listed_urls: Mapping[str, str],
-) -> RowUse:
-    """Take every location row once from ``rows`` (:mod:`~scrubctl.orphans.location_rows`) and tell
-    which of ``wanted`` keys rows need.
+def row_use(connection: Connection, keys: KeyMaker, listed: Catalogue, rows: LocationRows) -> RowUse:
+    """Take every location row once from ``rows`` (:mod:`~scrubctl.orphans.location_rows`) and drop
+    from ``listed`` every piece a row needs: what is left in it is needed by no row.
 
-    ``names`` holds the name of every listed piece (a file name, an RBD image name): a plaintext row
-    that its store's inventory names by its last component (``file:///``) and whose last component is
-    none of them cannot need listed data and is passed over without parsing; other rows are asked of
-    the inventories (:meth:`~scrubctl.backends.inventory.Inventory.may_name` first).
-    ``listed_urls`` maps the URL Glance would write for each listed piece to its key: a row holding
-    exactly that URL (the usual case) needs that piece, without being parsed.
-    Only the URL and, for rows marked deleted, the image id are read; the few rows whose key needs
-    their store (``rbd://<name>``) and that may name a listed piece are read again with their
-    ``meta_data``.
+    ``listed.by_name`` holds the name of every piece not yet needed (a file name, an RBD image name):
+    a plaintext row that its store's inventory names by its last component (``file:///``) and whose
+    last component is none of them cannot need listed data and is passed over without parsing; other
+    rows are asked of the inventories (:meth:`~scrubctl.backends.inventory.Inventory.may_name` first).
+    A row holding exactly the URL Glance would write for a listed piece (the usual case) needs that
+    piece, without being parsed. Only the URL and, for rows marked deleted, the image id are read;
+    the few rows whose key needs their store (``rbd://<name>``) and that may name a listed piece are
+    read again with their ``meta_data``.
     """
     use = RowUse()
     short: list[str] = []
+    names = listed.by_name
     lengths = {len(name) for name in names}
     length = lengths.pop() if len(lengths) == 1 else 0
     prefixes = keys.named_by_last_component()
@@ -155,10 +150,10 @@ def row_use(
         use.rows += len(rows_read.live) + len(rows_read.deleted)
         live, dead = _may_need(rows_read, names, length, prefixes)
         for value in live:
-            _look_at(use, keys, wanted, names, short, listed_urls, value, None)
+            _look_at(use, keys, listed, short, value, None)
         for line in dead:
             image_id, _tab, value = line.partition("\t")
-            _look_at(use, keys, wanted, names, short, listed_urls, value, image_id)
+            _look_at(use, keys, listed, short, value, image_id)
     owner = case((image_locations.c.status == DELETED, image_locations.c.image_id), else_=None)
     for chunk in _chunks(sorted(set(short))):
         again = connection.execute(
@@ -168,8 +163,8 @@ def row_use(
         )
         for value, meta_data, deleted_owner in again:
             found, _readable = keys.key(value, meta_data)
-            _count_wanted(use, wanted, found, deleted_owner)
-    _settle(connection, use)
+            _count_wanted(use, listed, found, deleted_owner)
+    _settle(connection, use, listed)
     return use
 
 
@@ -199,37 +194,31 @@ def _may_need(
 
 
 def _look_at(
-    use: RowUse,
-    keys: KeyMaker,
-    wanted: Collection[str],
-    names: Collection[str],
-    short: list[str],
-    listed_urls: Mapping[str, str],
-    value: str,
-    deleted_owner: str | None,
+    use: RowUse, keys: KeyMaker, listed: Catalogue, short: list[str], value: str, deleted_owner: str | None
 ) -> None:
-    """Count one row's use of a wanted key; a row whose key needs its store is put aside in ``short``."""
-    listed_key = listed_urls.get(value)  # the usual row: exactly a listed piece's URL
+    """Count one row's use of a listed key; a row whose key needs its store is put aside in ``short``."""
+    listed_key = listed.url_key(value)  # the usual row: exactly a listed piece's URL
     if listed_key is not None:
-        _count(use, listed_key, deleted_owner)
+        _count(use, listed, listed_key, deleted_owner)
         return
     url, _encrypted, _problem = keys.decrypt(value)
     if url is None:
         use.undecryptable += 1
         return
-    found = keys.key_of(url, names)
+    found = keys.key_of(url, listed.by_name)
     if found is None:
         short.append(value)
     else:
-        _count_wanted(use, wanted, found, deleted_owner)
+        _count_wanted(use, listed, found, deleted_owner)
 
 
 def recheck_use(
     connection: Connection, keys: KeyMaker, wanted: Collection[str], texts: Iterable[str], *, encrypted_rows: bool
 ) -> RowUse:
-    """Inside a claim: which of ``wanted`` keys rows need now, by one query for the URL texts Glance
-    writes for them (``texts``), plus every encrypted row decrypted when a key is configured."""
+    """Inside a claim: which of ``wanted`` keys rows need now (``needed``), by one query for the URL
+    texts Glance writes for them (``texts``), plus every encrypted row decrypted when a key is configured."""
     use = RowUse()
+    remaining = _Keys(wanted, use.needed)
     plain = sorted(set(texts))
     matches: ColumnElement[bool] = image_locations.c.value.in_(plain)
     if encrypted_rows:
@@ -241,35 +230,59 @@ def recheck_use(
         if not readable:
             use.undecryptable += 1
         else:
-            _count_wanted(use, wanted, found, deleted_owner)
-    _settle(connection, use)
+            _count_wanted(use, remaining, found, deleted_owner)
+    _settle(connection, use, remaining)
     return use
 
 
-def _count_wanted(use: RowUse, wanted: Collection[str], found: Iterable[str], deleted_owner: str | None) -> None:
+class Wanted(Protocol):
+    """The keys not yet known to be needed by a row: a scan's :class:`Catalogue`, a re-check's :class:`_Keys`."""
+
+    def __contains__(self, key: object, /) -> bool: ...
+
+    def need(self, key: str) -> None:
+        """A row needs ``key``: it is wanted no more."""
+        ...
+
+
+class _Keys:
+    """A few keys, those needed moved to ``needed``."""
+
+    def __init__(self, keys: Iterable[str], needed: set[str]) -> None:
+        self.remaining = set(keys)
+        self.needed = needed
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.remaining
+
+    def need(self, key: str) -> None:
+        self.remaining.discard(key)
+        self.needed.add(key)
+
+
+def _count_wanted(use: RowUse, wanted: Wanted, found: Iterable[str], deleted_owner: str | None) -> None:
     """Count a row's use of those of its keys that are wanted."""
     for key in found:
         if key in wanted:
-            _count(use, key, deleted_owner)
+            _count(use, wanted, key, deleted_owner)
 
 
-def _count(use: RowUse, key: str, deleted_owner: str | None) -> None:
+def _count(use: RowUse, wanted: Wanted, key: str, deleted_owner: str | None) -> None:
     """A row that is not deleted needs its data; a deleted one is noted with its image."""
     if deleted_owner is None:
-        use.needed.add(key)
-    elif key not in use.needed:
+        wanted.need(key)
+        use.deleted_only.pop(key, None)
+    elif key in wanted:
         use.deleted_only.setdefault(key, set()).add(deleted_owner)
 
 
-def _settle(connection: Connection, use: RowUse) -> None:
+def _settle(connection: Connection, use: RowUse, wanted: Wanted) -> None:
     """A deleted row of an image that is not deleted still needs its data (the image may come back)."""
-    for key in [key for key in use.deleted_only if key in use.needed]:
-        del use.deleted_only[key]
     owners = {image_id for ids in use.deleted_only.values() for image_id in ids}
     alive = images_not_deleted(connection, owners)
     for key, ids in list(use.deleted_only.items()):
         if not alive.isdisjoint(ids):
-            use.needed.add(key)
+            wanted.need(key)
             del use.deleted_only[key]
 
 

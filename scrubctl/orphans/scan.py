@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -21,6 +22,7 @@ from scrubctl.backends.base import LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import STAGING, Examined, StoredPiece
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.orphans.cache import judge_cache
+from scrubctl.orphans.catalogue import Catalogue
 from scrubctl.orphans.location_rows import READERS, LocationRows
 from scrubctl.orphans.model import (
     AREA_KINDS,
@@ -68,6 +70,27 @@ def list_stores(stores: Sequence[ScannedStore]) -> tuple[Listed, list[StoreScan]
     return listed, scans
 
 
+def catalogue_stores(stores: Sequence[ScannedStore]) -> tuple[Catalogue, list[StoreScan]]:
+    """List every store once into a :class:`Catalogue` (little kept per piece); a store that cannot be
+    listed is reported, the others go on."""
+    catalogue = Catalogue()
+    scans: list[StoreScan] = []
+    for scanned in stores:
+        count = 0
+        try:
+            for piece in scanned.inventory.inventory():
+                catalogue.add(scanned, piece)
+                count += 1
+        except (BackendUnavailableError, LocationBlocked, LocationFailed) as error:
+            unreachable = not isinstance(error, LocationBlocked)  # see list_stores
+            why = f"cannot be listed: {error}"
+            scans.append(StoreScan(scanned.store.label, scanned.store.driver, False, why, unreachable=unreachable))
+            catalogue.forget(scanned)
+            continue
+        scans.append(StoreScan(scanned.store.label, scanned.store.driver, True, pieces=count))
+    return catalogue, scans
+
+
 def find_orphans(
     connection: Connection,
     keys: KeyMaker,
@@ -80,24 +103,49 @@ def find_orphans(
     """Scan ``stores`` against Glance's rows; pieces younger than ``cutoff`` are listed but blocked."""
     keys.read_by(stores)
     with LocationRows(connection) as rows:  # the database reads while the stores are listed
-        listed, scans = list_stores(stores)
-        names = {piece.name for entries in listed.values() for _scanned, piece in entries}
-        urls = {piece.url: key for key, entries in listed.items() for _scanned, piece in entries}
-        use = row_use(connection, keys, listed, names, rows, urls)
+        catalogue, scans = catalogue_stores(stores)
+        use = row_use(connection, keys, catalogue, rows)
     result = OrphanScan(stores=[*scans, *skipped], cutoff=cutoff, rows_scanned=use.rows)
-    candidates = [(key, entry) for key, entries in listed.items() if key not in use.needed for entry in entries]
+    candidates = [(piece.key, (scanned, piece)) for scanned, piece in catalogue.left()]
+    del catalogue
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
     statuses = image_statuses(connection, [image_id for image_id in named if image_id], readers=READERS)
     cached = [entry for _key, entry in candidates if entry[1].area == CACHE_KIND]
     result.orphans += judge_cache(connection, cached, statuses, cutoff=cutoff, now=now)
-    for key, (scanned, piece) in candidates:
-        if piece.area == CACHE_KIND:
-            continue
-        orphan = _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
-        if orphan is not None:
-            result.orphans.append(orphan)
+    stored = [(key, entry) for key, entry in candidates if entry[1].area != CACHE_KIND]
+    result.orphans += _judge_each(stored, use, statuses, cutoff=cutoff, now=now)
     result.orphans.sort(key=lambda orphan: (orphan.store.label, orphan.kind, orphan.piece.url))
     return result
+
+
+def _judge_each(
+    candidates: Sequence[tuple[str, tuple[ScannedStore, StoredPiece]]],
+    use: RowUse,
+    statuses: dict[str, str],
+    *,
+    cutoff: datetime,
+    now: datetime,
+) -> list[Orphan]:
+    """:func:`_judge` each candidate, store by store; an inventory whose ``examine_threads`` says it
+    may be asked from several threads at once (one request per piece to a remote store) is asked so."""
+    by_store: dict[int, list[tuple[str, tuple[ScannedStore, StoredPiece]]]] = {}
+    for candidate in candidates:
+        by_store.setdefault(id(candidate[1][0]), []).append(candidate)
+    found: list[Orphan] = []
+    for entries in by_store.values():
+
+        def judge(candidate: tuple[str, tuple[ScannedStore, StoredPiece]]) -> Orphan | None:
+            key, (scanned, piece) = candidate
+            return _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
+
+        threads = min(int(getattr(entries[0][1][0].inventory, "examine_threads", 1)), len(entries))
+        if threads <= 1:
+            judged = [judge(candidate) for candidate in entries]
+        else:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="orphans-examine") as pool:
+                judged = list(pool.map(judge, entries))
+        found += [orphan for orphan in judged if orphan is not None]
+    return found
 
 
 def _judge(

@@ -32,9 +32,10 @@ class ScannedStore:
 
 
 def stores_to_scan(
-    settings: Settings, pool: DeleterPool, only: str | None
+    settings: Settings, pool: DeleterPool, only: str | None, *, with_cache: bool = True
 ) -> tuple[list[ScannedStore], list[StoreScan]]:
-    """The stores with an inventory, and a :class:`StoreScan` naming each one that is not scanned."""
+    """The stores with an inventory (and, ``with_cache``, this node's image cache), and a
+    :class:`StoreScan` naming each one that is not scanned."""
     chosen: list[ScannedStore] = []
     skipped: list[StoreScan] = []
     for store in settings.configured_stores():
@@ -59,6 +60,8 @@ def stores_to_scan(
         staging = FileDeleter(store)
         staging.directories, staging.area = [directory], STAGING
         chosen.append(ScannedStore(store, "file", staging, staging, pool.registry.kind_schemes("file")))
+    if not with_cache:
+        return chosen, skipped
     cache = cache_location(settings, only)  # this node's image cache, per node as staging is
     if isinstance(cache, StoreScan):
         skipped.append(cache)

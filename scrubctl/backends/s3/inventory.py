@@ -68,6 +68,10 @@ class _S3Access(Protocol):
 class S3Inventory:
     """The :class:`~scrubctl.backends.inventory.Inventory` of the s3 deleter (a mixin of it)."""
 
+    # examine() may be called from this many threads at once (a scan's closer looks, one HEAD each):
+    # the deleter's client is shared by threads, and the uploads seen are only read by then.
+    examine_threads = 4
+
     def _uploads_seen(self: _S3Access) -> dict[str, datetime | None]:
         """Upload id -> initiation, of the uploads the last listing met."""
         found: dict[str, datetime | None] = self.__dict__.setdefault("_inventory_uploads", {})

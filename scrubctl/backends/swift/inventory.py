@@ -102,6 +102,10 @@ class _Listed:
 class SwiftInventory:
     """The :class:`~scrubctl.backends.inventory.Inventory` of the swift deleter (a mixin of it)."""
 
+    # examine() may be called from this many threads at once (a scan's closer looks, one HEAD each):
+    # the deleter keeps a connection per thread, and the listing's SLO index is only read by then.
+    examine_threads = 4
+
     def _listed(self: _SwiftAccess) -> _Listed:
         found: _Listed | None = self.__dict__.get("_inventory_listed")
         if found is None:
