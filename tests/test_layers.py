@@ -57,17 +57,7 @@ UI_LIBRARIES = ("click", "rich")
 EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 # Circles between modules of one folder, each named by the import that closes it, with the work that
 # removes it.
-MODULE_CIRCLE_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # glance/outage.py imports the server kinds (ServerKind, CANNOT_CONNECT, is_unreachable), and
-        # the server kinds name Outage in their annotations (under TYPE_CHECKING): Outage is to take
-        # the server's classification as a parameter, or the kinds to annotate without it.
-        ("scrubctl.glance.servers.base", "scrubctl.glance.outage"),
-        ("scrubctl.glance.servers.mysql", "scrubctl.glance.outage"),
-        ("scrubctl.glance.servers.pymysql_driver", "scrubctl.glance.outage"),
-        ("scrubctl.glance.servers.sqlite", "scrubctl.glance.outage"),
-    }
-)
+MODULE_CIRCLE_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

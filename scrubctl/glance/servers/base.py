@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import sqlalchemy
 from sqlalchemy import Connection, Engine, Select, Table
@@ -14,10 +14,22 @@ from sqlalchemy.engine import URL
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-if TYPE_CHECKING:
-    from scrubctl.glance.outage import Outage
-
 SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+class ConnectionWatch(Protocol):
+    """What watches an engine's connections for a server that stops answering (implemented by
+    :class:`scrubctl.glance.outage.Outage`; declared here so that the server kinds need not import it)."""
+
+    timeout: float
+
+    def watch(self, engine: Engine, kind: ServerKind) -> None:
+        """Watch ``engine``'s errors, classified by ``kind``."""
+        ...
+
+    def track(self, connection: Any) -> None:
+        """Track a DB-API connection from its handshake on, to shut it down in an outage."""
+        ...
 
 
 @dataclass
@@ -68,7 +80,9 @@ class ServerKind(ABC):
         """The engine options for ``parsed`` (raises :class:`~scrubctl.errors.ConfigError` for bad ones)."""
 
     @abstractmethod
-    def configure_engine(self, engine: Engine, setup: EngineSetup, request: EngineRequest, outage: Outage) -> None:
+    def configure_engine(
+        self, engine: Engine, setup: EngineSetup, request: EngineRequest, outage: ConnectionWatch
+    ) -> None:
         """Hook the new ``engine`` up: session settings, read-only sessions, ``outage`` watching it."""
 
     # --- the server's clock -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, event, func, text
 from sqlalchemy.dialects.mysql import DATETIME
@@ -20,10 +20,7 @@ from sqlalchemy.sql.selectable import FromClause
 
 from scrubctl.errors import ConfigError
 from scrubctl.glance.servers import pymysql_driver
-from scrubctl.glance.servers.base import EngineRequest, EngineSetup, SelectT, ServerKind
-
-if TYPE_CHECKING:
-    from scrubctl.glance.outage import Outage
+from scrubctl.glance.servers.base import ConnectionWatch, EngineRequest, EngineSetup, SelectT, ServerKind
 
 CONNECT_TIMEOUT_SECONDS = 10
 # No single read or write on a MySQL socket waits longer (``[scrubctl] database_timeout``, else the
@@ -72,7 +69,9 @@ class MySQL(ServerKind):
         }
         return EngineSetup(options=options, longest_wait=longest)
 
-    def configure_engine(self, engine: Engine, setup: EngineSetup, request: EngineRequest, outage: Outage) -> None:
+    def configure_engine(
+        self, engine: Engine, setup: EngineSetup, request: EngineRequest, outage: ConnectionWatch
+    ) -> None:
         """``outage`` watches the engine (PyMySQL connections tracked from their handshake on);
         causal reads on Galera; ``READ ONLY`` sessions when asked."""
         outage.timeout = setup.longest_wait

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scrubctl.glance.outage import Outage
+    from scrubctl.glance.servers.base import ConnectionWatch
 
 GALERA_DEFAULT_SYNC_WAIT = 1  # causal reads: SELECTs wait for every write certified before them
 
 
-def connector(outage: Outage) -> Any:
+def connector(outage: ConnectionWatch) -> Any:
     """A ``do_connect`` hook: open a PyMySQL connection (see :func:`_connection_class`), which
     ``outage`` can shut down from its handshake on."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
 from sqlalchemy import Connection, DateTime, Engine, Table, event, literal
@@ -15,12 +15,9 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from scrubctl.errors import DatabaseError, on_read_only_file_system, read_only_message
-from scrubctl.glance.servers.base import EngineRequest, EngineSetup, ServerKind
+from scrubctl.glance.servers.base import ConnectionWatch, EngineRequest, EngineSetup, ServerKind
 from scrubctl.glance.sqlite_waits import LockWaitWatch
 from scrubctl.settings.utc import utc_now
-
-if TYPE_CHECKING:
-    from scrubctl.glance.outage import Outage
 
 # How long one SQLite statement waits for a lock another process holds before it fails ("database
 # is locked", exit 3); after NOTICE_SECONDS of waiting a warning names the file (see sqlite_waits).
@@ -65,7 +62,9 @@ class SQLite(ServerKind):
         options = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "factory": watch.connection_class()}}
         return EngineSetup(options=options, longest_wait=float(SQLITE_BUSY_TIMEOUT_SECONDS))
 
-    def configure_engine(self, engine: Engine, setup: EngineSetup, request: EngineRequest, outage: Outage) -> None:
+    def configure_engine(
+        self, engine: Engine, setup: EngineSetup, request: EngineRequest, outage: ConnectionWatch
+    ) -> None:
         """BEGIN issued by scrubctl (``IMMEDIATE`` for write batches); read-only is the URI's ``mode=ro``."""
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
