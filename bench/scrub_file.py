@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import glance_reference as reference
 from list_pending import timed as timed_alone
+
+from tests.support import glance_reference as reference
 
 SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 DATABASE = "scrubctl_bench_scrub"

@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import glance_reference as reference
 from erase_runs import env_values
 from list_pending import timed as timed_alone
 
 from scrubctl.engine.batches import LOCAL_BATCH
+from tests.support import glance_reference as reference
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 SCRUBCTL = Path(sys.executable).with_name("scrubctl")
 CHUNK = 500

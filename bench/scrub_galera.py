@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import glance_reference as reference
 from erase_runs import env_values
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import glance_reference as reference
+
+ROOT = Path(__file__).resolve().parents[2]
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 DATABASE = "scrubctl_bench_galera"
 SCRUBCTL = Path(sys.executable).with_name("scrubctl")

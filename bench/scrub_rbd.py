@@ -42,11 +42,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import glance_reference as reference  # noqa: E402
 import rados  # noqa: E402
 import rbd  # noqa: E402
 from erase_runs import Measurement, env_values  # noqa: E402
@@ -54,6 +53,7 @@ from sqlalchemy import create_engine  # noqa: E402
 
 from scrubctl.glance.writer import NewImage, NewLocation, create_image, delete_image  # noqa: E402
 from scrubctl.settings.utc import utc_now  # noqa: E402
+from tests.support import glance_reference as reference  # noqa: E402
 
 SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 DATABASE = "scrubctl_bench_rbd"

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
-from bench import glance_reference
 from scrubctl.glance.bootstrap import create_sqlite_database, load_mysql_schema
-from tests.galera import GaleraCluster, GaleraDatabase, create_database, galera_problem
-from tests.world import GlanceWorld
+from tests.support import glance_reference
+from tests.support.galera import GaleraCluster, GaleraDatabase, create_database, galera_problem
+from tests.support.world import GlanceWorld
 
 MARIADB_URL = os.environ.get("SCRUBCTL_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 GLANCE_VENV = Path(
@@ -33,7 +33,7 @@ GLANCE_VENV = Path(
 )
 # The fixtures of the Ceph, RADOS Gateway, cloud and container tiers (ceph, rbd_world, rgw, s3, swift,
 # cloud, image, glance_volume), registered for every test module.
-pytest_plugins = ("tests.ceph", "tests.rgw", "tests.cloud", "tests.containers")
+pytest_plugins = ("tests.support.ceph", "tests.support.rgw", "tests.support.cloud", "tests.support.containers")
 REQUIRED_TIERS = set(os.environ.get("SCRUBCTL_REQUIRE_TIERS", "").replace(",", " ").split())
 
 

@@ -24,7 +24,7 @@ from scrubctl.settings.config import SCHEME_DRIVERS, StoreConfig
 
 ENTRY_POINT_GROUP = "scrubctl.deleters"
 
-# Built-ins, also declared as entry points in pyproject.toml (tests/test_deleter_registry.py keeps the
+# Built-ins, also declared as entry points in pyproject.toml (tests/backends/test_deleter_registry.py keeps the
 # two the same); listed here so a source checkout that was never installed still finds them.
 BUILTIN_DELETERS = {
     "file": "scrubctl.backends.file:FileDeleter",

@@ -13,7 +13,7 @@ refused: OpenStack can no longer be deployed on it (Neutron dropped it), and scr
 guarded updates were never run against its locking and conflict errors.
 
 Adding a server is one new module here (a :class:`ServerKind` subclass, listed in :data:`KINDS`)
-plus its test tier: ``tests/test_servers.py`` and the database fixtures in ``tests/conftest.py``
+plus its test tier: ``tests/glance/test_servers.py`` and the database fixtures in ``tests/conftest.py``
 run every database test on each kind.
 """
 
