@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.list_pending import PORT, VENV_BIN, Run, Server, already_filled, cpu_model, load, server_facts, timed
 

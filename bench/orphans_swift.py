@@ -32,7 +32,7 @@ from typing import Any
 from bench.list_pending import VENV_BIN, Run, timed
 from scrubctl.glance.bootstrap import create_sqlite_database
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent.parent
 NODE = "http://bench-node:9292"
 CREATED = "2026-01-01 00:00:00"
 

@@ -39,7 +39,7 @@ from list_pending import timed as timed_alone
 from scrubctl.engine.batches import LOCAL_BATCH
 from tests.support import glance_reference as reference
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent.parent
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 SCRUBCTL = Path(sys.executable).with_name("scrubctl")
 CHUNK = 500

@@ -32,7 +32,7 @@ from erase_runs import env_values
 
 from tests.support import glance_reference as reference
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent.parent
 SINGLE_SERVER_URL = os.environ.get("SCRUBCTL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 DATABASE = "scrubctl_bench_galera"
 SCRUBCTL = Path(sys.executable).with_name("scrubctl")
