@@ -152,3 +152,23 @@ def last_component(url: str) -> str:
     """The last ``/``-separated component of a URL (what :meth:`Inventory.named_by_last_component`
     compares with the listed names)."""
     return url.rpartition("/")[2]
+
+
+class NamedInFull:
+    """Matching shared by stores whose every location URL names its piece in full, the piece's name
+    last (object stores: a bucket or container and a key). ``plain_prefixes`` are the URL prefixes of
+    the schemes the store reads."""
+
+    plain_prefixes: tuple[str, ...] = ()
+
+    def needs_store(self, url: str) -> bool:
+        """Never: the URL alone says where the data is."""
+        return False
+
+    def named_by_last_component(self) -> tuple[str, ...]:
+        """Every scheme of the store: the piece's name is a URL's last component."""
+        return self.plain_prefixes
+
+    def may_name(self, url: str, names: Collection[str]) -> bool:
+        """Whether the URL's last component is a listed name."""
+        return last_component(url) in names

@@ -56,17 +56,7 @@ def image_details(connection: Connection, decoder: LocationDecoder, image_id: st
     location_rows = connection.execute(
         select(image_locations).where(image_locations.c.image_id == image_id).order_by(image_locations.c.id)
     ).mappings()
-    locations = tuple(
-        decoder.decode(
-            location_id=row["id"],
-            image_id=image_id,
-            value=row["value"],
-            meta_data=row["meta_data"],
-            status=row["status"],
-            deleted_at=row["deleted_at"],
-        )
-        for row in location_rows
-    )
+    locations = tuple(decoder.decode_row(row, image_id) for row in location_rows)
     if image["status"] != PENDING_DELETE and not any(location.status == PENDING_DELETE for location in locations):
         raise NotFoundError(
             f"image {image_id} is {image['status']}, not pending_delete, and has no pending location: "

@@ -6,8 +6,10 @@ import functools
 import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrubctl.glance.encryption import UndecryptableError, decrypt_url, looks_like_url
@@ -57,6 +59,18 @@ class LocationDecoder:
         self._key = settings.encryption_key.reveal() if settings.encryption_key else None
         self._supported = supported_schemes
         self._stores: dict[tuple[str | None, str], StoreConfig | str] = {}
+
+    def decode_row(self, row: Mapping[Any, Any], image_id: str) -> Location:
+        """Decode one ``image_locations`` row read as a mapping (its id, value, meta_data, status and
+        deleted_at)."""
+        return self.decode(
+            location_id=row["id"],
+            image_id=image_id,
+            value=row["value"],
+            meta_data=row["meta_data"],
+            status=row["status"],
+            deleted_at=row["deleted_at"],
+        )
 
     def decode(
         self,

@@ -35,7 +35,7 @@ from scrubctl.coordination.claims import ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, run_transaction
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.image_details import load_image
-from scrubctl.glance.locations import Location, LocationDecoder
+from scrubctl.glance.locations import Location
 from scrubctl.glance.outage import is_unreachable
 from scrubctl.glance.schema import (
     DELETED,
@@ -217,7 +217,7 @@ def plan_revival(
     rows = connection.execute(
         select(image_locations).where(image_locations.c.image_id == image_id).order_by(image_locations.c.id)
     ).mappings()
-    locations = [_decode(tools.decoder, image_id, dict(row)) for row in rows]
+    locations = [tools.decoder.decode_row(row, image_id) for row in rows]
     chosen = [location for location in locations if _pending_since(location, deletion, tools.tolerance)]
     if not chosen and not without_locations:
         raise RestoreRefused(
@@ -252,17 +252,6 @@ def _deletion_time(image: Mapping[str, Any] | None, image_id: str) -> datetime:
     if deletion is None:
         raise RestoreRefused("image has neither deleted_at nor updated_at: cannot tell which rows were deleted with it")
     return deletion
-
-
-def _decode(decoder: LocationDecoder, image_id: str, row: Mapping[str, Any]) -> Location:
-    return decoder.decode(
-        location_id=row["id"],
-        image_id=image_id,
-        value=row["value"],
-        meta_data=row["meta_data"],
-        status=row["status"],
-        deleted_at=row["deleted_at"],
-    )
 
 
 def deleted_together(moment: datetime | None, deletion: datetime, tolerance: timedelta) -> bool:

@@ -13,13 +13,13 @@ location URL could not name them) and are left out, counted in the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
-from scrubctl.backends.inventory import DATA, Examined, StoredPiece, last_component
+from scrubctl.backends.inventory import DATA, Examined, NamedInFull, StoredPiece
 from scrubctl.backends.s3.urls import SCHEMES, S3Url, host_of, parse_url
 from scrubctl.settings.config import StoreConfig
 
@@ -65,12 +65,13 @@ class _S3Access(Protocol):
     def _uploads_seen(self) -> dict[str, datetime | None]: ...
 
 
-class S3Inventory:
+class S3Inventory(NamedInFull):
     """The :class:`~scrubctl.backends.inventory.Inventory` of the s3 deleter (a mixin of it)."""
 
     # examine() may be called from this many threads at once (a scan's closer looks, one HEAD each):
     # the deleter's client is shared by threads, and the uploads seen are only read by then.
     examine_threads = 4
+    plain_prefixes = PLAIN_PREFIXES
 
     def _uploads_seen(self: _S3Access) -> dict[str, datetime | None]:
         """Upload id -> initiation, of the uploads the last listing met."""
@@ -234,18 +235,6 @@ class S3Inventory:
         except LocationBlocked:
             return ()
         return (s3_key(location.bucket, location.key),)
-
-    def needs_store(self, url: str) -> bool:
-        """Never: the bucket and key are in every S3 URL."""
-        return False
-
-    def named_by_last_component(self) -> tuple[str, ...]:
-        """Every S3 scheme: the key is a URL's last component."""
-        return PLAIN_PREFIXES
-
-    def may_name(self, url: str, names: Collection[str]) -> bool:
-        """Whether the URL's last component (its key) is a listed name."""
-        return last_component(url) in names
 
     def location_texts(self: _S3Access, piece: StoredPiece) -> tuple[str, ...]:
         """The URL without keys (glance_store 5.6+) and with the store's keys (up to 5.5)."""

@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed, ProgressCallback
-from scrubctl.backends.inventory import DATA, Examined, StoredPiece, last_component
+from scrubctl.backends.inventory import DATA, Examined, NamedInFull, StoredPiece
 from scrubctl.backends.swift.auth import Credentials, default_reference, reference_credentials
 from scrubctl.backends.swift.listing import (
     SEGMENTS,
@@ -99,12 +99,13 @@ class _Listed:
         self.containers: list[str] = []
 
 
-class SwiftInventory:
+class SwiftInventory(NamedInFull):
     """The :class:`~scrubctl.backends.inventory.Inventory` of the swift deleter (a mixin of it)."""
 
     # examine() may be called from this many threads at once (a scan's closer looks, one HEAD each):
     # the deleter keeps a connection per thread, and the listing's SLO index is only read by then.
     examine_threads = 4
+    plain_prefixes = PLAIN_PREFIXES
 
     def _listed(self: _SwiftAccess) -> _Listed:
         found: _Listed | None = self.__dict__.get("_inventory_listed")
@@ -291,18 +292,6 @@ class SwiftInventory:
         except LocationBlocked:
             return ()
         return (swift_key(location.container, location.obj),)
-
-    def needs_store(self, url: str) -> bool:
-        """Never: the container and object are in every Swift URL."""
-        return False
-
-    def named_by_last_component(self) -> tuple[str, ...]:
-        """Every Swift scheme: the object is a URL's last component."""
-        return PLAIN_PREFIXES
-
-    def may_name(self, url: str, names: Collection[str]) -> bool:
-        """Whether the URL's last component (its object) is a listed name."""
-        return last_component(url) in names
 
     def location_texts(self, piece: StoredPiece) -> tuple[str, ...]:
         """``swift+config://<reference>/<container>/<object>``, as glance_store 5 writes it."""
