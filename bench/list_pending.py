@@ -10,7 +10,7 @@ after ``DELETE /v2/images/{id}`` with ``delayed_delete = True``), then times, al
 
 ``list-pending`` also runs a second, small query (pending locations of active images; it returns
 nothing here), so the ratio compares the whole command with the one SELECT. Prints a markdown table
-for README.md. Exits 0 whatever the timings; non-zero only when an output is wrong or a command fails.
+for docs/benchmarks.md. Exits 0 whatever the timings; non-zero only when an output is wrong or a command fails.
 
 Usage::
 

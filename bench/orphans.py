@@ -11,7 +11,7 @@ times, alternately:
   ``ls -f`` of the data directory, in one shell command.
 
 Checks that scrubctl lists exactly the 1,000 orphans, reclaimable. Prints a markdown table for
-README.md. Exits non-zero only when an output is wrong or a command fails.
+docs/benchmarks.md. Exits non-zero only when an output is wrong or a command fails.
 
 Usage::
 

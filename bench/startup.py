@@ -9,7 +9,7 @@ Times, round-robin so that a change in the machine's load touches every command 
   most 8x);
 * ``python -c "import sqlalchemy"``, for reference: the floor of any command that reads the database.
 
-Prints the median of N runs of each and its ratio, as a markdown table for README.md. Exits 0
+Prints the median of N runs of each and its ratio, as a markdown table for docs/benchmarks.md. Exits 0
 whatever the timings; non-zero only when a command fails.
 
     .venv/bin/python bench/startup.py [--runs 20]

@@ -25,7 +25,7 @@ from scrubctl.app import Application
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.pass_obj
 def command(app: Application, directory: Path) -> int:
-    """Create DIR with a SQLite Glance database (real schema), a file store with real data files,
+    """Create DIR with a SQLite Glance database (real schema), file stores with real data files,
     and a glance-api.conf pointing at both, then print the commands to try."""
     from scrubctl.sandbox.builder import create_sandbox
 
@@ -34,7 +34,7 @@ def command(app: Application, directory: Path) -> int:
     prefix = f"scrubctl --config-file {shlex.quote(str(sandbox.config_file))}"
     lines = [
         f"Sandbox created in {sandbox.directory}: {len(sandbox.pending_ids)} pending_delete images, "
-        "active and protected images, two file stores.",
+        "active and protected images, three data directories of file stores.",
         "Try:",
         f"  {prefix} list-pending",
         f"  {prefix} list-pending --due -f json",

@@ -1,7 +1,7 @@
 """Finding orphans: one listing per store, one read of every location row (on MySQL while the
 stores are listed), then a closer look only at the pieces no row needs.
 
-Rules (``docs`` and README: ``scrubctl orphans``): data is compared with location rows by parsed,
+Rules (docs/explanation/orphans.md): data is compared with location rows by parsed,
 decrypted, normalised URL, never by "name == image id"; a row needs its data unless it and its image
 are both ``deleted``; an image that is not ``deleted``, ``pending_delete`` or ``killed`` protects data
 named by its id (an upload in flight is not listed at all; an active image whose rows are gone is

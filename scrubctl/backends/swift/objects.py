@@ -2,7 +2,7 @@
 
 A scrub makes two to seven calls per image, and each costs what its client costs on a controller
 whose cores the object store may share: through swiftclient (requests and urllib3) a HEAD takes
-about 0.5 ms of CPU, through ``http.client`` about 0.15 ms (measured against Ceph RGW; README.md,
+about 0.5 ms of CPU, through ``http.client`` about 0.15 ms (measured against Ceph RGW; docs/benchmarks.md,
 ``bench/scrub_swift.py``). Authentication, done once per run, stays with swiftclient (v1) and requests
 (Keystone v3).
 
