@@ -146,17 +146,13 @@ def _stores(settings: Settings, registry: DeleterRegistry) -> Iterator[Check]:
 
 
 def _outputs(audit_log: Path | None, metrics_file: Path | None) -> Iterator[Check]:
-    if audit_log is not None:
-        problem = appendable_problem(audit_log)
-        yield Check(
-            "audit log",
-            problem is None,
-            f"{audit_log} cannot be appended to: {problem}" if problem else f"{audit_log} can be appended to",
-        )
-    if metrics_file is not None:
-        problem = replaceable_problem(metrics_file)
-        yield Check(
-            "metrics file",
-            problem is None,
-            f"{metrics_file} cannot be written: {problem}" if problem else f"{metrics_file} can be written",
-        )
+    outputs = (
+        ("audit log", audit_log, appendable_problem, "appended to"),
+        ("metrics file", metrics_file, replaceable_problem, "written"),
+    )
+    for name, path, problem_of, verb in outputs:
+        if path is None:
+            continue
+        problem = problem_of(path)
+        shown = f"{path} cannot be {verb}: {problem}" if problem else f"{path} can be {verb}"
+        yield Check(name, problem is None, shown)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scrubctl.backends.base import LocationBlocked
+from scrubctl.backends.object_urls import split_object_url
 
 SCHEMES = ("s3", "s3+http", "s3+https")
 
@@ -33,26 +34,23 @@ def parse_url(url: str) -> S3Url:
 
     The keys are not percent-decoded, as glance_store never encoded them: a ``/`` or ``+`` in the
     secret is part of it, while an ``@`` or ``:`` in a key makes the URL ambiguous and is refused."""
-    scheme, separator, rest = url.partition("://")
-    if not separator or scheme.lower() not in SCHEMES:
-        raise LocationBlocked("not an s3:// URL")
-    if "://" in rest:
-        raise LocationBlocked("S3 URL holds '://' twice")
+    parts = split_object_url(
+        url,
+        SCHEMES,
+        store="S3",
+        named="an s3:// URL",
+        layout="HOST/BUCKET/KEY",
+        at_note=" (a key containing '@' cannot be read)",
+    )
     access_key = secret_key = None
-    if "@" in rest:
-        credentials, *after = rest.split("@")
-        if len(after) != 1:
-            raise LocationBlocked("S3 URL holds more than one '@' (a key containing '@' cannot be read)")
-        parts = credentials.split(":")
-        if len(parts) != 2 or not parts[0] or not parts[1]:
+    if parts.credentials is not None:
+        keys = parts.credentials.split(":")
+        if len(keys) != 2 or not keys[0] or not keys[1]:
             raise LocationBlocked("S3 URL credentials are not ACCESS:SECRET")
-        access_key, secret_key = parts
-        rest = after[0]
-    pieces = rest.strip("/").split("/")
-    if len(pieces) < 3 or not all(pieces[-2:]) or not pieces[0]:
-        raise LocationBlocked("S3 URL must be HOST/BUCKET/KEY")
+        access_key, secret_key = keys
+    pieces = parts.pieces
     return S3Url(
-        scheme=scheme.lower(),
+        scheme=parts.scheme,
         host="/".join(pieces[:-2]),
         bucket=pieces[-2],
         key=pieces[-1],

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from scrubctl.backends.base import LocationBlocked
+from scrubctl.backends.object_urls import split_object_url
 
 SCHEMES = ("swift", "swift+http", "swift+https", "swift+config")
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -55,24 +56,13 @@ def parse_url(url: str) -> SwiftUrl:
 
     Credentials ``user:key@`` are percent-decoded and split on the last ``:`` (the user is
     ``project:user``); the messages never repeat them."""
-    scheme, separator, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not separator or scheme not in SCHEMES:
-        raise LocationBlocked("not a swift:// URL")
-    if "://" in rest:
-        raise LocationBlocked("Swift URL holds '://' twice")
+    parts = split_object_url(url, SCHEMES, store="Swift", named="a swift:// URL", layout="HOST[/PATH]/CONTAINER/OBJECT")
+    scheme, pieces = parts.scheme, parts.pieces
     user = key = None
-    if "@" in rest:
-        credentials, *after = rest.split("@")
-        if len(after) != 1:
-            raise LocationBlocked("Swift URL holds more than one '@'")
-        user, colon, key = unquote(credentials).rpartition(":")
+    if parts.credentials is not None:
+        user, colon, key = unquote(parts.credentials).rpartition(":")
         if not colon or not user or not key:
             raise LocationBlocked("Swift URL credentials are not USER:KEY")
-        rest = after[0]
-    pieces = rest.strip("/").split("/")
-    if len(pieces) < 3 or not all(pieces[-2:]) or not pieces[0]:
-        raise LocationBlocked("Swift URL must be HOST[/PATH]/CONTAINER/OBJECT")
     container, obj = pieces[-2], pieces[-1]
     head = "/".join(pieces[:-2])
     if scheme == "swift+config":
