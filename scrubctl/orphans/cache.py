@@ -93,16 +93,13 @@ def _judge_file(
         blockers.append("its age is unknown: too young for the age threshold")
     elif too_young:
         blockers.append(f"too young for the age threshold: last written {iso_utc(moment)}, after {iso_utc(cutoff)}")
-    return Orphan(
-        store=scanned.store,
-        scheme="file",
-        piece=piece,
+    return scanned.orphan(
+        piece,
+        examined,
         image_id=image_id,
         kind=CACHE_KIND,
-        bytes=examined.bytes,
-        created_at=examined.created_at,
-        age_seconds=None if moment is None else (now - moment).total_seconds(),
-        blockers=tuple(blockers),
+        since=moment,
+        now=now,
+        blockers=blockers,
         too_young=too_young,
-        deleter=scanned.deleter,
     )

@@ -184,18 +184,8 @@ def _judge(
             "wrong): what they point at is unknown"
         )
     since = examined.created_at or moment
-    return Orphan(
-        store=scanned.store,
-        scheme=scanned.scheme,
-        piece=piece,
-        image_id=image_id,
-        kind=kind,
-        bytes=examined.bytes,
-        created_at=examined.created_at,
-        age_seconds=None if since is None else (now - since).total_seconds(),
-        blockers=tuple(blockers),
-        too_young=too_young,
-        deleter=scanned.deleter,
+    return scanned.orphan(
+        piece, examined, image_id=image_id, kind=kind, since=since, now=now, blockers=blockers, too_young=too_young
     )
 
 

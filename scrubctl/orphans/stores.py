@@ -4,13 +4,14 @@ Glance's staging and tasks directories (through the file deleter's inventory).""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from scrubctl.backends import DeleterPool, scheme_for_driver
 from scrubctl.backends.base import Deleter, LocationBlocked
 from scrubctl.backends.file import FileDeleter
-from scrubctl.backends.inventory import STAGING, Inventory
+from scrubctl.backends.inventory import STAGING, Examined, Inventory, StoredPiece
 from scrubctl.orphans.cache_files import cache_location
-from scrubctl.orphans.model import StoreScan
+from scrubctl.orphans.model import Orphan, StoreScan
 from scrubctl.settings.config import Settings, StoreConfig
 
 
@@ -29,6 +30,33 @@ class ScannedStore:
     def row_schemes(self) -> tuple[str, ...]:
         """The URL schemes of the rows its inventory matches."""
         return self.schemes or (self.scheme,)
+
+    def orphan(
+        self,
+        piece: StoredPiece,
+        examined: Examined,
+        *,
+        image_id: str | None,
+        kind: str,
+        since: datetime | None,
+        now: datetime,
+        blockers: list[str],
+        too_young: bool,
+    ) -> Orphan:
+        """One of this store's pieces judged an orphan: its age counted from ``since``."""
+        return Orphan(
+            store=self.store,
+            scheme=self.scheme,
+            piece=piece,
+            image_id=image_id,
+            kind=kind,
+            bytes=examined.bytes,
+            created_at=examined.created_at,
+            age_seconds=None if since is None else (now - since).total_seconds(),
+            blockers=tuple(blockers),
+            too_young=too_young,
+            deleter=self.deleter,
+        )
 
 
 def stores_to_scan(

@@ -16,6 +16,7 @@ import pytest
 from tests.support.rgw import (  # the *_fixture imports register the fixtures rgw, s3
     RgwEnv,
     S3Side,
+    refused_store_run,
     s3_store_section,
     silent_endpoint,
 )
@@ -115,19 +116,13 @@ def test_a_wrong_key_fails_the_run_in_one_line(s3_world: GlanceWorld, s3: S3Side
     images = [glance_image(s3_world, s3, bucket) for _ in range(3)]
     wrong = "Wrong/Secret+Key0000000000000000000000"
     s3_world.extra_config = s3_store_section(rgw, STORE, bucket, secret=wrong)
-    result = s3_world.cli("scrub", "--yes", "-f", "json", "--concurrency", "2")
-    assert result.exit_code == 3  # bad configuration: the timer's unit fails (not 4, blocked)
-    document = by_id(json.loads(result.stdout))
-    assert {document[image]["result"] for image in images} == {"failed"}
-    reason = document[images[0]]["reason"]
-    assert "refused the credentials" in reason
-    assert "s3_store_secret_key" in reason
-    assert "\n" not in reason
-    lines = result.stderr.splitlines()
-    assert lines[-1].startswith(f"scrubctl: unreachable: store {STORE}: reading S3 object "), result.stderr
-    assert all(line.startswith(("<", "scrubctl: ")) for line in lines), result.stderr  # one line each
-    assert "Traceback" not in result.stderr
-    assert wrong not in result.stdout + result.stderr
+    refused_store_run(
+        s3_world,
+        images,
+        wrong,
+        in_reason="s3_store_secret_key",
+        last_line=f"scrubctl: unreachable: store {STORE}: reading S3 object ",
+    )
     for image in images:
         assert s3.exists(bucket, image)
         assert s3_world.status(image) == "pending_delete"

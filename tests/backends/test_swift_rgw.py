@@ -18,6 +18,7 @@ import pytest
 from tests.support.rgw import (  # the *_fixture imports register the fixtures rgw, swift
     RgwEnv,
     SwiftSide,
+    refused_store_run,
     silent_endpoint,
     swift_store_section,
 )
@@ -129,20 +130,14 @@ def test_a_wrong_key_fails_the_run_in_one_line(
         rows(swift_world, image, swift.url(image))
     wrong = "WrongSwiftKey000000000000000000000"
     swift_world.extra_config = swift_store_section(rgw, STORE, tmp_path, key=wrong)
-    result = swift_world.cli("scrub", "--yes", "-f", "json", "--concurrency", "2")
-    assert result.exit_code == 3  # bad configuration: the timer's unit fails (not 4, blocked)
-    document = by_id(json.loads(result.stdout))
-    assert {document[image]["result"] for image in images} == {"failed"}
-    reason = document[images[0]]["reason"]
-    assert "refused the credentials" in reason
-    assert "store's credentials are wrong" in reason
-    assert "\n" not in reason
-    lines = result.stderr.splitlines()
-    assert lines[-1].startswith(f"scrubctl: unreachable: store {STORE}: authenticating to "), result.stderr
-    assert "refused the credentials" in lines[-1]
-    assert all(line.startswith(("<", "scrubctl: ")) for line in lines), result.stderr  # one line each
-    assert "Traceback" not in result.stderr
-    assert wrong not in result.stdout + result.stderr
+    last = refused_store_run(
+        swift_world,
+        images,
+        wrong,
+        in_reason="store's credentials are wrong",
+        last_line=f"scrubctl: unreachable: store {STORE}: authenticating to ",
+    )
+    assert "refused the credentials" in last
     for image in images:
         assert swift.exists(image)
         assert swift_world.status(image) == "pending_delete"

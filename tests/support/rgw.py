@@ -7,6 +7,7 @@ Swift) as the test user; every bucket or object a test creates is removed afterw
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_tier
+from tests.support.world import GlanceWorld
 
 ENV_VARIABLE = "SCRUBCTL_TEST_RGW_ENV"
 TIMEOUT = 5  # scrubctl_store_timeout given to scrubctl in these tests
@@ -347,3 +349,24 @@ def swift_fixture(rgw: RgwEnv) -> Iterator[SwiftSide]:
         yield side
     finally:
         side.cleanup()
+
+
+def refused_store_run(world: GlanceWorld, images: list[str], secret: str, *, in_reason: str, last_line: str) -> str:
+    """Scrub ``images`` while the store refuses its configured credentials (``secret``): the run fails
+    as bad configuration (exit 3, not 4), every image ``failed`` with a one-line reason naming
+    ``in_reason``, stderr one line per message ending with ``last_line...``, no traceback, the secret
+    nowhere. Returns that last line."""
+    result = world.cli("scrub", "--yes", "-f", "json", "--concurrency", "2")
+    assert result.exit_code == 3  # bad configuration: the timer's unit fails (not 4, blocked)
+    document = {item["id"]: item for item in json.loads(result.stdout)["images"]}
+    assert {document[image]["result"] for image in images} == {"failed"}
+    reason = document[images[0]]["reason"]
+    assert "refused the credentials" in reason
+    assert in_reason in reason
+    assert "\n" not in reason
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith(last_line), result.stderr
+    assert all(line.startswith(("<", "scrubctl: ")) for line in lines), result.stderr  # one line each
+    assert "Traceback" not in result.stderr
+    assert secret not in result.stdout + result.stderr
+    return lines[-1]
