@@ -54,8 +54,8 @@ def list_stores(stores: Sequence[ScannedStore]) -> tuple[Listed, list[StoreScan]
         try:
             pieces = list(scanned.inventory.inventory())
         except (BackendUnavailableError, LocationBlocked, LocationFailed) as error:
-            # Blocked: the store's configuration gives no way to list it (a multi-tenant Swift store, no
-            # reference or keys to list with): not scanned, which is not an outage.
+            # Blocked: the store's configuration gives no way to list it (no reference or keys to list
+            # with, a multi-tenant Swift store's reference refused by Keystone): not scanned, not an outage.
             unreachable = not isinstance(error, LocationBlocked)
             why = f"cannot be listed: {error}"
             scans.append(StoreScan(scanned.store.label, scanned.store.driver, False, why, unreachable=unreachable))

@@ -1,6 +1,7 @@
 """The Swift and S3 inventories rerun the inventory contract suite on the real radosgw, each against a
 container or bucket of its own, with every URL form Glance writes (``swift+config``, credentials in
-the URL; S3 with the keys of glance_store up to 5.5 and without).
+the URL; S3 with the keys of glance_store up to 5.5 and without), and a multi-tenant Swift store
+(behind the real Keystone) whose images lie in two projects' own accounts.
 
 One case differs on purpose: a Swift or S3 URL naming another host still needs the same container and
 object (bucket and key) here. glance_store calls S3 at ``s3_store_host`` whatever host a row names, and
@@ -32,6 +33,7 @@ from tests.support.rgw import (  # the *_fixture imports register the fixtures r
     s3_store_section,
     swift_store_section,
 )
+from tests.support.tenants import TENANTS, Tenants, tenants_fixture  # noqa: F401 - registers the fixture tenants
 
 pytestmark = pytest.mark.ceph
 STORE = "objects"
@@ -105,6 +107,48 @@ class TestSwiftInventory(InventoryContract):
     ) -> None:
         other_kinds(inventory, store)
         assert inventory.location_keys("swift+config://ref1/elsewhere/0d7b4f1e", store) != ()
+
+
+class TestSwiftMultiTenantInventory(InventoryContract):
+    """Every project's account listed through Keystone; the pieces named by storage URLs."""
+
+    @pytest.fixture
+    def store_section(self, tenants: Tenants, tmp_path: Path) -> str:
+        return tenants.store_section(STORE, tmp_path)
+
+    @pytest.fixture
+    def store(self, store_section: str, tmp_path: Path) -> StoreConfig:
+        return store_of(store_section, tmp_path, STORE, "swift")
+
+    @pytest.fixture
+    def inventory(self, store: StoreConfig) -> Iterator[Inventory]:
+        deleter = SwiftDeleter(store)
+        yield deleter
+        deleter.close()
+
+    @pytest.fixture
+    def make_data(self, tenants: Tenants) -> Callable[[str], str]:
+        def make(image_id: str) -> str:
+            tenant = TENANTS[int(image_id[0], 16) % 2]  # both projects' accounts
+            return tenants.put(tenant, image_id, segments=2 if image_id[0] in "0123" else 0)
+
+        return make
+
+    @pytest.fixture
+    def url_forms(self, tenants: Tenants) -> Callable[[str], list[str]]:
+        def forms(url: str) -> list[str]:
+            path = url.split("/swift/v1/", 1)[1]
+            return [
+                f"swift+https://rgw.example/swift/v1/{path}",  # an endpoint renamed since
+                f"swift://rgw.example:8080/v1/{path}",
+            ]
+
+        return forms
+
+    def test_urls_of_other_stores_need_nothing(
+        self, inventory: Inventory, store: StoreConfig, foreign_urls: list[str]
+    ) -> None:
+        other_kinds(inventory, store)
 
 
 class TestS3Inventory(InventoryContract):

@@ -19,7 +19,9 @@ Erase, after a HEAD (a missing object is already gone):
   failure leaves the manifest for the next run to retry;
 * a plain object: DELETE;
 * a missing object whose numbered segments (``<object>-00001``...) are still listed, left by a lost
-  manifest: those segments are deleted.
+  manifest: those segments are deleted;
+* then, for a multi-tenant location, the image's own container ``<container>_<id>``, as glance_store
+  deletes it (one still holding objects is left).
 
 Every call is bounded by ``scrubctl_store_timeout`` (30 s) with no retries; a store found unreachable
 stays unreachable for the rest of the run. One authentication per store and credentials (renewed after

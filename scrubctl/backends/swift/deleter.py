@@ -179,7 +179,26 @@ class SwiftDeleter(SwiftInventory, SwiftSessions):
         before the manifest, a plain object; a lost manifest's segments are erased too. ``progress``
         hears each segment deleted one by one (a DLO's, or a lost manifest's)."""
         with self._refusals(url):
-            return self._erase(url, dry_run=dry_run, progress=progress)
+            result = self._erase(url, dry_run=dry_run, progress=progress)
+            if not dry_run and result.outcome in (EraseOutcome.ERASED, EraseOutcome.ALREADY_GONE):
+                self._drop_image_container(url)
+            return result
+
+    def _drop_image_container(self, url: str) -> None:
+        """A multi-tenant image's own container (``<container>_<id>``), emptied, is deleted as
+        glance_store deletes it; one still holding objects is left (HTTP 409)."""
+        location = parse_url(url)
+        if not location.multi_tenant or location.container != f"{self.container}_{location.obj}":
+            return
+        location, connection = self._locate(url)
+        with self._native(f"deleting Swift container {location.container}"):
+            try:
+                connection.delete_container(location.container)
+            except SwiftHttpError as error:
+                if error.status == 409:
+                    logger.info("Swift container %s still holds objects: left", location.container)
+                elif error.status != 404:
+                    raise
 
     def _erase(self, url: str, *, dry_run: bool, progress: ProgressCallback | None) -> EraseResult:
         location, connection = self._locate(url)

@@ -6,34 +6,36 @@ Keys are ``swift:<container>/<object>``, whatever the URL form (``swift+config``
 URL, a multi-tenant storage URL) and whoever's account it names: a row naming ``glance/<id>`` through
 any credentials keeps ``glance/<id>`` here (never a false orphan). A large object is one piece under
 its manifest's key; the segments of a manifest that is gone are a piece of area ``segments`` under the
-same key, so a row naming the manifest keeps them too. A multi-tenant store is not listed: each image
-lies in a container of its owner's account, which the store's reference cannot list.
+same key, so a row naming the manifest keeps them too. A multi-tenant store's containers
+``<container>_<id>`` are listed in every owner's account (:mod:`scrubctl.backends.swift.accounts`),
+each piece named by the storage URL Glance wrote for it.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed, ProgressCallback
 from scrubctl.backends.inventory import DATA, Examined, NamedInFull, StoredPiece
+from scrubctl.backends.remote import CredentialsRefused
+from scrubctl.backends.swift.accounts import ADMIN_ROLE_HINT, KeystoneCatalog, account_urls, keystone_base
 from scrubctl.backends.swift.auth import Credentials, default_reference, reference_credentials
 from scrubctl.backends.swift.listing import (
     SEGMENTS,
     ContainerGrouper,
     Group,
     SloIndex,
+    read_ahead,
     release_held,
     slo_segment_paths,
 )
 from scrubctl.backends.swift.objects import ObjectClient, SwiftHttpError
-from scrubctl.backends.swift.urls import SCHEMES, SwiftUrl, parse_url, truthy
+from scrubctl.backends.swift.urls import SCHEMES, SwiftUrl, glance_storage_url, parse_url, truthy
 from scrubctl.settings.config import StoreConfig
 
 logger = logging.getLogger(__name__)
@@ -41,8 +43,6 @@ logger = logging.getLogger(__name__)
 PAGE = 1000  # names asked for per page (RGW cuts any larger limit to 1,000; only an empty page ends)
 READ_CHUNK = 8 * 1024 * 1024
 PLAIN_PREFIXES = tuple(f"{scheme}://" for scheme in SCHEMES)
-PAGES_AHEAD = 4  # pages fetched while the ones before are grouped and compared
-T = TypeVar("T")
 
 
 def swift_key(container: str, name: str) -> str:
@@ -69,6 +69,10 @@ class _SwiftAccess(Protocol):
 
     store: StoreConfig
     container: str
+    cacert: str | None
+    insecure: bool
+    timeout: float
+    _requests: Any
 
     def _authenticate(self, credentials: Credentials) -> tuple[str, str]: ...
     def _connection(self, storage_url: str, token: str) -> ObjectClient: ...
@@ -89,14 +93,29 @@ class _SwiftAccess(Protocol):
 
 
 class _Listed:
-    """What one run's listing learnt that a closer look needs: the reference listed with, the SLO
-    manifests met, the containers listed in full."""
+    """What one run's listing learnt that a closer look needs: the reference listed with, the
+    accounts listed (their location URL prefix by container), the SLO manifests met, the containers
+    listed in full."""
 
     def __init__(self) -> None:
         self.reference = ""
         self.credentials: Credentials | None = None
+        self.prefixes: dict[str, str] = {}
         self.slo = SloIndex()
         self.containers: list[str] = []
+
+
+class AccountRefused(LocationBlocked):
+    """An owner's account refused the reference's listing (a multi-tenant store)."""
+
+
+class _Account(NamedTuple):
+    """One account to list: the location URL of its containers up to the container (``swift+config://
+    <reference>``, or a multi-tenant storage URL as Glance writes it), and the storage URL to call
+    (``None``: the reference's own)."""
+
+    prefix: str
+    storage_url: str | None = None
 
 
 class SwiftInventory(NamedInFull):
@@ -113,13 +132,8 @@ class SwiftInventory(NamedInFull):
             found = self.__dict__.setdefault("_inventory_listed", _Listed())
         return found
 
-    def _account(self: _SwiftAccess) -> tuple[str, ObjectClient]:
-        """``(reference, connection)`` to the account of the store's default reference."""
-        if truthy(self.store.get("swift_store_multi_tenant")):
-            raise LocationBlocked(
-                "multi-tenant Swift store: each image lies in its owner's account, which the store's reference "
-                "cannot list"
-            )
+    def _session(self: _SwiftAccess) -> tuple[str, str]:
+        """``(storage URL, token)`` of the store's default reference."""
         reference = default_reference(self.store)
         if reference is None:
             raise LocationBlocked(
@@ -128,66 +142,122 @@ class SwiftInventory(NamedInFull):
         listed = self._listed()
         if listed.credentials is None or listed.reference != reference:
             listed.reference, listed.credentials = reference, reference_credentials(self.store, reference)
-        storage_url, token = self._authenticate(listed.credentials)
-        return reference, self._connection(storage_url, token)
+        return self._authenticate(listed.credentials)
 
-    def _pages(self: _SwiftAccess, container: str | None) -> Iterator[list[dict[str, Any]]]:
+    def _accounts(self: _SwiftAccess) -> list[_Account]:
+        """The accounts holding the store's containers: the reference's own, or for a multi-tenant
+        store ``swift_store_endpoint`` or every Keystone project's (:mod:`~scrubctl.backends.swift.accounts`)."""
+        _storage_url, token = SwiftInventory._session(self)
+        listed = self._listed()
+        if not truthy(self.store.get("swift_store_multi_tenant")):
+            return [_Account(f"swift+config://{listed.reference}")]
+        credentials = listed.credentials
+        assert credentials is not None  # set by _session
+        fixed = self.store.get("swift_store_endpoint")
+        if fixed:
+            urls = [fixed]
+        elif credentials.version != "3":
+            raise LocationBlocked(f"a multi-tenant store's accounts are listed through Keystone v3 ({ADMIN_ROLE_HINT})")
+        else:
+            verify: bool | str = self.cacert or not self.insecure
+            base = keystone_base(credentials.auth_url)
+            with self._native(f"asking Keystone {base} for the accounts of store {self.store.label}"):
+                catalog = KeystoneCatalog(self._requests, base, token, timeout=self.timeout, verify=verify)
+                urls = account_urls(catalog.endpoint_template(self.store), catalog.project_ids())
+        return [_Account(glance_storage_url(url), url) for url in urls]
+
+    def _connect(self: _SwiftAccess, account: _Account) -> ObjectClient:
+        """A connection to the account with the reference's token (renewed when old)."""
+        storage_url, token = SwiftInventory._session(self)
+        return self._connection(account.storage_url or storage_url, token)
+
+    def _pages(self: _SwiftAccess, account: _Account, container: str | None) -> Iterator[list[dict[str, Any]]]:
         """The listing of a container (or, ``None``, of the store's containers) one page at a time."""
         marker = ""
         what = f"listing {container}" if container is not None else f"listing the containers {self.container}*"
         while True:
-            _reference, connection = SwiftInventory._account(self)
-            with self._native(what):
-                try:
-                    if container is None:
-                        page = connection.list_containers(prefix=self.container, marker=marker, limit=PAGE)
-                    else:
-                        page = connection.list_objects(container, prefix="", marker=marker, limit=PAGE)
-                except SwiftHttpError as error:
-                    if error.status == 404:
-                        return
+            connection = SwiftInventory._connect(self, account)
+            try:
+                with self._native(what):
+                    try:
+                        if container is None:
+                            page = connection.list_containers(prefix=self.container, marker=marker, limit=PAGE)
+                        else:
+                            page = connection.list_objects(container, prefix="", marker=marker, limit=PAGE)
+                    except SwiftHttpError as error:
+                        if error.status == 404:
+                            return
+                        raise
+            except CredentialsRefused as refused:
+                if account.storage_url is None:  # the reference's own account: its credentials are wrong
                     raise
+                raise AccountRefused(f"{refused} in {account.storage_url}") from None
             if not page:
                 return
             yield page
             marker = str(page[-1]["name"])
 
     def inventory(self: _SwiftAccess) -> Iterator[StoredPiece]:
-        """Every object of the store's containers (``swift_store_container`` and ``<container>_*``),
-        large ones as one piece, lost manifests' segments as one piece each, a page at a time."""
+        """Every object of the store's containers (``swift_store_container`` and ``<container>_*``, in
+        every owner's account for a multi-tenant store), large ones as one piece, lost manifests'
+        segments as one piece each, a page at a time."""
         listed = self._listed()
-        listed.reference, _connection = SwiftInventory._account(self)
-        listed.slo, listed.containers = SloIndex(), []
+        accounts = SwiftInventory._accounts(self)
+        listed.slo, listed.containers, listed.prefixes = SloIndex(), [], {}
         held: list[Group] = []
-        containers = [
-            str(item["name"])
-            for page in SwiftInventory._pages(self, None)
-            for item in page
-            if self._in_store(str(item["name"]))
-        ]
+        containers = SwiftInventory._containers(self, accounts)
         grouper: ContainerGrouper | None = None
-        for container, page in read_ahead(SwiftInventory._object_pages(self, containers)):
+        for account, container, page in read_ahead(SwiftInventory._object_pages(self, containers)):
             if grouper is None or grouper.container != container:
                 if grouper is not None:
                     yield from SwiftInventory._finish(self, grouper)
                 grouper = ContainerGrouper(container, listed.slo, held)
-                url, key = f"swift+config://{listed.reference}/{container}/", f"swift:{container}/"
+                listed.prefixes[container] = account.prefix
+                url, key = f"{account.prefix}/{container}/", f"swift:{container}/"
             for group in grouper.feed(page):
                 name = group.name
                 yield StoredPiece(url + name, key + name, name, SEGMENTS if group.kind == SEGMENTS else DATA)
             if grouper.manifests:
-                SwiftInventory._read_manifests(self, grouper)
+                SwiftInventory._read_manifests(self, account, grouper)
         if grouper is not None:
             yield from SwiftInventory._finish(self, grouper)
         for group in release_held(held, listed.slo):
             yield SwiftInventory._piece(self, group)
 
-    def _object_pages(self: _SwiftAccess, containers: list[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    def _containers(self: _SwiftAccess, accounts: list[_Account]) -> list[tuple[_Account, str]]:
+        """The store's containers in each account. An owner's account that refuses the listing is
+        passed over with a warning while others let the reference in (RGW refuses the account of a
+        project that never used it: it has none); when none does, the store cannot be listed."""
+        found: list[tuple[_Account, str]] = []
+        refused: list[str] = []
+        for account in accounts:
+            try:
+                names = [str(item["name"]) for page in SwiftInventory._pages(self, account, None) for item in page]
+            except AccountRefused as refusal:
+                refused.append(str(refusal))
+                continue
+            found.extend((account, name) for name in names if self._in_store(name))
+        if refused and len(refused) == len(accounts):
+            raise LocationBlocked(f"{refused[0]}: {ADMIN_ROLE_HINT}")
+        if refused:
+            logger.warning(
+                "store %s: %d of %d accounts refused the listing and were not looked at (%s; a project that "
+                "never used RGW has no account there)",
+                self.store.label,
+                len(refused),
+                len(accounts),
+                refused[0],
+            )
+        return found
+
+    def _object_pages(
+        self: _SwiftAccess, containers: list[tuple[_Account, str]]
+    ) -> Iterator[tuple[_Account, str, list[dict[str, Any]]]]:
         """Every page of every container, in turn (an empty container gives one empty page)."""
-        for container in containers:
-            yield container, []
-            for page in SwiftInventory._pages(self, container):
-                yield container, page
+        for account, container in containers:
+            yield account, container, []
+            for page in SwiftInventory._pages(self, account, container):
+                yield account, container, page
 
     def _finish(self: _SwiftAccess, grouper: ContainerGrouper) -> Iterator[StoredPiece]:
         """The last pieces of a container listed in full."""
@@ -195,11 +265,11 @@ class SwiftInventory(NamedInFull):
             yield SwiftInventory._piece(self, group)
         self._listed().containers.append(grouper.container)
 
-    def _read_manifests(self: _SwiftAccess, grouper: ContainerGrouper) -> None:
+    def _read_manifests(self: _SwiftAccess, account: _Account, grouper: ContainerGrouper) -> None:
         """Read the segment lists of the SLO manifests just met, where the server serves them."""
         listed = self._listed()
         for group in grouper.manifests:
-            _reference, connection = SwiftInventory._account(self)
+            connection = SwiftInventory._connect(self, account)
             with self._native(f"reading the SLO manifest {group.path}"):
                 answer = connection.call(
                     "GET", f"/{_quoted(group.container)}/{_quoted(group.name)}", {"multipart-manifest": "get"}
@@ -210,7 +280,7 @@ class SwiftInventory(NamedInFull):
         grouper.manifests.clear()
 
     def _piece(self: _SwiftAccess, group: Group) -> StoredPiece:
-        url = f"swift+config://{self._listed().reference}/{group.container}/{group.name}"
+        url = f"{self._listed().prefixes[group.container]}/{group.container}/{group.name}"
         area = SEGMENTS if group.kind == SEGMENTS else DATA
         return StoredPiece(url, swift_key(group.container, group.name), group.name, area)
 
@@ -294,47 +364,9 @@ class SwiftInventory(NamedInFull):
         return (swift_key(location.container, location.obj),)
 
     def location_texts(self, piece: StoredPiece) -> tuple[str, ...]:
-        """``swift+config://<reference>/<container>/<object>``, as glance_store 5 writes it."""
+        """``swift+config://<reference>/<container>/<object>`` as glance_store 5 writes it (a
+        multi-tenant store's: the owner's storage URL, ``swift+https://<host>/v1/AUTH_<project>/...``)."""
         return (piece.url,)
-
-
-def read_ahead(items: Iterator[T], depth: int = PAGES_AHEAD) -> Iterator[T]:
-    """``items`` produced by a thread of their own, up to ``depth`` ahead of the reader (the next page
-    of a listing is on its way while this one is looked at); the producer's error is raised here."""
-    handed: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def hand(item: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                handed.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not hand((True, item)):
-                    return
-            hand((False, None))
-        except BaseException as error:  # noqa: BLE001 - raised again in the reader
-            hand((False, error))
-
-    worker = threading.Thread(target=produce, name="swift-listing", daemon=True)
-    worker.start()
-    try:
-        while True:
-            more, value = handed.get()
-            if not more:
-                if value is not None:
-                    raise value
-                return
-            yield value
-    finally:
-        stop.set()
-        worker.join()
 
 
 def _quoted(text: str) -> str:

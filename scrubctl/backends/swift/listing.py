@@ -10,17 +10,22 @@ list is read; where it does not (Ceph RGW answers an empty body), names under ``
 ``swift upload`` writes, in the same container or in ``<container>_segments``) are taken as its segments.
 Names that are not image ids (most SLO segments) are held until every container is listed, so that a
 manifest listed later still claims them; Glance's own names never are, so memory stays flat however
-many objects the store holds.
+many objects the store holds. The next pages are fetched by a thread of their own while one is
+grouped (:func:`read_ahead`).
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+PAGES_AHEAD = 4  # pages fetched while the ones before are grouped and compared
+T = TypeVar("T")
 SEGMENT_NAME = re.compile(r"(?P<base>.+)-(?P<number>[0-9]{5,})\Z")  # Glance: "%s-%05d"
 IMAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"  # an empty body's MD5: a manifest's listed hash on RGW
@@ -190,3 +195,42 @@ def slo_segment_paths(body: bytes) -> list[str] | None:
         if path:
             paths.append(path.lstrip("/"))
     return paths
+
+
+def read_ahead(items: Iterator[T], depth: int = PAGES_AHEAD) -> Iterator[T]:
+    """``items`` produced by a thread of their own, up to ``depth`` ahead of the reader (the next page
+    of a listing is on its way while this one is looked at); the producer's error is raised here."""
+    handed: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand((True, item)):
+                    return
+            hand((False, None))
+        except BaseException as error:  # noqa: BLE001 - raised again in the reader
+            hand((False, error))
+
+    worker = threading.Thread(target=produce, name="swift-listing", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, value = handed.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join()

@@ -87,6 +87,10 @@ class ObjectClient:
         """DELETE one object; :class:`SwiftHttpError` for an error status (404 included)."""
         self._checked("DELETE", _path(container, name))
 
+    def delete_container(self, container: str) -> None:
+        """DELETE an empty container; :class:`SwiftHttpError` for an error status (404, 409 not empty)."""
+        self._checked("DELETE", _path(container))
+
     def list_objects(self, container: str, *, prefix: str, marker: str, limit: int) -> list[dict[str, Any]]:
         """One page of the container's listing (JSON); :class:`SwiftHttpError` for an error status."""
         query = {"format": "json", "prefix": prefix, "marker": marker, "limit": str(limit)}

@@ -70,3 +70,10 @@ def parse_url(url: str) -> SwiftUrl:
             raise LocationBlocked("swift+config URL must be swift+config://REFERENCE/CONTAINER/OBJECT")
         return SwiftUrl(scheme=scheme, container=container, obj=obj, reference=head)
     return SwiftUrl(scheme=scheme, container=container, obj=obj, address=head, user=user, key=key)
+
+
+def glance_storage_url(storage_url: str) -> str:
+    """A storage URL as a multi-tenant store writes it into a location: ``swift+http://`` for an
+    ``http://`` URL, ``swift+https://`` for any other."""
+    address = storage_url.split("://", 1)[-1].rstrip("/")
+    return ("swift+http://" if storage_url.startswith("http://") else "swift+https://") + address
