@@ -109,22 +109,12 @@ class TestSwiftInventory(InventoryContract):
         assert inventory.location_keys("swift+config://ref1/elsewhere/0d7b4f1e", store) != ()
 
 
-class TestSwiftMultiTenantInventory(InventoryContract):
+class TestSwiftMultiTenantInventory(TestSwiftInventory):
     """Every project's account listed through Keystone; the pieces named by storage URLs."""
 
     @pytest.fixture
     def store_section(self, tenants: Tenants, tmp_path: Path) -> str:
         return tenants.store_section(STORE, tmp_path)
-
-    @pytest.fixture
-    def store(self, store_section: str, tmp_path: Path) -> StoreConfig:
-        return store_of(store_section, tmp_path, STORE, "swift")
-
-    @pytest.fixture
-    def inventory(self, store: StoreConfig) -> Iterator[Inventory]:
-        deleter = SwiftDeleter(store)
-        yield deleter
-        deleter.close()
 
     @pytest.fixture
     def make_data(self, tenants: Tenants) -> Callable[[str], str]:
@@ -144,11 +134,6 @@ class TestSwiftMultiTenantInventory(InventoryContract):
             ]
 
         return forms
-
-    def test_urls_of_other_stores_need_nothing(
-        self, inventory: Inventory, store: StoreConfig, foreign_urls: list[str]
-    ) -> None:
-        other_kinds(inventory, store)
 
 
 class TestS3Inventory(InventoryContract):
