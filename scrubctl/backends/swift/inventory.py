@@ -227,17 +227,23 @@ class SwiftInventory(NamedInFull):
     def _containers(self: _SwiftAccess, accounts: list[_Account]) -> list[tuple[_Account, str]]:
         """The store's containers in each account. An owner's account that refuses the listing is
         passed over with a warning while others let the reference in (RGW refuses the account of a
-        project that never used it: it has none); when none does, the store cannot be listed."""
+        project that never used it: it has none); when every account but the reference's own does
+        (a reference without reseller rights), the store cannot be listed."""
+        own_url, _token = SwiftInventory._session(self)
         found: list[tuple[_Account, str]] = []
         refused: list[str] = []
+        others = reached = 0
         for account in accounts:
+            other = account.storage_url not in (None, own_url)
+            others += other
             try:
                 names = [str(item["name"]) for page in SwiftInventory._pages(self, account, None) for item in page]
             except AccountRefused as refusal:
                 refused.append(str(refusal))
                 continue
+            reached += other
             found.extend((account, name) for name in names if self._in_store(name))
-        if refused and len(refused) == len(accounts):
+        if refused and others and not reached:
             raise LocationBlocked(f"{refused[0]}: {ADMIN_ROLE_HINT}")
         if refused:
             logger.warning(
