@@ -32,7 +32,10 @@ EXIT_SIGTERM = 143
 
 
 class ScrubctlError(Exception):
-    """Base of every error scrubctl reports as one line on stderr."""
+    """Base of every error scrubctl reports as one line on stderr.
+
+    A kind ends the run with its ``exit_code``: the base's, 3 (the environment: configuration,
+    database, a store), unless the kind sets its own."""
 
     exit_code = EXIT_ENVIRONMENT
 
@@ -49,28 +52,25 @@ class NotFoundError(ScrubctlError):
     exit_code = EXIT_INCOMPLETE
 
 
+class RefusedError(ScrubctlError):
+    """scrubctl refused to start (for example a plan larger than ``--max-delete``)."""
+
+    exit_code = EXIT_INCOMPLETE
+
+
+# The environment's kinds: exit 3, the base's.
+
+
 class ConfigError(ScrubctlError):
     """A configuration file is missing, unreadable, or holds a value scrubctl cannot use."""
-
-    exit_code = EXIT_ENVIRONMENT
 
 
 class DatabaseError(ScrubctlError):
     """The database cannot be reached, or is not a Glance database."""
 
-    exit_code = EXIT_ENVIRONMENT
-
 
 class BackendUnavailableError(ScrubctlError):
     """A storage backend (a Ceph cluster, a data directory) cannot be reached at all."""
-
-    exit_code = EXIT_ENVIRONMENT
-
-
-class RefusedError(ScrubctlError):
-    """scrubctl refused to start (for example a plan larger than ``--max-delete``)."""
-
-    exit_code = EXIT_INCOMPLETE
 
 
 def on_read_only_file_system(path: Path) -> bool:

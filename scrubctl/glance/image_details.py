@@ -8,16 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from scrubctl.errors import NotFoundError
+from scrubctl.glance import schema
 from scrubctl.glance.locations import Location, LocationDecoder
 from scrubctl.glance.pending import due_cutoff
-from scrubctl.glance.schema import (
-    PENDING_DELETE,
-    image_locations,
-    image_members,
-    image_properties,
-    image_tags,
-    images,
-)
+from scrubctl.glance.schema import PENDING_DELETE
 from scrubctl.settings.utc import utc_now
 
 
@@ -41,7 +35,7 @@ class ImageDetails:
 
 def load_image(connection: Connection, image_id: str) -> dict[str, Any] | None:
     """Return every column of one image row, or ``None``."""
-    row = connection.execute(select(images).where(images.c.id == image_id)).mappings().first()
+    row = connection.execute(select(schema.images).where(schema.images.c.id == image_id)).mappings().first()
     return dict(row) if row is not None else None
 
 
@@ -54,7 +48,9 @@ def image_details(connection: Connection, decoder: LocationDecoder, image_id: st
     if image is None:
         raise NotFoundError(f"no image {image_id} in the database")
     location_rows = connection.execute(
-        select(image_locations).where(image_locations.c.image_id == image_id).order_by(image_locations.c.id)
+        select(schema.image_locations)
+        .where(schema.image_locations.c.image_id == image_id)
+        .order_by(schema.image_locations.c.id)
     ).mappings()
     locations = tuple(decoder.decode_row(row, image_id) for row in location_rows)
     if image["status"] != PENDING_DELETE and not any(location.status == PENDING_DELETE for location in locations):
@@ -78,9 +74,9 @@ def image_details(connection: Connection, decoder: LocationDecoder, image_id: st
     return ImageDetails(
         image=image,
         locations=locations,
-        properties=_children(connection, image_properties, image_id),
-        tags=_children(connection, image_tags, image_id),
-        members=_children(connection, image_members, image_id),
+        properties=_children(connection, schema.image_properties, image_id),
+        tags=_children(connection, schema.image_tags, image_id),
+        members=_children(connection, schema.image_members, image_id),
         due=since is not None and since <= due_cutoff(now, scrub_time),
         age_seconds=(now - since).total_seconds() if since is not None else None,
     )

@@ -7,9 +7,36 @@ real MySQL and SQLite dumps and proves every column declared here exists with a 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
+
+
+def _glance_base_columns() -> tuple[Column[Any], ...]:
+    """The columns every Glance model inherits from its base (``GlanceBase``): when the row was created,
+    last updated and soft-deleted, and whether it is deleted. New columns each time: a column belongs
+    to one table."""
+    return (
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime),
+        Column("deleted_at", DateTime),
+        Column("deleted", Boolean, nullable=False),
+    )
+
+
+def _image_rows_table(name: str, *columns: Column[Any]) -> Table:
+    """A table of rows that belong to one image (Glance's locations, properties, tags and members):
+    the row's own id and the image's, then ``columns``."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("image_id", String(36), nullable=False),
+        *columns,
+    )
+
 
 images = Table(
     "images",
@@ -18,10 +45,7 @@ images = Table(
     Column("name", String(255)),
     Column("size", BigInteger),
     Column("status", String(30), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime),
-    Column("deleted_at", DateTime),
-    Column("deleted", Boolean, nullable=False),
+    *_glance_base_columns(),
     Column("disk_format", String(20)),
     Column("container_format", String(20)),
     Column("checksum", String(32)),
@@ -36,56 +60,32 @@ images = Table(
     Column("os_hash_value", String(128)),
 )
 
-image_locations = Table(
+image_locations = _image_rows_table(
     "image_locations",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("image_id", String(36), nullable=False),
     Column("value", Text, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime),
-    Column("deleted_at", DateTime),
-    Column("deleted", Boolean, nullable=False),
+    *_glance_base_columns(),
     Column("meta_data", Text),
     Column("status", String(30), nullable=False),
 )
 
-image_properties = Table(
+image_properties = _image_rows_table(
     "image_properties",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("image_id", String(36), nullable=False),
     Column("name", String(255), nullable=False),
     Column("value", Text),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime),
-    Column("deleted_at", DateTime),
-    Column("deleted", Boolean, nullable=False),
+    *_glance_base_columns(),
 )
 
-image_tags = Table(
+image_tags = _image_rows_table(
     "image_tags",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("image_id", String(36), nullable=False),
     Column("value", String(255), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime),
-    Column("deleted_at", DateTime),
-    Column("deleted", Boolean, nullable=False),
+    *_glance_base_columns(),
 )
 
-image_members = Table(
+image_members = _image_rows_table(
     "image_members",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("image_id", String(36), nullable=False),
     Column("member", String(255), nullable=False),
     Column("can_share", Boolean, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime),
-    Column("deleted_at", DateTime),
-    Column("deleted", Boolean, nullable=False),
+    *_glance_base_columns(),
     Column("status", String(20), nullable=False),
 )
 

@@ -9,22 +9,16 @@ only :func:`location_metadata` (a location's ``meta_data`` as Glance writes it).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, false, insert, update
+from sqlalchemy import Connection, Table, false, insert, update
 
+from scrubctl.glance import schema
 from scrubctl.glance.encryption import encrypt_url
-from scrubctl.glance.schema import (
-    ACTIVE,
-    PENDING_DELETE,
-    image_locations,
-    image_members,
-    image_properties,
-    image_tags,
-    images,
-)
+from scrubctl.glance.schema import ACTIVE, PENDING_DELETE
 from scrubctl.settings.utc import glance_timestamp
 
 
@@ -70,78 +64,62 @@ def create_image(connection: Connection, image: NewImage, encryption_key: str | 
     _insert_metadata(connection, image, created)
 
 
+def _insert_live(connection: Connection, table: Table, created: datetime, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` into ``table`` with the columns every Glance model has set as Glance sets them
+    on a new row: created and last updated at ``created``, not deleted."""
+    for row in rows:
+        connection.execute(
+            insert(table).values(**row, created_at=created, updated_at=created, deleted_at=None, deleted=False)
+        )
+
+
 def _insert_image_row(connection: Connection, image: NewImage, created: datetime) -> None:
     """The ``images`` row of an active image."""
-    connection.execute(
-        insert(images).values(
-            id=image.id,
-            name=image.name,
-            size=image.size,
-            status=ACTIVE,
-            created_at=created,
-            updated_at=created,
-            deleted_at=None,
-            deleted=False,
-            disk_format=image.disk_format,
-            container_format=image.container_format,
-            checksum=image.checksum,
-            owner=image.owner,
-            min_disk=0,
-            min_ram=0,
-            protected=image.protected,
-            virtual_size=image.size,
-            visibility=image.visibility,
-            os_hidden=False,
-            os_hash_algo="sha512" if image.os_hash_value else None,
-            os_hash_value=image.os_hash_value,
-        )
-    )
+    row = {
+        "id": image.id,
+        "name": image.name,
+        "size": image.size,
+        "status": ACTIVE,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "checksum": image.checksum,
+        "owner": image.owner,
+        "min_disk": 0,
+        "min_ram": 0,
+        "protected": image.protected,
+        "virtual_size": image.size,
+        "visibility": image.visibility,
+        "os_hidden": False,
+        "os_hash_algo": "sha512" if image.os_hash_value else None,
+        "os_hash_value": image.os_hash_value,
+    }
+    _insert_live(connection, schema.images, created, [row])
 
 
 def _insert_locations(connection: Connection, image: NewImage, created: datetime, encryption_key: str | None) -> None:
     """The image's active location rows (URLs encrypted when a key is given)."""
-    for location in image.locations:
-        value = encrypt_url(encryption_key, location.url) if encryption_key else location.url
-        connection.execute(
-            insert(image_locations).values(
-                image_id=image.id,
-                value=value,
-                created_at=created,
-                updated_at=created,
-                deleted_at=None,
-                deleted=False,
-                meta_data=location_metadata(location.store),
-                status=ACTIVE,
-            )
-        )
+    rows = [
+        {
+            "image_id": image.id,
+            "value": encrypt_url(encryption_key, location.url) if encryption_key else location.url,
+            "meta_data": location_metadata(location.store),
+            "status": ACTIVE,
+        }
+        for location in image.locations
+    ]
+    _insert_live(connection, schema.image_locations, created, rows)
 
 
 def _insert_metadata(connection: Connection, image: NewImage, created: datetime) -> None:
     """The image's properties, tags and members."""
-    for name, value in image.properties.items():
-        connection.execute(
-            insert(image_properties).values(
-                image_id=image.id, name=name, value=value, created_at=created, updated_at=created, deleted=False
-            )
-        )
-    for tag in image.tags:
-        connection.execute(
-            insert(image_tags).values(
-                image_id=image.id, value=tag, created_at=created, updated_at=created, deleted=False
-            )
-        )
-    for member in image.members:
-        connection.execute(
-            insert(image_members).values(
-                image_id=image.id,
-                member=member,
-                can_share=False,
-                created_at=created,
-                updated_at=created,
-                deleted=False,
-                status="accepted",
-            )
-        )
+    properties = [{"image_id": image.id, "name": name, "value": value} for name, value in image.properties.items()]
+    _insert_live(connection, schema.image_properties, created, properties)
+    tags = [{"image_id": image.id, "value": tag} for tag in image.tags]
+    _insert_live(connection, schema.image_tags, created, tags)
+    members = [
+        {"image_id": image.id, "member": member, "can_share": False, "status": "accepted"} for member in image.members
+    ]
+    _insert_live(connection, schema.image_members, created, members)
 
 
 def delete_image(connection: Connection, image_id: str, at: datetime, location_skew_seconds: int = 1) -> None:
@@ -155,24 +133,24 @@ def delete_image(connection: Connection, image_id: str, at: datetime, location_s
     moment = glance_timestamp(at)
     location_moment = moment - timedelta(seconds=location_skew_seconds)
     connection.execute(
-        update(image_locations)
-        .where(image_locations.c.image_id == image_id, image_locations.c.deleted == false())
+        update(schema.image_locations)
+        .where(schema.image_locations.c.image_id == image_id, schema.image_locations.c.deleted == false())
         .values(status=PENDING_DELETE, deleted=True, deleted_at=location_moment, updated_at=location_moment)
     )
     connection.execute(
-        update(image_properties)
-        .where(image_properties.c.image_id == image_id)
+        update(schema.image_properties)
+        .where(schema.image_properties.c.image_id == image_id)
         .values(deleted=True, deleted_at=moment, updated_at=moment)
     )
-    for table in (image_tags, image_members):
+    for table in (schema.image_tags, schema.image_members):
         connection.execute(
             update(table)
             .where(table.c.image_id == image_id, table.c.deleted == false())
             .values(deleted=True, deleted_at=moment, updated_at=moment)
         )
     connection.execute(
-        update(images)
-        .where(images.c.id == image_id)
+        update(schema.images)
+        .where(schema.images.c.id == image_id)
         .values(status=PENDING_DELETE, deleted=True, deleted_at=moment, updated_at=moment)
     )
 
@@ -181,8 +159,8 @@ def delete_location_from_store(connection: Connection, location_id: int, at: dat
     """Write what ``DELETE /v2/stores/<store>/<id>`` writes: one location pending, the image active."""
     moment = glance_timestamp(at)
     connection.execute(
-        update(image_locations)
-        .where(image_locations.c.id == location_id)
+        update(schema.image_locations)
+        .where(schema.image_locations.c.id == location_id)
         .values(status=PENDING_DELETE, deleted=True, deleted_at=moment, updated_at=moment)
     )
 
@@ -191,7 +169,11 @@ def remove_tag(connection: Connection, image_id: str, tag: str, at: datetime) ->
     """Soft-delete one tag of a live image, as the API does for ``DELETE .../tags/<tag>``."""
     moment = glance_timestamp(at)
     connection.execute(
-        update(image_tags)
-        .where(image_tags.c.image_id == image_id, image_tags.c.value == tag, image_tags.c.deleted == false())
+        update(schema.image_tags)
+        .where(
+            schema.image_tags.c.image_id == image_id,
+            schema.image_tags.c.value == tag,
+            schema.image_tags.c.deleted == false(),
+        )
         .values(deleted=True, deleted_at=moment, updated_at=moment)
     )

@@ -33,18 +33,12 @@ from sqlalchemy.exc import DBAPIError
 
 from scrubctl.coordination.claims import ClaimSession
 from scrubctl.coordination.conflicts import ConflictLostError, run_transaction
+from scrubctl.glance import schema
 from scrubctl.glance.database import describe_db_error
 from scrubctl.glance.image_details import load_image
 from scrubctl.glance.locations import Location
 from scrubctl.glance.outage import is_unreachable
-from scrubctl.glance.schema import (
-    DELETED,
-    PENDING_DELETE,
-    image_locations,
-    image_members,
-    image_properties,
-    image_tags,
-)
+from scrubctl.glance.schema import DELETED, PENDING_DELETE
 from scrubctl.restore.checks import destroyed_key, refuse_shared_with_pending, verify_data
 from scrubctl.restore.model import (
     ImageRestore,
@@ -215,7 +209,9 @@ def plan_revival(
     brings data back another way, or the image has live locations).
     """
     rows = connection.execute(
-        select(image_locations).where(image_locations.c.image_id == image_id).order_by(image_locations.c.id)
+        select(schema.image_locations)
+        .where(schema.image_locations.c.image_id == image_id)
+        .order_by(schema.image_locations.c.id)
     ).mappings()
     locations = [tools.decoder.decode_row(row, image_id) for row in rows]
     chosen = [location for location in locations if _pending_since(location, deletion, tools.tolerance)]
@@ -227,14 +223,14 @@ def plan_revival(
     for location in chosen:
         verify_data(tools.deleters, location)
     refuse_shared_with_pending(connection, tools, image_id, chosen)
-    properties = _deleted_with(connection, image_properties, image_id, deletion, tools.tolerance)
+    properties = _deleted_with(connection, schema.image_properties, image_id, deletion, tools.tolerance)
     key = destroyed_key({row["name"]: row["value"] for row in properties})
     return RestorePlan(
         image_id=image_id,
         locations=tuple(chosen),
         property_ids=tuple(row["id"] for row in properties),
-        tag_ids=_ids(_deleted_with(connection, image_tags, image_id, deletion, tools.tolerance)),
-        member_ids=_ids(_deleted_with(connection, image_members, image_id, deletion, tools.tolerance)),
+        tag_ids=_ids(_deleted_with(connection, schema.image_tags, image_id, deletion, tools.tolerance)),
+        member_ids=_ids(_deleted_with(connection, schema.image_members, image_id, deletion, tools.tolerance)),
         not_restorable=(*([key] if key else []), *_locations_left(locations, deletion, tools.tolerance)),
     )
 

@@ -7,16 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Update, insert, true, update
 
+from scrubctl.glance import schema
 from scrubctl.glance.encryption import encrypt_url
-from scrubctl.glance.schema import (
-    ACTIVE,
-    PENDING_DELETE,
-    image_locations,
-    image_members,
-    image_properties,
-    image_tags,
-    images,
-)
+from scrubctl.glance.schema import ACTIVE, PENDING_DELETE
 from scrubctl.glance.writer import location_metadata
 from scrubctl.restore.model import RestorePlan, RestoreRefused
 
@@ -33,8 +26,8 @@ def write_restore(
     """
     _guarded(
         connection,
-        update(images)
-        .where(images.c.id == plan.image_id, images.c.status == image_status)
+        update(schema.images)
+        .where(schema.images.c.id == plan.image_id, schema.images.c.status == image_status)
         .values(
             status=ACTIVE if image_status == PENDING_DELETE else image_status,
             deleted=False,
@@ -47,20 +40,20 @@ def write_restore(
     location_ids = [location.id for location in plan.locations]
     _guarded(
         connection,
-        update(image_locations)
+        update(schema.image_locations)
         .where(
-            image_locations.c.id.in_(location_ids),
-            image_locations.c.image_id == plan.image_id,
-            image_locations.c.status == PENDING_DELETE,
+            schema.image_locations.c.id.in_(location_ids),
+            schema.image_locations.c.image_id == plan.image_id,
+            schema.image_locations.c.status == PENDING_DELETE,
         )
         .values(status=ACTIVE, deleted=False, deleted_at=None, updated_at=now),
         len(location_ids),
         "location rows",
     )
     for table, ids in (
-        (image_properties, plan.property_ids),
-        (image_tags, plan.tag_ids),
-        (image_members, plan.member_ids),
+        (schema.image_properties, plan.property_ids),
+        (schema.image_tags, plan.tag_ids),
+        (schema.image_members, plan.member_ids),
     ):
         if ids:
             _guarded(
@@ -86,7 +79,7 @@ def write_location(
     single-store), as Glance writes one: ``meta_data`` naming the store, the URL encrypted when
     ``encryption_key`` (Glance's ``metadata_encryption_key``) is set."""
     connection.execute(
-        insert(image_locations).values(
+        insert(schema.image_locations).values(
             image_id=image_id,
             value=encrypt_url(encryption_key, url) if encryption_key else url,
             meta_data=location_metadata(store),
