@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from scrubctl.backends.base import EraseResult
+from scrubctl.backends.base import EraseResult, LocationBlocked
 from scrubctl.settings.config import StoreConfig
 
 DATA = "data"
@@ -157,9 +157,21 @@ def last_component(url: str) -> str:
 class NamedInFull:
     """Matching shared by stores whose every location URL names its piece in full, the piece's name
     last (object stores: a bucket or container and a key). ``plain_prefixes`` are the URL prefixes of
-    the schemes the store reads."""
+    the schemes the store reads; :meth:`piece_key` reads a URL's key."""
 
     plain_prefixes: tuple[str, ...] = ()
+
+    def piece_key(self, url: str) -> str:
+        """The key of the piece ``url`` names, whatever its form; :class:`LocationBlocked` when the URL
+        cannot be read."""
+        raise NotImplementedError
+
+    def location_keys(self, url: str, store: StoreConfig | None) -> tuple[str, ...]:
+        """The key of the piece the URL names (nothing for a URL that cannot be read)."""
+        try:
+            return (self.piece_key(url),)
+        except LocationBlocked:
+            return ()
 
     def needs_store(self, url: str) -> bool:
         """Never: the URL alone says where the data is."""

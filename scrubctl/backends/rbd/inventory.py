@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -16,6 +16,7 @@ from scrubctl.backends.rbd.cluster import Cluster
 from scrubctl.backends.rbd.native import child_name, listed
 from scrubctl.backends.rbd.urls import DEFAULT_POOL, RbdUrl, parse_url
 from scrubctl.settings.config import StoreConfig
+from scrubctl.settings.utc import glance_timestamp, to_naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +217,4 @@ class RbdInventory:
 
 def _naive(moment: datetime) -> datetime:
     """librbd's timestamps as naive UTC (the bindings return naive UTC already on Pacific)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=0)
+    return glance_timestamp(to_naive_utc(moment))

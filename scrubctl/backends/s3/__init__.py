@@ -18,7 +18,8 @@ no retries; a store found unreachable stays unreachable for the rest of the run.
 store and key pair for the run, shared by the worker threads.
 """
 
-from scrubctl.backends.s3.deleter import BINDINGS_HINT, S3Deleter
+from scrubctl.backends.s3.deleter import S3Deleter
+from scrubctl.backends.s3.erasing import BINDINGS_HINT
 from scrubctl.backends.s3.urls import S3Url, parse_url
 
 __all__ = ["BINDINGS_HINT", "S3Deleter", "S3Url", "parse_url"]

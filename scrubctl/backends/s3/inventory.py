@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from datetime import datetime, timezone
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import DATA, Examined, NamedInFull, StoredPiece
+from scrubctl.backends.s3.erasing import S3Erasing
 from scrubctl.backends.s3.urls import SCHEMES, S3Url, host_of, parse_url
-from scrubctl.settings.config import StoreConfig
+from scrubctl.settings.utc import glance_timestamp, to_naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -41,44 +41,24 @@ def naive_utc(moment: Any) -> datetime | None:
     """botocore's aware datetimes as naive UTC, to the second."""
     if not isinstance(moment, datetime):
         return None
-    when: datetime = moment
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
-    return when.replace(microsecond=0)
+    return glance_timestamp(to_naive_utc(moment))
 
 
-class _S3Access(Protocol):
-    """What the inventory uses of :class:`~scrubctl.backends.s3.deleter.S3Deleter`."""
-
-    store: StoreConfig
-    endpoint: str
-    bucket: str | None
-    access_key: str | None
-    _secret_key: str | None
-    _errors: Any
-
-    def _client(self, location: S3Url) -> Any: ...
-    def _locate(self, url: str) -> tuple[S3Url, Any]: ...
-    def _native(self, doing: str) -> AbstractContextManager[None]: ...
-    def _head(self, client: Any, location: S3Url) -> int | None: ...
-    def erase(self, url: str, *, dry_run: bool) -> EraseResult: ...
-    def _uploads_seen(self) -> dict[str, datetime | None]: ...
-
-
-class S3Inventory(NamedInFull):
-    """The :class:`~scrubctl.backends.inventory.Inventory` of the s3 deleter (a mixin of it)."""
+class S3Inventory(S3Erasing, NamedInFull):
+    """The :class:`~scrubctl.backends.inventory.Inventory` of the s3 deleter (its base): the store's
+    listing on the erasing it uses."""
 
     # examine() may be called from this many threads at once (a scan's closer looks, one HEAD each):
     # the deleter's client is shared by threads, and the uploads seen are only read by then.
     examine_threads = 4
     plain_prefixes = PLAIN_PREFIXES
 
-    def _uploads_seen(self: _S3Access) -> dict[str, datetime | None]:
+    def _uploads_seen(self) -> dict[str, datetime | None]:
         """Upload id -> initiation, of the uploads the last listing met."""
         found: dict[str, datetime | None] = self.__dict__.setdefault("_inventory_uploads", {})
         return found
 
-    def _bucket(self: _S3Access) -> tuple[S3Url, Any]:
+    def _bucket(self) -> tuple[S3Url, Any]:
         """The store's bucket and a client with the store's keys."""
         if not self.bucket:
             raise LocationBlocked(f"store {self.store.label} sets no s3_store_bucket to list")
@@ -90,9 +70,9 @@ class S3Inventory(NamedInFull):
         probe = S3Url(scheme=scheme, host=host_of(self.endpoint), bucket=self.bucket, key="")
         return probe, self._client(probe)
 
-    def inventory(self: _S3Access) -> Iterator[StoredPiece]:
+    def inventory(self) -> Iterator[StoredPiece]:
         """Every object of the store's bucket, then every incomplete multipart upload in it."""
-        probe, client = S3Inventory._bucket(self)
+        probe, client = self._bucket()
         prefix = f"{probe.scheme}://{probe.host}/{probe.bucket}/"
         skipped = 0
         token: dict[str, str] = {}
@@ -110,7 +90,7 @@ class S3Inventory(NamedInFull):
             token = {"ContinuationToken": str(page["NextContinuationToken"])}
         seen = self._uploads_seen()
         seen.clear()
-        for item in S3Inventory._bucket_uploads(self, client, probe.bucket):
+        for item in self._bucket_uploads(client, probe.bucket):
             name = str(item["Key"])
             if "/" in name or not name:
                 skipped += 1
@@ -121,7 +101,7 @@ class S3Inventory(NamedInFull):
         if skipped:
             logger.info("bucket %s: %d key(s) holding '/' are not Glance's and not listed", probe.bucket, skipped)
 
-    def _bucket_uploads(self: _S3Access, client: Any, bucket: str) -> Iterator[dict[str, Any]]:
+    def _bucket_uploads(self, client: Any, bucket: str) -> Iterator[dict[str, Any]]:
         """Every incomplete multipart upload of the bucket, page by page."""
         marker: dict[str, str] = {}
         while True:
@@ -132,7 +112,7 @@ class S3Inventory(NamedInFull):
                 return
             marker = {"KeyMarker": str(page["NextKeyMarker"]), "UploadIdMarker": str(page["NextUploadIdMarker"])}
 
-    def _parts(self: _S3Access, client: Any, location: S3Url, upload: str) -> list[dict[str, Any]] | None:
+    def _parts(self, client: Any, location: S3Url, upload: str) -> list[dict[str, Any]] | None:
         """The parts an incomplete upload holds, or ``None`` when it is gone (completed or aborted)."""
         errors: Any = self._errors
         parts: list[dict[str, Any]] = []
@@ -150,13 +130,13 @@ class S3Inventory(NamedInFull):
                     return parts
                 marker = {"PartNumberMarker": int(page["NextPartNumberMarker"])}
 
-    def examine(self: _S3Access, piece: StoredPiece) -> Examined:
+    def examine(self, piece: StoredPiece) -> Examined:
         """A HEAD of the object; for an upload, its parts (size, newest) and its initiation."""
         try:
             location, client = self._locate(piece.url)
             if piece.area != MULTIPART:
-                return S3Inventory._examine_object(self, client, location)
-            parts = S3Inventory._parts(self, client, location, str(piece.trash_id))
+                return self._examine_object(client, location)
+            parts = self._parts(client, location, str(piece.trash_id))
         except (LocationBlocked, LocationFailed) as problem:
             return Examined(exists=True, blockers=(str(problem),))
         if parts is None:
@@ -173,7 +153,7 @@ class S3Inventory(NamedInFull):
             partial=True,
         )
 
-    def _examine_object(self: _S3Access, client: Any, location: S3Url) -> Examined:
+    def _examine_object(self, client: Any, location: S3Url) -> Examined:
         errors: Any = self._errors
         with self._native(f"reading S3 object {location.name}"):
             try:
@@ -187,14 +167,14 @@ class S3Inventory(NamedInFull):
             exists=True, bytes=int(answer.get("ContentLength", 0)), created_at=written, last_activity=written
         )
 
-    def erase_piece(self: _S3Access, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+    def erase_piece(self, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
         """An object as scrub erases it; an incomplete upload aborted (its parts go with it)."""
         if piece.area != MULTIPART:
             return self.erase(piece.url, dry_run=dry_run)
         location, client = self._locate(piece.url)
         upload = str(piece.trash_id)
         what = f"incomplete upload {upload} of {location.name}"
-        parts = S3Inventory._parts(self, client, location, upload)
+        parts = self._parts(client, location, upload)
         if parts is None:
             return EraseResult(EraseOutcome.ALREADY_GONE, f"{what} already gone", 0)
         size = sum(int(part.get("Size", 0) or 0) for part in parts)
@@ -210,7 +190,7 @@ class S3Inventory(NamedInFull):
                 raise
         return EraseResult(EraseOutcome.ERASED, f"aborted {what}", size)
 
-    def read_chunks(self: _S3Access, url: str) -> Iterator[bytes]:
+    def read_chunks(self, url: str) -> Iterator[bytes]:
         """The object's bytes, streamed in chunks of 8 MiB."""
         location, client = self._locate(url)
         if self._head(client, location) is None:
@@ -222,21 +202,18 @@ class S3Inventory(NamedInFull):
             finally:
                 body.close()
 
-    def scope(self: _S3Access) -> tuple[str, ...]:
+    def scope(self) -> tuple[str, ...]:
         """``s3:<bucket>/`` of the store's bucket."""
         return (f"s3:{self.bucket}/",) if self.bucket else ()
 
     # -- matching -----------------------------------------------------------------------------
 
-    def location_keys(self, url: str, store: StoreConfig | None) -> tuple[str, ...]:
-        """``s3:<bucket>/<key>`` of any S3 URL form (nothing for a URL that cannot be read)."""
-        try:
-            location = parse_url(url)
-        except LocationBlocked:
-            return ()
-        return (s3_key(location.bucket, location.key),)
+    def piece_key(self, url: str) -> str:
+        """``s3:<bucket>/<key>`` of any S3 URL form."""
+        location = parse_url(url)
+        return s3_key(location.bucket, location.key)
 
-    def location_texts(self: _S3Access, piece: StoredPiece) -> tuple[str, ...]:
+    def location_texts(self, piece: StoredPiece) -> tuple[str, ...]:
         """The URL without keys (glance_store 5.6+) and with the store's keys (up to 5.5)."""
         texts = [piece.url]
         keys = f"{self.access_key}:{self._secret_key}"

@@ -29,7 +29,8 @@ stays unreachable for the rest of the run. One authentication per store and cred
 are made straight through ``http.client`` (:mod:`scrubctl.backends.swift.objects`).
 """
 
-from scrubctl.backends.swift.deleter import BINDINGS_HINT, SwiftDeleter
+from scrubctl.backends.swift.deleter import SwiftDeleter
+from scrubctl.backends.swift.erasing import BINDINGS_HINT
 from scrubctl.backends.swift.urls import SwiftUrl, parse_url
 
 __all__ = ["BINDINGS_HINT", "SwiftDeleter", "SwiftUrl", "parse_url"]

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
-from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed, ProgressCallback
+from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed
 from scrubctl.backends.inventory import DATA, Examined, NamedInFull, StoredPiece
 from scrubctl.backends.remote import CredentialsRefused
 from scrubctl.backends.swift.accounts import ADMIN_ROLE_HINT, KeystoneCatalog, account_urls, keystone_base
 from scrubctl.backends.swift.auth import Credentials, default_reference, reference_credentials
+from scrubctl.backends.swift.erasing import SwiftErasing
 from scrubctl.backends.swift.listing import (
     SEGMENTS,
     ContainerGrouper,
@@ -35,8 +35,8 @@ from scrubctl.backends.swift.listing import (
     slo_segment_paths,
 )
 from scrubctl.backends.swift.objects import ObjectClient, SwiftHttpError
-from scrubctl.backends.swift.urls import SCHEMES, SwiftUrl, glance_storage_url, parse_url, truthy
-from scrubctl.settings.config import StoreConfig
+from scrubctl.backends.swift.urls import SCHEMES, glance_storage_url, parse_url, truthy
+from scrubctl.settings.utc import glance_timestamp, to_naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -59,37 +59,7 @@ def moment(text: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(text.rstrip("Z")) if iso else parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed.replace(microsecond=0)
-
-
-class _SwiftAccess(Protocol):
-    """What the inventory uses of :class:`~scrubctl.backends.swift.deleter.SwiftDeleter`."""
-
-    store: StoreConfig
-    container: str
-    cacert: str | None
-    insecure: bool
-    timeout: float
-    _requests: Any
-
-    def _authenticate(self, credentials: Credentials) -> tuple[str, str]: ...
-    def _connection(self, storage_url: str, token: str) -> ObjectClient: ...
-    def _locate(self, url: str) -> tuple[SwiftUrl, ObjectClient]: ...
-    def _native(self, doing: str) -> AbstractContextManager[None]: ...
-    def _head(self, connection: ObjectClient, location: SwiftUrl) -> dict[str, str] | None: ...
-    def _leftovers(self, connection: ObjectClient, location: SwiftUrl) -> list[dict[str, Any]]: ...
-    def _delete_segments(
-        self,
-        connection: ObjectClient,
-        container: str,
-        segments: list[dict[str, Any]],
-        progress: ProgressCallback | None = None,
-    ) -> int: ...
-    def _in_store(self, container: str) -> bool: ...
-    def erase(self, url: str, *, dry_run: bool, progress: ProgressCallback | None = None) -> EraseResult: ...
-    def _listed(self) -> _Listed: ...
+    return glance_timestamp(to_naive_utc(parsed))
 
 
 class _Listed:
@@ -118,21 +88,22 @@ class _Account(NamedTuple):
     storage_url: str | None = None
 
 
-class SwiftInventory(NamedInFull):
-    """The :class:`~scrubctl.backends.inventory.Inventory` of the swift deleter (a mixin of it)."""
+class SwiftInventory(SwiftErasing, NamedInFull):
+    """The :class:`~scrubctl.backends.inventory.Inventory` of the swift deleter (its base): the store's
+    listing on the erasing it uses."""
 
     # examine() may be called from this many threads at once (a scan's closer looks, one HEAD each):
     # the deleter keeps a connection per thread, and the listing's SLO index is only read by then.
     examine_threads = 4
     plain_prefixes = PLAIN_PREFIXES
 
-    def _listed(self: _SwiftAccess) -> _Listed:
+    def _listed(self) -> _Listed:
         found: _Listed | None = self.__dict__.get("_inventory_listed")
         if found is None:
             found = self.__dict__.setdefault("_inventory_listed", _Listed())
         return found
 
-    def _session(self: _SwiftAccess) -> tuple[str, str]:
+    def _session(self) -> tuple[str, str]:
         """``(storage URL, token)`` of the store's default reference."""
         reference = default_reference(self.store)
         if reference is None:
@@ -144,10 +115,10 @@ class SwiftInventory(NamedInFull):
             listed.reference, listed.credentials = reference, reference_credentials(self.store, reference)
         return self._authenticate(listed.credentials)
 
-    def _accounts(self: _SwiftAccess) -> list[_Account]:
+    def _accounts(self) -> list[_Account]:
         """The accounts holding the store's containers: the reference's own, or for a multi-tenant
         store ``swift_store_endpoint`` or every Keystone project's (:mod:`~scrubctl.backends.swift.accounts`)."""
-        _storage_url, token = SwiftInventory._session(self)
+        _storage_url, token = self._session()
         listed = self._listed()
         if not truthy(self.store.get("swift_store_multi_tenant")):
             return [_Account(f"swift+config://{listed.reference}")]
@@ -166,17 +137,17 @@ class SwiftInventory(NamedInFull):
                 urls = account_urls(catalog.endpoint_template(self.store), catalog.project_ids())
         return [_Account(glance_storage_url(url), url) for url in urls]
 
-    def _connect(self: _SwiftAccess, account: _Account) -> ObjectClient:
+    def _connect(self, account: _Account) -> ObjectClient:
         """A connection to the account with the reference's token (renewed when old)."""
-        storage_url, token = SwiftInventory._session(self)
+        storage_url, token = self._session()
         return self._connection(account.storage_url or storage_url, token)
 
-    def _pages(self: _SwiftAccess, account: _Account, container: str | None) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, account: _Account, container: str | None) -> Iterator[list[dict[str, Any]]]:
         """The listing of a container (or, ``None``, of the store's containers) one page at a time."""
         marker = ""
         what = f"listing {container}" if container is not None else f"listing the containers {self.container}*"
         while True:
-            connection = SwiftInventory._connect(self, account)
+            connection = self._connect(account)
             try:
                 with self._native(what):
                     try:
@@ -197,20 +168,20 @@ class SwiftInventory(NamedInFull):
             yield page
             marker = str(page[-1]["name"])
 
-    def inventory(self: _SwiftAccess) -> Iterator[StoredPiece]:
+    def inventory(self) -> Iterator[StoredPiece]:
         """Every object of the store's containers (``swift_store_container`` and ``<container>_*``, in
         every owner's account for a multi-tenant store), large ones as one piece, lost manifests'
         segments as one piece each, a page at a time."""
         listed = self._listed()
-        accounts = SwiftInventory._accounts(self)
+        accounts = self._accounts()
         listed.slo, listed.containers, listed.prefixes = SloIndex(), [], {}
         held: list[Group] = []
-        containers = SwiftInventory._containers(self, accounts)
+        containers = self._containers(accounts)
         grouper: ContainerGrouper | None = None
-        for account, container, page in read_ahead(SwiftInventory._object_pages(self, containers)):
+        for account, container, page in read_ahead(self._object_pages(containers)):
             if grouper is None or grouper.container != container:
                 if grouper is not None:
-                    yield from SwiftInventory._finish(self, grouper)
+                    yield from self._finish(grouper)
                 grouper = ContainerGrouper(container, listed.slo, held)
                 listed.prefixes[container] = account.prefix
                 url, key = f"{account.prefix}/{container}/", f"swift:{container}/"
@@ -218,13 +189,13 @@ class SwiftInventory(NamedInFull):
                 name = group.name
                 yield StoredPiece(url + name, key + name, name, SEGMENTS if group.kind == SEGMENTS else DATA)
             if grouper.manifests:
-                SwiftInventory._read_manifests(self, account, grouper)
+                self._read_manifests(account, grouper)
         if grouper is not None:
-            yield from SwiftInventory._finish(self, grouper)
+            yield from self._finish(grouper)
         for group in release_held(held, listed.slo):
-            yield SwiftInventory._piece(self, group)
+            yield self._piece(group)
 
-    def _containers(self: _SwiftAccess, accounts: list[_Account]) -> list[tuple[_Account, str]]:
+    def _containers(self, accounts: list[_Account]) -> list[tuple[_Account, str]]:
         """The store's containers in each account. An owner's account that refuses the listing is
         passed over with a warning while others let the reference in (RGW refuses the account of a
         project that never used it: it has none); when every account but the reference's own does
@@ -237,7 +208,7 @@ class SwiftInventory(NamedInFull):
             other = account.storage_url not in (None, own_url)
             others += other
             try:
-                names = [str(item["name"]) for page in SwiftInventory._pages(self, account, None) for item in page]
+                names = [str(item["name"]) for page in self._pages(account, None) for item in page]
             except AccountRefused as refusal:
                 refused.append(str(refusal))
                 continue
@@ -257,25 +228,25 @@ class SwiftInventory(NamedInFull):
         return found
 
     def _object_pages(
-        self: _SwiftAccess, containers: list[tuple[_Account, str]]
+        self, containers: list[tuple[_Account, str]]
     ) -> Iterator[tuple[_Account, str, list[dict[str, Any]]]]:
         """Every page of every container, in turn (an empty container gives one empty page)."""
         for account, container in containers:
             yield account, container, []
-            for page in SwiftInventory._pages(self, account, container):
+            for page in self._pages(account, container):
                 yield account, container, page
 
-    def _finish(self: _SwiftAccess, grouper: ContainerGrouper) -> Iterator[StoredPiece]:
+    def _finish(self, grouper: ContainerGrouper) -> Iterator[StoredPiece]:
         """The last pieces of a container listed in full."""
         for group in grouper.finish():
-            yield SwiftInventory._piece(self, group)
+            yield self._piece(group)
         self._listed().containers.append(grouper.container)
 
-    def _read_manifests(self: _SwiftAccess, account: _Account, grouper: ContainerGrouper) -> None:
+    def _read_manifests(self, account: _Account, grouper: ContainerGrouper) -> None:
         """Read the segment lists of the SLO manifests just met, where the server serves them."""
         listed = self._listed()
         for group in grouper.manifests:
-            connection = SwiftInventory._connect(self, account)
+            connection = self._connect(account)
             with self._native(f"reading the SLO manifest {group.path}"):
                 answer = connection.call(
                     "GET", f"/{_quoted(group.container)}/{_quoted(group.name)}", {"multipart-manifest": "get"}
@@ -285,12 +256,12 @@ class SwiftInventory(NamedInFull):
                 listed.slo.segments[path] = group.path
         grouper.manifests.clear()
 
-    def _piece(self: _SwiftAccess, group: Group) -> StoredPiece:
+    def _piece(self, group: Group) -> StoredPiece:
         url = f"{self._listed().prefixes[group.container]}/{group.container}/{group.name}"
         area = SEGMENTS if group.kind == SEGMENTS else DATA
         return StoredPiece(url, swift_key(group.container, group.name), group.name, area)
 
-    def examine(self: _SwiftAccess, piece: StoredPiece) -> Examined:
+    def examine(self, piece: StoredPiece) -> Examined:
         """A HEAD of the object (size with its segments, last written), or for lost segments their
         listing; an SLO segment named by a manifest is blocked with that manifest's name."""
         try:
@@ -321,7 +292,7 @@ class SwiftInventory(NamedInFull):
             blockers=blockers,
         )
 
-    def erase_piece(self: _SwiftAccess, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
+    def erase_piece(self, piece: StoredPiece, *, dry_run: bool) -> EraseResult:
         """An object as scrub erases it (its segments with it); lost segments only while their
         manifest is still gone (a manifest written since is never touched here)."""
         if piece.area != SEGMENTS:
@@ -339,7 +310,7 @@ class SwiftInventory(NamedInFull):
         size = self._delete_segments(connection, location.container, segments)
         return EraseResult(EraseOutcome.ERASED, f"deleted {what}", size)
 
-    def read_chunks(self: _SwiftAccess, url: str) -> Iterator[bytes]:
+    def read_chunks(self, url: str) -> Iterator[bytes]:
         """The object's bytes (a large object's, through its manifest) in ranges of 8 MiB."""
         location, connection = self._locate(url)
         headers = self._head(connection, location)
@@ -355,19 +326,16 @@ class SwiftInventory(NamedInFull):
             offset += len(chunk)
             yield chunk
 
-    def scope(self: _SwiftAccess) -> tuple[str, ...]:
+    def scope(self) -> tuple[str, ...]:
         """``swift:<container>/`` of each container the last listing read in full."""
         return tuple(f"swift:{container}/" for container in self._listed().containers)
 
     # -- matching -----------------------------------------------------------------------------
 
-    def location_keys(self, url: str, store: StoreConfig | None) -> tuple[str, ...]:
-        """``swift:<container>/<object>`` of any Swift URL form (nothing for a URL that cannot be read)."""
-        try:
-            location = parse_url(url)
-        except LocationBlocked:
-            return ()
-        return (swift_key(location.container, location.obj),)
+    def piece_key(self, url: str) -> str:
+        """``swift:<container>/<object>`` of any Swift URL form."""
+        location = parse_url(url)
+        return swift_key(location.container, location.obj)
 
     def location_texts(self, piece: StoredPiece) -> tuple[str, ...]:
         """``swift+config://<reference>/<container>/<object>`` as glance_store 5 writes it (a
