@@ -133,15 +133,8 @@ class LocationResult:
     bytes: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON object for this location."""
-        return {
-            "id": self.id,
-            "url": self.url,
-            "store": self.store,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "bytes": self.bytes,
-        }
+        """The JSON object for this location: its fields, in their order."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

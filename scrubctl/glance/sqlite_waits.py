@@ -25,13 +25,22 @@ PROGRESS_INSTRUCTIONS = 100_000  # SQLite instructions between two progress mark
 
 
 class _Statement:
-    """The statement in flight on one connection: when it began and when SQLite last made progress."""
+    """The statement in flight on one connection: when it began and when SQLite last made progress.
 
-    __slots__ = ("noticed", "progressed", "started")
+    ``with statement:`` times what the block runs (a statement, a commit) on ``watch``."""
 
-    def __init__(self) -> None:
+    __slots__ = ("noticed", "progressed", "started", "watch")
+
+    def __init__(self, watch: LockWaitWatch) -> None:
+        self.watch = watch
         self.started = self.progressed = 0.0
         self.noticed = False
+
+    def __enter__(self) -> None:
+        self.watch.begin(self)
+
+    def __exit__(self, *exception: object) -> None:
+        self.watch.end(self)
 
     def progress(self) -> int:
         """SQLite's progress handler: mark the time, and go on (0)."""
@@ -57,36 +66,25 @@ class LockWaitWatch:
 
         class WatchedCursor(sqlite3.Cursor):
             def execute(self, sql: str, parameters: Any = (), /) -> WatchedCursor:
-                statement = self.connection._statement  # type: ignore[attr-defined]
-                watch.begin(statement)
-                try:
+                with self.connection._statement:  # type: ignore[attr-defined]
                     return super().execute(sql, parameters)
-                finally:
-                    watch.end(statement)
 
             def executemany(self, sql: str, parameters: Any, /) -> WatchedCursor:
-                statement = self.connection._statement  # type: ignore[attr-defined]
-                watch.begin(statement)
-                try:
+                with self.connection._statement:  # type: ignore[attr-defined]
                     return super().executemany(sql, parameters)
-                finally:
-                    watch.end(statement)
 
         class WatchedConnection(sqlite3.Connection):
             def __init__(self, *args: Any, **keywords: Any) -> None:
                 super().__init__(*args, **keywords)
-                self._statement = _Statement()
+                self._statement = _Statement(watch)
                 self.set_progress_handler(self._statement.progress, PROGRESS_INSTRUCTIONS)
 
             def cursor(self, factory: Any = WatchedCursor) -> Any:
                 return super().cursor(factory)
 
             def commit(self) -> None:
-                watch.begin(self._statement)
-                try:
+                with self._statement:
                     super().commit()
-                finally:
-                    watch.end(self._statement)
 
         return WatchedConnection
 

@@ -19,7 +19,6 @@ image's status is read again inside the claim).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -28,17 +27,14 @@ from scrubctl.glance.image_cache import cached_ids, has_cache_tables, node_id
 from scrubctl.orphans.cache_files import CacheInventory
 from scrubctl.orphans.model import CACHE_KIND, UNPROTECTED_BY_ID, Orphan
 from scrubctl.orphans.rows import named_image_id
-from scrubctl.orphans.stores import ScannedStore
-from scrubctl.settings.utc import iso_utc
+from scrubctl.orphans.stores import AgeThreshold, ScannedStore
 
 
 def judge_cache(
     connection: Connection,
     entries: Sequence[tuple[ScannedStore, StoredPiece]],
     statuses: dict[str, str],
-    *,
-    cutoff: datetime,
-    now: datetime,
+    ages: AgeThreshold,
 ) -> list[Orphan]:
     """The orphans among this node's cached files (see the module docstring)."""
     if not entries:
@@ -55,7 +51,7 @@ def judge_cache(
     recorded = cached_ids(connection, node, [image_id for image_id in copies if image_id]) if node else set()
     found: list[Orphan] = []
     for _scanned, piece in entries:
-        orphan = _judge_file(scanned, piece, statuses, recorded, node, cutoff=cutoff, now=now)
+        orphan = _judge_file(scanned, piece, statuses, recorded, node, ages)
         if orphan is not None:
             found.append(orphan)
     return found
@@ -67,9 +63,7 @@ def _judge_file(
     statuses: dict[str, str],
     recorded: set[str],
     node: int | None,
-    *,
-    cutoff: datetime,
-    now: datetime,
+    ages: AgeThreshold,
 ) -> Orphan | None:
     image_id = named_image_id(piece)
     status = statuses.get(image_id) if image_id else None
@@ -78,7 +72,7 @@ def _judge_file(
     if not examined.exists:
         return None
     moment = examined.last_activity
-    too_young = moment is None or moment > cutoff
+    too_young = ages.too_young(moment)
     blockers = list(examined.blockers)
     if image_id is None:
         blockers.append("its name is not a Glance image id: Glance's cache did not write it")
@@ -89,17 +83,9 @@ def _judge_file(
             return None  # a copy this node's rows name (or, no node known, any copy of a usable image)
         what = "a copy of" if not piece.trash_id else f"a leftover in {piece.trash_id}/ of"
         blockers.append(f"{what} image {image_id}, which is {status}: never reclaimed")
-    if moment is None:
-        blockers.append("its age is unknown: too young for the age threshold")
-    elif too_young:
-        blockers.append(f"too young for the age threshold: last written {iso_utc(moment)}, after {iso_utc(cutoff)}")
+    too_young_because = ages.blocker(moment, unknown="its age is unknown")
+    if too_young_because is not None:
+        blockers.append(too_young_because)
     return scanned.orphan(
-        piece,
-        examined,
-        image_id=image_id,
-        kind=CACHE_KIND,
-        since=moment,
-        now=now,
-        blockers=blockers,
-        too_young=too_young,
+        piece, examined, image_id=image_id, kind=CACHE_KIND, last_written=moment, ages=ages, blockers=blockers
     )

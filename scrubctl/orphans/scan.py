@@ -38,8 +38,7 @@ from scrubctl.orphans.model import (
     StoreScan,
 )
 from scrubctl.orphans.rows import KeyMaker, RowUse, image_statuses, named_image_id, row_use
-from scrubctl.orphans.stores import ScannedStore
-from scrubctl.settings.utc import iso_utc
+from scrubctl.orphans.stores import AgeThreshold, ScannedStore
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +110,10 @@ def find_orphans(
     named = [named_image_id(piece) for _key, (_store, piece) in candidates]
     statuses = image_statuses(connection, [image_id for image_id in named if image_id], readers=READERS)
     cached = [entry for _key, entry in candidates if entry[1].area == CACHE_KIND]
-    result.orphans += judge_cache(connection, cached, statuses, cutoff=cutoff, now=now)
+    ages = AgeThreshold(cutoff, now)
+    result.orphans += judge_cache(connection, cached, statuses, ages)
     stored = [(key, entry) for key, entry in candidates if entry[1].area != CACHE_KIND]
-    result.orphans += _judge_each(stored, use, statuses, cutoff=cutoff, now=now)
+    result.orphans += _judge_each(stored, use, statuses, ages)
     result.orphans.sort(key=lambda orphan: (orphan.store.label, orphan.kind, orphan.piece.url))
     return result
 
@@ -122,9 +122,7 @@ def _judge_each(
     candidates: Sequence[tuple[str, tuple[ScannedStore, StoredPiece]]],
     use: RowUse,
     statuses: dict[str, str],
-    *,
-    cutoff: datetime,
-    now: datetime,
+    ages: AgeThreshold,
 ) -> list[Orphan]:
     """:func:`_judge` each candidate, store by store; an inventory whose ``examine_threads`` says it
     may be asked from several threads at once (one request per piece to a remote store) is asked so."""
@@ -136,7 +134,7 @@ def _judge_each(
 
         def judge(candidate: tuple[str, tuple[ScannedStore, StoredPiece]]) -> Orphan | None:
             key, (scanned, piece) = candidate
-            return _judge(scanned, piece, key, use, statuses, cutoff=cutoff, now=now)
+            return _judge(scanned, piece, key, use, statuses, ages)
 
         threads = min(int(getattr(entries[0][1][0].inventory, "examine_threads", 1)), len(entries))
         if threads <= 1:
@@ -154,9 +152,7 @@ def _judge(
     key: str,
     use: RowUse,
     statuses: dict[str, str],
-    *,
-    cutoff: datetime,
-    now: datetime,
+    ages: AgeThreshold,
 ) -> Orphan | None:
     """Classify one piece no location row needs; ``None`` when it is not an orphan after all."""
     image_id = named_image_id(piece)
@@ -173,19 +169,23 @@ def _judge(
     kind = _kind(piece, key, use, examined, status, image_id=image_id, protected=protected)
     blockers = [*examined.blockers, *_naming_blockers(piece, image_id, status, protected=protected)]
     moment = examined.last_activity or examined.created_at
-    too_young = moment is None or moment > cutoff
-    if moment is None:
-        blockers.append("its age is unknown to the store: too young for the age threshold")
-    elif moment > cutoff:
-        blockers.append(f"too young for the age threshold: last written {iso_utc(moment)}, after {iso_utc(cutoff)}")
+    too_young_because = ages.blocker(moment, unknown="its age is unknown to the store")
+    if too_young_because is not None:
+        blockers.append(too_young_because)
     if use.undecryptable:
         blockers.append(
             f"{use.undecryptable} location row(s) cannot be decrypted (metadata_encryption_key missing or "
             "wrong): what they point at is unknown"
         )
-    since = examined.created_at or moment
     return scanned.orphan(
-        piece, examined, image_id=image_id, kind=kind, since=since, now=now, blockers=blockers, too_young=too_young
+        piece,
+        examined,
+        image_id=image_id,
+        kind=kind,
+        last_written=moment,
+        since=examined.created_at,
+        ages=ages,
+        blockers=blockers,
     )
 
 

@@ -13,6 +13,29 @@ from scrubctl.backends.inventory import STAGING, Examined, Inventory, StoredPiec
 from scrubctl.orphans.cache_files import cache_location
 from scrubctl.orphans.model import Orphan, StoreScan
 from scrubctl.settings.config import Settings, StoreConfig
+from scrubctl.settings.utc import iso_utc
+
+
+@dataclass(frozen=True)
+class AgeThreshold:
+    """A scan's age threshold: a piece last written after ``cutoff`` (or at a time unknown) is too
+    young to reclaim; ages are counted to ``now``."""
+
+    cutoff: datetime
+    now: datetime
+
+    def too_young(self, moment: datetime | None) -> bool:
+        """Whether a piece last written at ``moment`` is too young."""
+        return moment is None or moment > self.cutoff
+
+    def blocker(self, moment: datetime | None, *, unknown: str) -> str | None:
+        """Why a piece last written at ``moment`` is too young (``unknown``: its age is not known);
+        ``None`` when it is old enough."""
+        if moment is None:
+            return f"{unknown}: too young for the age threshold"
+        if moment > self.cutoff:
+            return f"too young for the age threshold: last written {iso_utc(moment)}, after {iso_utc(self.cutoff)}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -38,12 +61,14 @@ class ScannedStore:
         *,
         image_id: str | None,
         kind: str,
-        since: datetime | None,
-        now: datetime,
+        last_written: datetime | None,
+        ages: AgeThreshold,
         blockers: list[str],
-        too_young: bool,
+        since: datetime | None = None,
     ) -> Orphan:
-        """One of this store's pieces judged an orphan: its age counted from ``since``."""
+        """One of this store's pieces judged an orphan: too young when ``last_written`` is, its age
+        counted from ``since`` (by default from ``last_written``)."""
+        since = since or last_written
         return Orphan(
             store=self.store,
             scheme=self.scheme,
@@ -52,9 +77,9 @@ class ScannedStore:
             kind=kind,
             bytes=examined.bytes,
             created_at=examined.created_at,
-            age_seconds=None if since is None else (now - since).total_seconds(),
+            age_seconds=None if since is None else (ages.now - since).total_seconds(),
             blockers=tuple(blockers),
-            too_young=too_young,
+            too_young=ages.too_young(last_written),
             deleter=self.deleter,
         )
 

@@ -9,8 +9,8 @@ from rich.console import RenderableType
 
 from scrubctl.broken.model import DELETED_AT_SET, RESTORED_WITHOUT_LOCATIONS, UNLINKED, BrokenImage
 from scrubctl.broken.repair import RepairReport, RepairResult, refusal
-from scrubctl.output.layout import Fit, fitted_table
-from scrubctl.output.plan import condensed_lists, list_budget
+from scrubctl.output.layout import Fit
+from scrubctl.output.plan import condensed_lists, list_budget, taken_and_left_tables
 from scrubctl.output.renderer import Renderer, select_columns
 from scrubctl.output.views import Column, Lines, human_duration
 
@@ -101,24 +101,17 @@ def repair_view(chosen: Mapping[str, Sequence[BrokenImage]], width: int, height:
             width,
             budget,
         )
-    parts: list[RenderableType] = []
-    if repairing:
-        rows = [(*_image(image_id, problems), _changes(problems)) for image_id, problems in repairing]
-        parts.append(fitted_table((*IMAGE_FITS, Fit("Change", min_width=24, keep=5)), rows, width, title="To repair"))
-    if refused:
-        rows = [(*_image(image_id, problems), why) for image_id, problems, why in refused]
-        fits = (*IMAGE_FITS, Fit("Why", min_width=24, keep=9))
-        styles = ["yellow"] * len(rows)
-        parts.append(fitted_table(fits, rows, width, title="Left alone (refused)", styles=styles))
-    return parts
+    return taken_and_left_tables(
+        ("To repair", (*IMAGE_FITS, Fit("Change", min_width=24, keep=5))),
+        [(*_image(image_id, problems), _changes(problems)) for image_id, problems in repairing],
+        ("Left alone (refused)", (*IMAGE_FITS, Fit("Why", min_width=24, keep=9))),
+        [(*_image(image_id, problems), why) for image_id, problems, why in refused],
+        width,
+    )
 
 
 def repair_report(renderer: Renderer, report: RepairReport) -> None:
     """Write a repair's results: the JSON document, or a table of images and a summary."""
-    document = report.as_dict()
-    if renderer.output_format == "json":
-        renderer.details("Repair", [], [], document)
-        return
     rows = [
         (
             image.id,
@@ -131,9 +124,7 @@ def repair_report(renderer: Renderer, report: RepairReport) -> None:
         for image in report.images
     ]
     styles = [RESULT_STYLES.get(image.result) for image in report.images]
-    renderer.out.print(fitted_table(RESULT_FITS, rows, renderer.out.width, title="Repair", styles=styles))
-    renderer.message(repair_summary(report))
-    renderer.unreachable(document["summary"]["unreachable"])
+    renderer.results("Repair", report.as_dict(), RESULT_FITS, rows, styles, repair_summary(report))
 
 
 def repair_summary(report: RepairReport) -> str:

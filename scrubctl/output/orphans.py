@@ -11,8 +11,8 @@ from rich.console import RenderableType
 
 from scrubctl.orphans.model import Orphan, OrphanScan, StoreScan
 from scrubctl.orphans.reclaim import ReclaimReport
-from scrubctl.output.layout import Fit, fitted_table
-from scrubctl.output.plan import condensed_lists, list_budget
+from scrubctl.output.layout import Fit
+from scrubctl.output.plan import condensed_lists, list_budget, taken_and_left_tables
 from scrubctl.output.renderer import Renderer, select_columns
 from scrubctl.output.views import Column, Lines, human_age, human_duration, human_size
 
@@ -120,28 +120,20 @@ def reclaim_view(plan: Sequence[Orphan], width: int, height: int) -> list[Render
             width,
             budget,
         )
-    parts: list[RenderableType] = []
-    if erasing:
-        rows = [(*_piece(orphan), human_age(orphan.age_seconds)) for orphan in erasing]
-        parts.append(fitted_table((*PIECE_FITS, AGE_FIT), rows, width, title="To erase"))
-    if blocked:
-        rows = [(*_piece(orphan), "; ".join(orphan.blockers)) for orphan in blocked]
-        styles = ["yellow"] * len(rows)
-        parts.append(fitted_table((*PIECE_FITS, WHY_FIT), rows, width, title="Left alone (blocked)", styles=styles))
-    return parts
+    return taken_and_left_tables(
+        ("To erase", (*PIECE_FITS, AGE_FIT)),
+        [(*_piece(orphan), human_age(orphan.age_seconds)) for orphan in erasing],
+        ("Left alone (blocked)", (*PIECE_FITS, WHY_FIT)),
+        [(*_piece(orphan), "; ".join(orphan.blockers)) for orphan in blocked],
+        width,
+    )
 
 
 def reclaim_report(renderer: Renderer, report: ReclaimReport) -> None:
     """Write a reclaim's results: the JSON document, or a table of pieces and a summary."""
-    document = report.as_dict()
-    if renderer.output_format == "json":
-        renderer.details("Reclaim", [], [], document)
-        return
     rows = [(*_piece(piece.orphan), piece.result.value, renderer.mask(piece.reason) or "-") for piece in report.pieces]
     styles = [RESULT_STYLES.get(piece.result.value) for piece in report.pieces]
-    renderer.out.print(fitted_table(RESULT_FITS, rows, renderer.out.width, title="Reclaim", styles=styles))
-    renderer.message(reclaim_summary(report))
-    renderer.unreachable(sorted(report.unreachable))
+    renderer.results("Reclaim", report.as_dict(), RESULT_FITS, rows, styles, reclaim_summary(report))
 
 
 def reclaim_summary(report: ReclaimReport) -> str:

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scrubctl.engine.model import Plan, PlannedImage
+from scrubctl.output.layout import Cell, Fit, fitted_table
 from scrubctl.output.views import human_age, human_size
 from scrubctl.settings.printable import printable
 
@@ -121,6 +122,23 @@ def condensed_lists(
             parts.append(Text(printable(f"  {label}: {why}"), style="yellow", no_wrap=True, overflow="ellipsis"))
         if len(shown) < len(blocked):
             parts.append(Text(f"  ... and {len(blocked) - len(shown)} more {more_blocked}"))
+    return parts
+
+
+def taken_and_left_tables(
+    taken: tuple[str, Sequence[Fit]],
+    taken_rows: Sequence[Sequence[Cell]],
+    left_alone: tuple[str, Sequence[Fit]],
+    left_alone_rows: Sequence[Sequence[Cell]],
+    width: int,
+) -> list[RenderableType]:
+    """The two lists as tables when they fit on the screen (``orphans --reclaim``, ``broken --repair``):
+    ``taken`` and ``left_alone`` (a title and the columns) with their rows, the rows left alone in
+    yellow. An empty list is left out."""
+    parts: list[RenderableType] = []
+    for (title, fits), rows, style in ((taken, taken_rows, None), (left_alone, left_alone_rows, "yellow")):
+        if rows:
+            parts.append(fitted_table(fits, rows, width, title=title, styles=[style] * len(rows)))
     return parts
 
 

@@ -265,6 +265,25 @@ class Renderer:
         for problem in problems:
             diagnostic(self.err, "unreachable", self.mask(problem), logging.ERROR, "red")
 
+    def results(
+        self,
+        title: str,
+        document: dict[str, Any],
+        fits: Sequence[Fit],
+        rows: Sequence[Sequence[Any]],
+        styles: Sequence[str | None],
+        summary: str,
+    ) -> None:
+        """Write the results of work done (a reclaim, a repair): ``document`` as JSON; otherwise a table
+        titled ``title`` (its columns ``fits``, its ``rows`` styled one by one), the ``summary`` line,
+        and what the run could not reach (the document's ``summary.unreachable``)."""
+        if self.output_format == "json":
+            self.details(title, [], [], document)
+            return
+        self.out.print(fitted_table(fits, rows, self.out.width, title=title, styles=styles))
+        self.message(summary)
+        self.unreachable(document["summary"]["unreachable"])
+
     def work_done(self) -> AbstractContextManager[None]:
         """Around the report of work already done (a scrub, a restore, a reclaim, a repair): when the
         reader of stdout or stderr has gone, the rest is dropped and the command keeps its exit code."""

@@ -52,15 +52,15 @@ def location_view(location: Location) -> dict[str, Any]:
     }
 
 
+# The columns of an image's row that its JSON object in ``list-pending`` shows as they are, first.
+IMAGE_ROW_FIELDS = ("id", "name", "owner", "size", "status", "visibility")
+
+
 def image_view(entry: ImageEntry) -> dict[str, Any]:
-    """The JSON object of one image in ``list-pending``."""
+    """The JSON object of one image in ``list-pending``: its row's own columns, then what the queue
+    knows of it."""
     return {
-        "id": entry.id,
-        "name": entry.name,
-        "owner": entry.owner,
-        "size": entry.size,
-        "status": entry.status,
-        "visibility": entry.visibility,
+        **{name: getattr(entry, name) for name in IMAGE_ROW_FIELDS},
         "pending": "locations" if entry.status == ACTIVE else "image",
         "deleted_at": iso_utc(entry.pending_since),
         "age_seconds": None if entry.age_seconds is None else int(entry.age_seconds),

@@ -8,14 +8,17 @@ in a ``[scrubctl]`` group of the same files.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from scrubctl.errors import BadInputError, ConfigError
 from scrubctl.settings.encryption_key import check_key
 from scrubctl.settings.oslo_syntax import DEFAULT_GROUP, OsloConfig
 from scrubctl.settings.secrets import Secret
+
+N = TypeVar("N", int, float)
 
 DEFAULT_CONFIG_FILES = (
     Path("/etc/glance/glance-api.conf"),
@@ -97,12 +100,9 @@ class StoreConfig:
     def get_float(self, key: str, default: float, maximum: float = LARGEST_TIMEOUT_SECONDS) -> float:
         """Return a numeric option (at most ``maximum``), or raise :class:`ConfigError` naming it."""
         text = self.get(key)
-        if text is None or text == "":
+        value = _number(text, float, f"[{self.group}] {key} must be a number")
+        if value is None:
             return default
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigError(f"[{self.group}] {key} must be a number") from None
         if not math.isfinite(value) or value > maximum:
             raise ConfigError(f"[{self.group}] {key} must be a number no larger than {maximum:g}, not {text!r}")
         return value
@@ -260,14 +260,22 @@ def parse_enabled_backends(text: str | None) -> dict[str, str]:
     return backends
 
 
+def _number(text: str | None, parse: Callable[[str], N], invalid: str) -> N | None:
+    """An option's value read by ``parse`` (``int``, ``float``); ``None`` when the option is unset or
+    empty, :class:`ConfigError` with the message ``invalid`` when it is not a number."""
+    if text is None or text == "":
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        raise ConfigError(invalid) from None
+
+
 def _non_negative_int(config: OsloConfig, group: str, key: str, default: int, maximum: int) -> int:
     text = config.get(group, key)
-    if text is None or text == "":
+    value = _number(text, int, f"[{group}] {key} must be a whole number of seconds, not {text!r}")
+    if value is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"[{group}] {key} must be a whole number of seconds, not {text!r}") from None
     if value < 0:
         raise ConfigError(f"[{group}] {key} must not be negative")
     if value > maximum:

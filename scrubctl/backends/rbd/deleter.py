@@ -4,20 +4,13 @@ before touching, then erase."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from scrubctl.backends.base import (
-    EraseOutcome,
-    EraseProgress,
-    EraseResult,
-    LocationBlocked,
-    LocationFailed,
-    ProgressCallback,
-)
+from scrubctl.backends.base import EraseOutcome, EraseResult, LocationBlocked, LocationFailed, ProgressCallback
 from scrubctl.backends.rbd.cluster import Cluster, Inspection
 from scrubctl.backends.rbd.inventory import RbdInventory
-from scrubctl.backends.rbd.native import BINDINGS_HINT, client_log_options, clone_v2_enabled
+from scrubctl.backends.rbd.native import BINDINGS_HINT, client_log_options, clone_v2_enabled, objects_progress
 from scrubctl.backends.rbd.urls import RbdUrl
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
@@ -25,19 +18,6 @@ from scrubctl.settings.config import StoreConfig
 logger = logging.getLogger(__name__)
 
 CLONE_POLICIES = ("block", "trash")
-
-
-def _objects_progress(progress: ProgressCallback | None, size: int) -> Callable[[int, int], int] | None:
-    """librbd's ``on_progress(done, total)`` (objects removed, from librbd's threads) as scrubctl's
-    progress, with the bytes those objects held in proportion."""
-    if progress is None:
-        return None
-
-    def report(done: int, total: int) -> int:
-        progress(EraseProgress(done, total, "objects", size * done // total if total else None))
-        return 0  # librbd: go on
-
-    return report
 
 
 class RbdDeleter(RbdInventory):
@@ -85,7 +65,7 @@ class RbdDeleter(RbdInventory):
                 if found.children:
                     rbd.RBD().trash_move(ioctx, location.image, 0)
                 else:
-                    on_progress = _objects_progress(progress, found.size)
+                    on_progress = objects_progress(progress, found.size)
                     if on_progress is None:
                         rbd.RBD().remove(ioctx, location.image)
                     else:

@@ -1,13 +1,15 @@
-"""The Ceph bindings (Debian's python3-rados and python3-rbd) and their errors in our vocabulary."""
+"""The Ceph bindings (Debian's python3-rados and python3-rbd), their errors and librbd's progress in our
+vocabulary."""
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
+from scrubctl.backends.base import EraseProgress, ProgressCallback
 from scrubctl.errors import BackendUnavailableError
 
 BINDINGS_HINT = (
@@ -99,3 +101,16 @@ def child_name(child: Mapping[str, Any]) -> str:
 def clone_v2_enabled(release: str) -> bool:
     """Clone v2 needs ``require_min_compat_client`` mimic or later (Ceph names releases alphabetically)."""
     return release.strip().lower() >= "mimic"
+
+
+def objects_progress(progress: ProgressCallback | None, size: int) -> Callable[[int, int], int] | None:
+    """librbd's ``on_progress(done, total)`` (objects removed, from librbd's threads) as scrubctl's
+    progress, with the bytes those objects held in proportion."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> int:
+        progress(EraseProgress(done, total, "objects", size * done // total if total else None))
+        return 0  # librbd: go on
+
+    return report
