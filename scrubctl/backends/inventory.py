@@ -54,6 +54,11 @@ class Examined:
     partial: bool = False
     blockers: tuple[str, ...] = field(default=())
 
+    @property
+    def last_written(self) -> datetime | None:
+        """When the piece was last written: its last activity, else its creation (``None``: unknown)."""
+        return self.last_activity or self.created_at
+
 
 @runtime_checkable
 class Inventory(Protocol):

@@ -71,7 +71,7 @@ def _judge_file(
     examined = scanned.inventory.examine(piece)
     if not examined.exists:
         return None
-    moment = examined.last_activity
+    moment = examined.last_written
     too_young = ages.too_young(moment)
     blockers = list(examined.blockers)
     if image_id is None:
@@ -86,6 +86,4 @@ def _judge_file(
     too_young_because = ages.blocker(moment, unknown="its age is unknown")
     if too_young_because is not None:
         blockers.append(too_young_because)
-    return scanned.orphan(
-        piece, examined, image_id=image_id, kind=CACHE_KIND, last_written=moment, ages=ages, blockers=blockers
-    )
+    return scanned.orphan(piece, examined, image_id=image_id, kind=CACHE_KIND, ages=ages, blockers=blockers)

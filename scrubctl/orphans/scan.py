@@ -168,7 +168,7 @@ def _judge(
     protected = status is not None and status not in UNPROTECTED_BY_ID
     kind = _kind(piece, key, use, examined, status, image_id=image_id, protected=protected)
     blockers = [*examined.blockers, *_naming_blockers(piece, image_id, status, protected=protected)]
-    moment = examined.last_activity or examined.created_at
+    moment = examined.last_written
     too_young_because = ages.blocker(moment, unknown="its age is unknown to the store")
     if too_young_because is not None:
         blockers.append(too_young_because)
@@ -177,16 +177,7 @@ def _judge(
             f"{use.undecryptable} location row(s) cannot be decrypted (metadata_encryption_key missing or "
             "wrong): what they point at is unknown"
         )
-    return scanned.orphan(
-        piece,
-        examined,
-        image_id=image_id,
-        kind=kind,
-        last_written=moment,
-        since=examined.created_at,
-        ages=ages,
-        blockers=blockers,
-    )
+    return scanned.orphan(piece, examined, image_id=image_id, kind=kind, ages=ages, blockers=blockers)
 
 
 def _kind(

@@ -61,14 +61,12 @@ class ScannedStore:
         *,
         image_id: str | None,
         kind: str,
-        last_written: datetime | None,
         ages: AgeThreshold,
         blockers: list[str],
-        since: datetime | None = None,
     ) -> Orphan:
-        """One of this store's pieces judged an orphan: too young when ``last_written`` is, its age
-        counted from ``since`` (by default from ``last_written``)."""
-        since = since or last_written
+        """One of this store's pieces judged an orphan: too young when last written after the age
+        threshold, its age counted from its creation (else from when it was last written)."""
+        since = examined.created_at or examined.last_written
         return Orphan(
             store=self.store,
             scheme=self.scheme,
@@ -79,7 +77,7 @@ class ScannedStore:
             created_at=examined.created_at,
             age_seconds=None if since is None else (ages.now - since).total_seconds(),
             blockers=tuple(blockers),
-            too_young=ages.too_young(last_written),
+            too_young=ages.too_young(examined.last_written),
             deleter=self.deleter,
         )
 
