@@ -200,7 +200,7 @@ class SwiftInventory(SwiftErasing, NamedInFull):
         passed over with a warning while others let the reference in (RGW refuses the account of a
         project that never used it: it has none); when every account but the reference's own does
         (a reference without reseller rights), the store cannot be listed."""
-        own_url, _token = SwiftInventory._session(self)
+        own_url, _token = self._session()
         found: list[tuple[_Account, str]] = []
         refused: list[str] = []
         others = reached = 0
