@@ -169,19 +169,24 @@ class SwiftErasing(SwiftSessions, RemoteDeleter):
 
     def _drop_image_container(self, url: str) -> None:
         """A multi-tenant image's own container (``<container>_<id>``), emptied, is deleted as
-        glance_store deletes it; one still holding objects is left (HTTP 409)."""
+        glance_store deletes it. Its data is gone by then, so a container left is only a warning: one
+        still holding objects (HTTP 409), or a reference that may delete objects but not containers
+        (a container write ACL, ``swift_store_admin_tenants``), never fails the image."""
         location = parse_url(url)
         if not location.multi_tenant or location.container != f"{self.container}_{location.obj}":
             return
         location, connection = self._locate(url)
-        with self._native(f"deleting Swift container {location.container}"):
-            try:
-                connection.delete_container(location.container)
-            except SwiftHttpError as error:
-                if error.status == 409:
-                    logger.info("Swift container %s still holds objects: left", location.container)
-                elif error.status != 404:
-                    raise
+        try:
+            with self._native(f"deleting Swift container {location.container}"):
+                try:
+                    connection.delete_container(location.container)
+                except SwiftHttpError as error:
+                    if error.status == 409:
+                        logger.info("Swift container %s still holds objects: left", location.container)
+                    elif error.status != 404:
+                        raise
+        except LocationFailed as problem:  # refused credentials included
+            logger.warning("Swift container %s left: %s", location.container, problem)
 
     def _erase(self, url: str, *, dry_run: bool, progress: ProgressCallback | None) -> EraseResult:
         location, connection = self._locate(url)
