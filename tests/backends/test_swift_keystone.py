@@ -10,7 +10,6 @@ and the catalog endpoint picked among several (interface, region)."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,8 +24,8 @@ from scrubctl.backends.swift import SwiftDeleter
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.oslo_syntax import OsloConfig
-from tests.conftest import require_tier
 from tests.support.rgw import SwiftSide
+from tests.support.tenants import keystone_env_file, keystone_token, keystone_values
 from tests.support.world import GlanceWorld
 
 pytestmark = pytest.mark.ceph
@@ -134,30 +133,21 @@ def test_keystone_v3_refusal_is_a_store_unusable_as_configured(
 
 # -- a real Keystone -----------------------------------------------------------------------------
 
-KEYSTONE_ENV = "SCRUBCTL_TEST_KEYSTONE_ENV"
-
 
 class KeystoneSide:
     """The real Keystone's test user, and Swift on the Keystone-backed gateway with its token."""
 
     def __init__(self, path: Path) -> None:
-        import requests
         import swiftclient
 
-        values = dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
+        values = keystone_values(path)
         self.auth_url = values["KEYSTONE_AUTH_URL"]
         self.user = values["KEYSTONE_USER"]
         self.password = values["KEYSTONE_PASSWORD"]
         project, _, user = self.user.partition(":")
-        person = {"name": user, "domain": {"id": "default"}, "password": self.password}
-        identity = {"methods": ["password"], "password": {"user": person}}
-        scope = {"project": {"name": project, "domain": {"id": "default"}}}
-        answer = requests.post(
-            f"{self.auth_url}/auth/tokens", json={"auth": {"identity": identity, "scope": scope}}, timeout=30
-        )
-        answer.raise_for_status()
+        token = keystone_token(self.auth_url, user, self.password, project)
         self.client: Any = swiftclient.Connection(
-            preauthurl=values["RGW_KS_ENDPOINT"] + "/swift/v1", preauthtoken=answer.headers["X-Subject-Token"]
+            preauthurl=values["RGW_KS_ENDPOINT"] + "/swift/v1", preauthtoken=token
         )
         self.container = f"ks{uuid.uuid4().hex[:10]}"  # bucket names are unique per gateway
         self.client.put_container(self.container)
@@ -182,10 +172,7 @@ class KeystoneSide:
 
 @pytest.fixture
 def keystone_side() -> Iterator[KeystoneSide]:
-    name = os.environ.get(KEYSTONE_ENV)
-    if not name or not Path(name).is_file():
-        require_tier("ceph", f"{KEYSTONE_ENV} does not name a file (scripts/test runs scripts/keystone-start)")
-    side = KeystoneSide(Path(str(name)))
+    side = KeystoneSide(keystone_env_file())
     try:
         yield side
     finally:

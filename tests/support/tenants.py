@@ -35,11 +35,16 @@ def keystone_token(auth_url: str, user: str, password: str, project: str) -> str
     return str(answer.headers["X-Subject-Token"])
 
 
+def keystone_values(path: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of the file ``scripts/keystone-start`` wrote."""
+    return dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
+
+
 class Tenants:
     """Projects writing multi-tenant images, and the admin's view of every account."""
 
     def __init__(self, path: Path) -> None:
-        values = dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
+        values = keystone_values(path)
         self.auth_url = values["KEYSTONE_AUTH_URL"]
         self.admin_user = values["KEYSTONE_ADMIN_USER"]
         self.admin_password = values["KEYSTONE_ADMIN_PASSWORD"]
@@ -157,13 +162,19 @@ class Tenants:
                 client.delete_container(container["name"])
 
 
-@pytest.fixture(name="tenants")
-def tenants_fixture() -> Iterator[Tenants]:
-    """Multi-tenant Swift for one test (the tier ``ceph``, with ``scripts/keystone-start``)."""
+def keystone_env_file() -> Path:
+    """The file ``scripts/keystone-start`` wrote, named by ``SCRUBCTL_TEST_KEYSTONE_ENV`` (the tier
+    ``ceph``: required or skipped as the tiers say)."""
     name = os.environ.get(KEYSTONE_ENV)
     if not name or not Path(name).is_file():
         require_tier("ceph", f"{KEYSTONE_ENV} does not name a file (scripts/test runs scripts/keystone-start)")
-    side = Tenants(Path(str(name)))
+    return Path(str(name))
+
+
+@pytest.fixture(name="tenants")
+def tenants_fixture() -> Iterator[Tenants]:
+    """Multi-tenant Swift for one test (the tier ``ceph``, with ``scripts/keystone-start``)."""
+    side = Tenants(keystone_env_file())
     try:
         yield side
     finally:
