@@ -40,14 +40,34 @@ STORE = "objects"
 OBJECT_STORE_SCHEMES = ("swift", "s3")
 
 
-def other_kinds(inventory: Inventory, store: StoreConfig) -> None:
-    """URLs of stores of other kinds need nothing (those of this kind: see the module docstring)."""
-    for url in OTHER_STORES:
-        if not url.split("://", 1)[0].startswith(OBJECT_STORE_SCHEMES):
-            assert inventory.location_keys(url, store) == (), url
+class ObjectStoreContract(InventoryContract):
+    """The contract for an object store's deleter (``driver``, ``deleter``) on the test gateway."""
+
+    driver = ""
+    deleter: type[SwiftDeleter | S3Deleter]
+
+    @pytest.fixture
+    def store(self, store_section: str, tmp_path: Path) -> StoreConfig:
+        return store_of(store_section, tmp_path, STORE, self.driver)
+
+    @pytest.fixture
+    def inventory(self, store: StoreConfig) -> Iterator[Inventory]:
+        deleter = self.deleter(store)
+        yield deleter
+        deleter.close()
+
+    def test_urls_of_other_stores_need_nothing(
+        self, inventory: Inventory, store: StoreConfig, foreign_urls: list[str]
+    ) -> None:
+        """URLs of stores of other kinds need nothing (those of this kind: see the module docstring)."""
+        for url in OTHER_STORES:
+            if not url.split("://", 1)[0].startswith(OBJECT_STORE_SCHEMES):
+                assert inventory.location_keys(url, store) == (), url
 
 
-class TestSwiftInventory(InventoryContract):
+class TestSwiftInventory(ObjectStoreContract):
+    driver, deleter = "swift", SwiftDeleter
+
     @pytest.fixture
     def swift(self, rgw: RgwEnv) -> Iterator[SwiftSide]:
         side = SwiftSide(rgw, container=f"contract{uuid.uuid4().hex[:10]}")
@@ -61,16 +81,6 @@ class TestSwiftInventory(InventoryContract):
     @pytest.fixture
     def store_section(self, rgw: RgwEnv, swift: SwiftSide, tmp_path: Path) -> str:
         return swift_store_section(rgw, STORE, tmp_path, container=swift.container)
-
-    @pytest.fixture
-    def store(self, store_section: str, tmp_path: Path) -> StoreConfig:
-        return store_of(store_section, tmp_path, STORE, "swift")
-
-    @pytest.fixture
-    def inventory(self, store: StoreConfig) -> Iterator[Inventory]:
-        deleter = SwiftDeleter(store)
-        yield deleter
-        deleter.close()
 
     @pytest.fixture
     def make_data(self, swift: SwiftSide) -> Callable[[str], str]:
@@ -105,7 +115,7 @@ class TestSwiftInventory(InventoryContract):
     def test_urls_of_other_stores_need_nothing(
         self, inventory: Inventory, store: StoreConfig, foreign_urls: list[str]
     ) -> None:
-        other_kinds(inventory, store)
+        super().test_urls_of_other_stores_need_nothing(inventory, store, foreign_urls)
         assert inventory.location_keys("swift+config://ref1/elsewhere/0d7b4f1e", store) != ()
 
 
@@ -136,7 +146,9 @@ class TestSwiftMultiTenantInventory(TestSwiftInventory):
         return forms
 
 
-class TestS3Inventory(InventoryContract):
+class TestS3Inventory(ObjectStoreContract):
+    driver, deleter = "s3", S3Deleter
+
     @pytest.fixture
     def bucket(self, s3: S3Side) -> str:
         return s3.bucket()
@@ -144,16 +156,6 @@ class TestS3Inventory(InventoryContract):
     @pytest.fixture
     def store_section(self, rgw: RgwEnv, bucket: str) -> str:
         return s3_store_section(rgw, STORE, bucket)
-
-    @pytest.fixture
-    def store(self, store_section: str, tmp_path: Path) -> StoreConfig:
-        return store_of(store_section, tmp_path, STORE, "s3")
-
-    @pytest.fixture
-    def inventory(self, store: StoreConfig) -> Iterator[Inventory]:
-        deleter = S3Deleter(store)
-        yield deleter
-        deleter.close()
 
     @pytest.fixture
     def make_data(self, s3: S3Side, bucket: str) -> Callable[[str], str]:
@@ -174,8 +176,3 @@ class TestS3Inventory(InventoryContract):
             ]
 
         return forms
-
-    def test_urls_of_other_stores_need_nothing(
-        self, inventory: Inventory, store: StoreConfig, foreign_urls: list[str]
-    ) -> None:
-        other_kinds(inventory, store)
