@@ -22,7 +22,6 @@ from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console, RenderableType
-from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +29,7 @@ from scrubctl.errors import BadInputError
 from scrubctl.output import OUTPUT_FORMATS as OUTPUT_FORMATS
 from scrubctl.output.cells import cell, plain
 from scrubctl.output.layout import Fit, fitted_table
+from scrubctl.output.question import TerminalConfirm
 from scrubctl.output.streams import diagnostic, dropped_when_gone
 from scrubctl.output.views import Column, flattened, human_size, one_line
 from scrubctl.settings.printable import printable
@@ -247,9 +247,9 @@ class Renderer:
 
     def confirm(self, question: str) -> bool:
         """Ask a yes/no question on the terminal (callers only ask when stdin is a terminal); no answer
-        (end of input, Ctrl-D) is no."""
+        (end of input, Ctrl-D) is no; Ctrl-C raises :class:`KeyboardInterrupt`, however soon it is typed."""
         try:
-            return Confirm.ask(Text(question), console=self.err, default=False)
+            return TerminalConfirm.ask(Text(question), console=self.err, default=False)
         except EOFError:
             self.err.print()  # end the question's line
             return False
