@@ -41,6 +41,9 @@ def run_on_terminal(
         }
         environment.pop("JOURNAL_STREAM", None)
         environment.update(env or {})
+        # As a login shell starts a command: Ctrl-C interrupts it, even when the suite was started in
+        # the background of a script, where SIGINT is ignored and the ignoring would be inherited.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execvpe(sys.executable, [sys.executable, "-m", "scrubctl", *args], environment)
     output = b""
     answered = False
