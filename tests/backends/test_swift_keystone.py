@@ -10,10 +10,9 @@ and the catalog endpoint picked among several (interface, region)."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from scrubctl.backends.swift import SwiftDeleter
 from scrubctl.errors import BackendUnavailableError
 from scrubctl.settings.config import StoreConfig
 from scrubctl.settings.oslo_syntax import OsloConfig
+from tests.support.local_http import serving
 from tests.support.rgw import SwiftSide
 from tests.support.tenants import keystone_env_file, keystone_token, keystone_values
 from tests.support.world import GlanceWorld
@@ -65,17 +65,17 @@ class StandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v3"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.handler = Handler
+        self.url = ""  # set while served
 
 
 @pytest.fixture
 def keystone(swift: SwiftSide) -> Iterator[StandIn]:
     storage_url, token = swift.client.get_auth()
     stand_in = StandIn(storage_url, token)
-    yield stand_in
-    stand_in.server.shutdown()
+    with serving(stand_in.handler) as address:
+        stand_in.url = f"http://{address}/v3"
+        yield stand_in
 
 
 def v3_store(tmp_path: Path, auth_url: str, password: str = PASSWORD) -> StoreConfig:

@@ -17,6 +17,7 @@ import pytest
 
 from scrubctl.backends.swift.objects import ObjectClient, SwiftHttpError
 from tests.support.certificates import self_signed
+from tests.support.local_http import serving
 from tests.support.rgw import (  # the *_fixture imports register the fixtures rgw, swift
     RgwEnv,
     SwiftSide,
@@ -145,7 +146,7 @@ def tls_store(directory: Path) -> Iterator[tuple[str, Path]]:
     """An HTTPS server on 127.0.0.1 with a self-signed certificate that answers every call with
     404 (an object store where nothing is left); yields its address and the certificate."""
     import ssl
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Gone(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -163,15 +164,8 @@ def tls_store(directory: Path) -> Iterator[tuple[str, Path]]:
     cert_path, key_path = self_signed(directory)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gone)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", cert_path
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Gone, tls=context) as address:
+        yield address, cert_path
 
 
 def test_tls_is_verified_against_the_configured_ca_or_skipped_only_when_insecure(tmp_path: Path) -> None:

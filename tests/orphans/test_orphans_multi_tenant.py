@@ -10,14 +10,17 @@ no project, leave the store not scanned, with the reason, and nothing erased.
 
 from __future__ import annotations
 
+import http.client
 import json
-import threading
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.orphans.test_orphans import purge_locations, set_status
+from tests.support.local_http import serving
 from tests.support.tenants import TENANTS, Tenants, tenants_fixture  # noqa: F401 - registers the fixture tenants
 from tests.support.world import GlanceWorld
 
@@ -126,64 +129,53 @@ def test_a_store_whose_accounts_cannot_be_listed_is_not_scanned(
     assert tenants.names(FIRST, purged) == [purged]
 
 
-class RefusingContainerDeletes:
+def refusing_container_deletes(upstream: str) -> type[BaseHTTPRequestHandler]:
     """A proxy in front of the gateway that refuses ``DELETE`` of a container (HTTP 403), as Swift
     refuses it to a user whose only right is a container's write ACL (RGW lets such a user delete it)."""
+    target = urlsplit(upstream)
 
-    def __init__(self, upstream: str) -> None:
-        import http.client
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        from urllib.parse import urlsplit
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-        target = urlsplit(upstream)
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                path = self.path.split("?", 1)[0].rstrip("/")
-                if self.command == "DELETE" and path.count("/") == 4:  # /swift/v1/AUTH_x/container
-                    self.send_response(403)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                upstream_connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
-                upstream_connection.request(self.command, self.path, body or None, headers)
-                answer = upstream_connection.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            path = self.path.split("?", 1)[0].rstrip("/")
+            if self.command == "DELETE" and path.count("/") == 4:  # /swift/v1/AUTH_x/container
+                self.send_response(403)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                upstream_connection.close()
+                return
+            upstream_connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
+            upstream_connection.request(self.command, self.path, body or None, headers)
+            answer = upstream_connection.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            upstream_connection.close()
 
-            do_GET = do_HEAD = do_PUT = do_DELETE = do_POST = _forward
+        do_GET = do_HEAD = do_PUT = do_DELETE = do_POST = _forward
 
-            def log_message(self, *args: Any) -> None:
-                pass
+        def log_message(self, *args: Any) -> None:
+            pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    return Handler
 
 
 def test_a_container_the_reference_may_not_delete_is_left_and_the_image_still_scrubbed(
     world: GlanceWorld, tenants: Tenants, tmp_path: Path
 ) -> None:
     tenant_world(world, tenants, tmp_path)
-    proxy = RefusingContainerDeletes(tenants.endpoint)
-    try:
+    with serving(refusing_container_deletes(tenants.endpoint)) as proxy:
         url = tenants.put(FIRST)
-        image_id = image(world, url.replace(tenants.endpoint.split("://", 1)[1], proxy.address))
+        image_id = image(world, url.replace(tenants.endpoint.split("://", 1)[1], proxy))
         result = world.cli("scrub", "--yes", "-f", "json")
-    finally:
-        proxy.server.shutdown()
     assert result.exit_code == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["images"][0]["result"] == "scrubbed"
     assert world.status(image_id) == "deleted"

@@ -21,7 +21,7 @@ Erase, after a HEAD (a missing object is already gone):
 * a missing object whose numbered segments (``<object>-00001``...) are still listed, left by a lost
   manifest: those segments are deleted;
 * then, for a multi-tenant location, the image's own container ``<container>_<id>``, as glance_store
-  deletes it (one still holding objects, or one the reference may not delete, is left with a warning).
+  deletes it (one still holding objects is left; one the reference may not delete, with a warning).
 
 Every call is bounded by ``scrubctl_store_timeout`` (30 s) with no retries; a store found unreachable
 stays unreachable for the rest of the run. One authentication per store and credentials (renewed after

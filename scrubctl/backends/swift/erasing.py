@@ -169,22 +169,16 @@ class SwiftErasing(SwiftSessions, RemoteDeleter):
 
     def _drop_image_container(self, url: str) -> None:
         """A multi-tenant image's own container (``<container>_<id>``), emptied, is deleted as
-        glance_store deletes it. Its data is gone by then, so a container left is only a warning: one
-        still holding objects (HTTP 409), or a reference that may delete objects but not containers
-        (a container write ACL, ``swift_store_admin_tenants``), never fails the image."""
+        glance_store deletes it. Its data is gone by then, so a container left never fails the image:
+        one still holding objects (HTTP 409) is left quietly, one the reference may not delete (a
+        container write ACL, ``swift_store_admin_tenants``) with a warning."""
         location = parse_url(url)
         if not location.multi_tenant or location.container != f"{self.container}_{location.obj}":
             return
         location, connection = self._locate(url)
         try:
             with self._native(f"deleting Swift container {location.container}"):
-                try:
-                    connection.delete_container(location.container)
-                except SwiftHttpError as error:
-                    if error.status == 409:
-                        logger.info("Swift container %s still holds objects: left", location.container)
-                    elif error.status != 404:
-                        raise
+                _delete_if_empty(connection, location.container)
         except LocationFailed as problem:  # refused credentials included
             logger.warning("Swift container %s left: %s", location.container, problem)
 
@@ -225,3 +219,14 @@ class SwiftErasing(SwiftSessions, RemoteDeleter):
         if not self._delete(connection, location.container, location.obj):
             return EraseResult(EraseOutcome.ALREADY_GONE, f"Swift object {location.name} already gone", 0)
         return EraseResult(EraseOutcome.ERASED, f"deleted Swift object {location.name}", size)
+
+
+def _delete_if_empty(connection: ObjectClient, container: str) -> None:
+    """DELETE ``container``; one already gone (404) or still holding objects (409) is left as it is."""
+    try:
+        connection.delete_container(container)
+    except SwiftHttpError as error:
+        if error.status == 409:
+            logger.info("Swift container %s still holds objects: left", container)
+        elif error.status != 404:
+            raise
